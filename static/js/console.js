@@ -1,0 +1,1 @@
+// console behaviour (no inline scripts: CSP forbids them)
