@@ -1,0 +1,257 @@
+// Package config loads and validates the console's configuration from flags,
+// with an environment variable for every flag.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is everything the console needs to start.
+type Config struct {
+	Addr   string // CONSOLE_ADDR
+	DBPath string // CONSOLE_DB
+
+	// Cloud. No Region and no Endpoint means the embedded simulator.
+	Region        string // MODELARTS_REGION
+	Endpoint      string // MODELARTS_ENDPOINT
+	ProjectID     string // MODELARTS_PROJECT_ID
+	AccessKey     string // HUAWEICLOUD_SDK_AK
+	SecretKey     string // HUAWEICLOUD_SDK_SK
+	SecurityToken string // HUAWEICLOUD_SDK_SECURITY_TOKEN
+	AuthToken     string // MODELARTS_AUTH_TOKEN: a project-scoped IAM token
+	IAMEndpoint   string // MODELARTS_IAM_ENDPOINT
+	IAMUser       string // MODELARTS_IAM_USER
+	IAMPassword   string // MODELARTS_IAM_PASSWORD
+	IAMDomain     string // MODELARTS_IAM_DOMAIN (account name)
+	IAMProject    string // MODELARTS_IAM_PROJECT (project name, defaults to the region)
+
+	RequestTimeout time.Duration // MODELARTS_TIMEOUT: per-call timeout to ModelArts
+
+	// Embedded simulator.
+	SimServers    int           // CONSOLE_SIM_SERVERS
+	SimSeed       int64         // CONSOLE_SIM_SEED
+	SimTransition time.Duration // CONSOLE_SIM_TRANSITION
+
+	// Sign-in and sessions.
+	AdminPassword   string        // CONSOLE_ADMIN_PASSWORD (first start only)
+	SessionKey      string        // CONSOLE_SESSION_KEY (hex or base64, >= 32 bytes)
+	SessionIdle     time.Duration // CONSOLE_SESSION_IDLE
+	SessionAbsolute time.Duration // CONSOLE_SESSION_ABSOLUTE
+	SecureCookies   bool          // CONSOLE_SECURE_COOKIES: behind a TLS-terminating proxy
+
+	// Fleet and batches.
+	FleetTTL  time.Duration // CONSOLE_FLEET_TTL: how long one list walk is shared
+	ChunkSize int           // CONSOLE_CHUNK_SIZE: servers per batch request
+	LogLevel  string        // CONSOLE_LOG_LEVEL: debug, info, warn, error
+}
+
+// Simulated reports whether the console runs against the embedded simulator.
+func (c *Config) Simulated() bool { return c.Region == "" && c.Endpoint == "" }
+
+// Default returns the configuration used when nothing is set.
+func Default() Config {
+	return Config{
+		Addr:            "127.0.0.1:8080",
+		DBPath:          "./data/console.db",
+		RequestTimeout:  30 * time.Second,
+		SimServers:      40,
+		SimSeed:         1,
+		SimTransition:   2 * time.Second,
+		SessionIdle:     30 * time.Minute,
+		SessionAbsolute: 12 * time.Hour,
+		FleetTTL:        5 * time.Second,
+		ChunkSize:       50,
+		LogLevel:        "info",
+	}
+}
+
+// Flags registers a flag for every field on fs, each defaulting to its
+// environment variable when set, else to the value in c.
+//
+// It returns an error naming every environment variable that holds a value
+// the flag cannot take.
+func (c *Config) Flags(fs *flag.FlagSet, getenv func(string) string) error {
+	var envErrs []error
+	fromEnv := func(name, env string) {
+		if v := getenv(env); v != "" {
+			if err := fs.Set(name, v); err != nil {
+				envErrs = append(envErrs, fmt.Errorf("%s=%q: %w", env, v, err))
+			}
+		}
+	}
+	str := func(p *string, name, env, usage string) {
+		if v := getenv(env); v != "" {
+			*p = v
+		}
+		fs.StringVar(p, name, *p, usage+" ($"+env+")")
+	}
+	dur := func(p *time.Duration, name, env, usage string) {
+		fs.Func(name, usage+" ($"+env+", default "+p.String()+")", func(s string) error {
+			d, err := time.ParseDuration(s)
+			if err != nil {
+				return err
+			}
+			*p = d
+			return nil
+		})
+		fromEnv(name, env)
+	}
+	integer := func(p *int, name, env, usage string) {
+		fs.Func(name, usage+" ($"+env+", default "+strconv.Itoa(*p)+")", func(s string) error {
+			n, err := strconv.Atoi(s)
+			if err != nil {
+				return fmt.Errorf("not a whole number: %q", s)
+			}
+			*p = n
+			return nil
+		})
+		fromEnv(name, env)
+	}
+	str(&c.Addr, "addr", "CONSOLE_ADDR", "address to listen on")
+	str(&c.DBPath, "db", "CONSOLE_DB", "SQLite database file")
+	str(&c.Region, "region", "MODELARTS_REGION", "ModelArts region, e.g. cn-north-9")
+	str(&c.Endpoint, "endpoint", "MODELARTS_ENDPOINT", "ModelArts endpoint URL (overrides the region's)")
+	str(&c.ProjectID, "project-id", "MODELARTS_PROJECT_ID", "project ID")
+	str(&c.AccessKey, "ak", "HUAWEICLOUD_SDK_AK", "access key ID")
+	str(&c.SecretKey, "sk", "HUAWEICLOUD_SDK_SK", "secret access key")
+	str(&c.SecurityToken, "security-token", "HUAWEICLOUD_SDK_SECURITY_TOKEN", "security token of temporary AK/SK")
+	str(&c.AuthToken, "auth-token", "MODELARTS_AUTH_TOKEN", "project-scoped IAM token")
+	str(&c.IAMEndpoint, "iam-endpoint", "MODELARTS_IAM_ENDPOINT", "IAM endpoint (default https://iam.{region}.myhuaweicloud.com)")
+	str(&c.IAMUser, "iam-user", "MODELARTS_IAM_USER", "IAM user name, to obtain a token")
+	str(&c.IAMPassword, "iam-password", "MODELARTS_IAM_PASSWORD", "IAM user password")
+	str(&c.IAMDomain, "iam-domain", "MODELARTS_IAM_DOMAIN", "IAM account (domain) name")
+	str(&c.IAMProject, "iam-project", "MODELARTS_IAM_PROJECT", "IAM project name (default: the region)")
+	dur(&c.RequestTimeout, "timeout", "MODELARTS_TIMEOUT", "timeout of one call to ModelArts")
+	integer(&c.SimServers, "sim-servers", "CONSOLE_SIM_SERVERS", "servers in the embedded simulator")
+	fs.Func("sim-seed", "seed of the simulator's fleet ($CONSOLE_SIM_SEED)", func(s string) error {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return fmt.Errorf("not a whole number: %q", s)
+		}
+		c.SimSeed = n
+		return nil
+	})
+	fromEnv("sim-seed", "CONSOLE_SIM_SEED")
+	dur(&c.SimTransition, "sim-transition", "CONSOLE_SIM_TRANSITION", "how long simulated transitions take")
+	str(&c.AdminPassword, "admin-password", "CONSOLE_ADMIN_PASSWORD", "password of the first admin (first start only)")
+	str(&c.SessionKey, "session-key", "CONSOLE_SESSION_KEY", "session signing key, hex or base64, 32+ bytes")
+	dur(&c.SessionIdle, "session-idle", "CONSOLE_SESSION_IDLE", "idle session timeout")
+	dur(&c.SessionAbsolute, "session-absolute", "CONSOLE_SESSION_ABSOLUTE", "absolute session lifetime")
+	fs.BoolVar(&c.SecureCookies, "secure-cookies", getenv("CONSOLE_SECURE_COOKIES") == "true" || getenv("CONSOLE_SECURE_COOKIES") == "1",
+		"mark cookies Secure: the console is behind a TLS-terminating proxy ($CONSOLE_SECURE_COOKIES)")
+	dur(&c.FleetTTL, "fleet-ttl", "CONSOLE_FLEET_TTL", "how long one fleet listing is shared between users")
+	integer(&c.ChunkSize, "chunk-size", "CONSOLE_CHUNK_SIZE", "servers per batch request")
+	str(&c.LogLevel, "log-level", "CONSOLE_LOG_LEVEL", "debug, info, warn or error")
+	return errors.Join(envErrs...)
+}
+
+// Load parses args (flags) over the environment and validates the result.
+func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	c := Default()
+	fs := flag.NewFlagSet("console serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if err := c.Flags(fs, getenv); err != nil {
+		return c, err
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return c, c.Validate()
+}
+
+var (
+	regionRE    = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+	projectIDRE = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
+)
+
+// Validate checks the configuration and reports every problem at once, in
+// words an operator can act on.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		bad("CONSOLE_ADDR %q is not host:port: %v", c.Addr, err)
+	}
+	if strings.TrimSpace(c.DBPath) == "" {
+		bad("CONSOLE_DB must name a file")
+	}
+	if c.Region != "" && !regionRE.MatchString(c.Region) {
+		bad("MODELARTS_REGION %q does not look like a region id such as cn-north-9", c.Region)
+	}
+	if c.Endpoint != "" {
+		u, err := url.Parse(c.Endpoint)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			bad("MODELARTS_ENDPOINT %q is not an http(s) URL", c.Endpoint)
+		}
+	}
+	if !c.Simulated() {
+		if c.ProjectID == "" {
+			bad("MODELARTS_PROJECT_ID is required with a region or endpoint")
+		} else if !projectIDRE.MatchString(c.ProjectID) {
+			bad("MODELARTS_PROJECT_ID %q: 1 to 64 letters, digits and hyphens", c.ProjectID)
+		}
+		aksk := c.AccessKey != "" || c.SecretKey != ""
+		token := c.AuthToken != ""
+		iam := c.IAMUser != "" || c.IAMPassword != "" || c.IAMDomain != ""
+		n := 0
+		for _, b := range []bool{aksk, token, iam} {
+			if b {
+				n++
+			}
+		}
+		switch {
+		case n == 0:
+			bad("no credentials: set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK, or MODELARTS_AUTH_TOKEN, or MODELARTS_IAM_USER/PASSWORD/DOMAIN")
+		case n > 1:
+			bad("choose one kind of credentials: AK/SK, an IAM token, or an IAM user")
+		case aksk && (c.AccessKey == "" || c.SecretKey == ""):
+			bad("HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK must be set together")
+		case iam && (c.IAMUser == "" || c.IAMPassword == "" || c.IAMDomain == ""):
+			bad("MODELARTS_IAM_USER, MODELARTS_IAM_PASSWORD and MODELARTS_IAM_DOMAIN must be set together")
+		case iam && c.Region == "" && c.IAMEndpoint == "":
+			bad("an IAM user needs MODELARTS_REGION or MODELARTS_IAM_ENDPOINT to know where to get a token")
+		}
+		if c.SecurityToken != "" && c.AccessKey == "" {
+			bad("HUAWEICLOUD_SDK_SECURITY_TOKEN needs temporary AK/SK as well")
+		}
+	}
+	if c.RequestTimeout <= 0 {
+		bad("MODELARTS_TIMEOUT must be positive")
+	}
+	if c.SimServers < 0 || c.SimServers > 100000 {
+		bad("CONSOLE_SIM_SERVERS must be between 0 and 100000")
+	}
+	if c.SimTransition < 0 {
+		bad("CONSOLE_SIM_TRANSITION must not be negative")
+	}
+	if c.SessionIdle <= 0 || c.SessionAbsolute <= 0 || c.SessionIdle > c.SessionAbsolute {
+		bad("session timeouts must be positive and the idle timeout no longer than the absolute lifetime")
+	}
+	if c.AdminPassword != "" && len(c.AdminPassword) < 12 {
+		bad("CONSOLE_ADMIN_PASSWORD must be at least 12 characters")
+	}
+	if c.FleetTTL < 0 {
+		bad("CONSOLE_FLEET_TTL must not be negative")
+	}
+	if c.ChunkSize < 1 || c.ChunkSize > 1000 {
+		bad("CONSOLE_CHUNK_SIZE must be between 1 and 1000")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("CONSOLE_LOG_LEVEL must be debug, info, warn or error")
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,91 @@
+package config_test
+
+import (
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/devserver-console/console/internal/config"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestLoad(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		wantErr string // substring; empty means success
+		check   func(t *testing.T, c config.Config)
+	}{
+		{
+			name: "defaults run the simulator",
+			check: func(t *testing.T, c config.Config) {
+				if !c.Simulated() || c.Addr != "127.0.0.1:8080" || c.DBPath != "./data/console.db" || c.ChunkSize != 50 {
+					t.Errorf("defaults = %+v", c)
+				}
+			},
+		},
+		{
+			name: "environment sets values",
+			env:  map[string]string{"CONSOLE_ADDR": "0.0.0.0:9000", "CONSOLE_SIM_TRANSITION": "150ms", "CONSOLE_CHUNK_SIZE": "7"},
+			check: func(t *testing.T, c config.Config) {
+				if c.Addr != "0.0.0.0:9000" || c.SimTransition != 150*time.Millisecond || c.ChunkSize != 7 {
+					t.Errorf("got %+v", c)
+				}
+			},
+		},
+		{
+			name: "flags override environment",
+			args: []string{"--addr", "127.0.0.1:1234"},
+			env:  map[string]string{"CONSOLE_ADDR": "0.0.0.0:9000"},
+			check: func(t *testing.T, c config.Config) {
+				if c.Addr != "127.0.0.1:1234" {
+					t.Errorf("Addr = %q", c.Addr)
+				}
+			},
+		},
+		{name: "bad duration in environment", env: map[string]string{"CONSOLE_SIM_TRANSITION": "soon"}, wantErr: "CONSOLE_SIM_TRANSITION"},
+		{name: "bad number in environment", env: map[string]string{"CONSOLE_CHUNK_SIZE": "many"}, wantErr: "CONSOLE_CHUNK_SIZE"},
+		{name: "bad address", env: map[string]string{"CONSOLE_ADDR": "8080"}, wantErr: "CONSOLE_ADDR"},
+		{name: "chunk size out of range", args: []string{"--chunk-size", "0"}, wantErr: "CONSOLE_CHUNK_SIZE"},
+		{name: "cloud needs a project", env: map[string]string{"MODELARTS_REGION": "cn-north-9", "HUAWEICLOUD_SDK_AK": "a", "HUAWEICLOUD_SDK_SK": "b"}, wantErr: "MODELARTS_PROJECT_ID"},
+		{name: "cloud needs credentials", env: map[string]string{"MODELARTS_REGION": "cn-north-9", "MODELARTS_PROJECT_ID": "abc"}, wantErr: "no credentials"},
+		{name: "AK without SK", env: map[string]string{"MODELARTS_REGION": "cn-north-9", "MODELARTS_PROJECT_ID": "abc", "HUAWEICLOUD_SDK_AK": "a"}, wantErr: "together"},
+		{name: "two kinds of credentials", env: map[string]string{"MODELARTS_REGION": "cn-north-9", "MODELARTS_PROJECT_ID": "abc", "HUAWEICLOUD_SDK_AK": "a", "HUAWEICLOUD_SDK_SK": "b", "MODELARTS_AUTH_TOKEN": "t"}, wantErr: "one kind"},
+		{name: "bad region", env: map[string]string{"MODELARTS_REGION": "north", "MODELARTS_PROJECT_ID": "abc", "MODELARTS_AUTH_TOKEN": "t"}, wantErr: "MODELARTS_REGION"},
+		{name: "bad endpoint", env: map[string]string{"MODELARTS_ENDPOINT": "ftp://x", "MODELARTS_PROJECT_ID": "abc", "MODELARTS_AUTH_TOKEN": "t"}, wantErr: "MODELARTS_ENDPOINT"},
+		{
+			name: "real cloud with AK/SK",
+			env:  map[string]string{"MODELARTS_REGION": "cn-north-9", "MODELARTS_PROJECT_ID": "0123456789abcdef0123456789abcdef", "HUAWEICLOUD_SDK_AK": "a", "HUAWEICLOUD_SDK_SK": "b"},
+			check: func(t *testing.T, c config.Config) {
+				if c.Simulated() {
+					t.Error("Simulated() with a region")
+				}
+			},
+		},
+		{name: "short admin password", env: map[string]string{"CONSOLE_ADMIN_PASSWORD": "short"}, wantErr: "CONSOLE_ADMIN_PASSWORD"},
+		{name: "idle longer than absolute", args: []string{"--session-idle", "13h"}, wantErr: "session timeouts"},
+		{name: "stray argument", args: []string{"extra"}, wantErr: "unexpected argument"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := config.Load(tt.args, env(tt.env), io.Discard)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("Load error = %v, want one mentioning %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if tt.check != nil {
+				tt.check(t, c)
+			}
+		})
+	}
+}

@@ -1,0 +1,48 @@
+// Package views holds the console's templ components: the page layout and
+// one file per page or area. Components see only domain types and their own
+// view models; cross-cutting values (the user, CSRF token, simulator flag)
+// come from the PageContext in the request context.
+package views
+
+import (
+	"context"
+
+	"github.com/devserver-console/console/internal/auth"
+)
+
+// PageContext carries what every page needs to know about the request.
+type PageContext struct {
+	User      *auth.User
+	CSRFToken string
+	Simulated bool
+	Flash     string
+	Path      string
+}
+
+type pageKey struct{}
+
+// WithPage returns ctx carrying pc.
+func WithPage(ctx context.Context, pc PageContext) context.Context {
+	return context.WithValue(ctx, pageKey{}, pc)
+}
+
+// Page returns the PageContext of ctx (the zero value if none).
+func Page(ctx context.Context) PageContext {
+	pc, _ := ctx.Value(pageKey{}).(PageContext)
+	return pc
+}
+
+// Can reports whether the signed-in user holds permission p.
+func Can(ctx context.Context, p auth.Permission) bool {
+	u := Page(ctx).User
+	return u != nil && !u.Disabled && u.Role.Can(p)
+}
+
+// htmxConfig is the htmx configuration the layout publishes: no eval and no
+// injected styles (the CSP allows neither), and 422 responses (validation
+// errors) are swapped so forms re-render with their messages.
+const htmxConfig = `{"includeIndicatorStyles":false,"allowEval":false,"allowScriptTags":false,"selfRequestsOnly":true,"responseHandling":[{"code":"204","swap":false},{"code":"[23]..","swap":true},{"code":"422","swap":true},{"code":"[45]..","swap":false,"error":true}]}`
+
+func csrfHeaders(token string) string {
+	return `{"X-CSRF-Token":"` + token + `"}`
+}

@@ -1,0 +1,105 @@
+// Package web is the console's HTTP layer: an Echo v4 server rendering templ
+// pages with htmx, sessions, CSRF protection and role checks. Nothing imports
+// web; it imports the domain packages (audit, auth, modelarts, fleet, batch)
+// and views.
+package web
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/devserver-console/console/internal/config"
+	"github.com/devserver-console/console/internal/store"
+)
+
+// Deps are the services the web layer is built on.
+type Deps struct {
+	Config    config.Config
+	Log       *slog.Logger
+	DB        *store.DB
+	Simulated bool
+}
+
+// Server is the console's HTTP server. Handlers are its methods; its fields
+// are their dependencies.
+type Server struct {
+	cfg       config.Config
+	log       *slog.Logger
+	db        *store.DB
+	simulated bool
+
+	e *echo.Echo
+}
+
+// New builds the server and its routes.
+func New(d Deps) (*Server, error) {
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	s := &Server{
+		cfg:       d.Config,
+		log:       d.Log,
+		db:        d.DB,
+		simulated: d.Simulated,
+	}
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = s.handleError
+	e.Pre(middleware.RemoveTrailingSlashWithConfig(middleware.TrailingSlashConfig{RedirectCode: http.StatusMovedPermanently}))
+	e.Use(middleware.RequestID())
+	e.Use(s.recoverPanics)
+	e.Use(s.logRequests)
+	s.e = e
+	s.routes()
+	return s, nil
+}
+
+// ServeHTTP makes Server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.e.ServeHTTP(w, r) }
+
+// Echo returns the underlying router (for tests that walk its routes).
+func (s *Server) Echo() *echo.Echo { return s.e }
+
+// logRequests logs one line per request with slog. It never logs bodies,
+// query strings or headers, so secrets cannot leak through it.
+func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		req := c.Request()
+		level := slog.LevelInfo
+		if c.Response().Status >= 500 {
+			level = slog.LevelError
+		}
+		s.log.LogAttrs(req.Context(), level, "request",
+			slog.String("method", req.Method),
+			slog.String("path", req.URL.Path),
+			slog.Int("status", c.Response().Status),
+			slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
+		)
+		return nil
+	}
+}
+
+// recoverPanics turns a panic in a handler into a logged 500.
+func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				s.log.ErrorContext(c.Request().Context(), "panic in handler", slog.Any("panic", r), slog.String("path", c.Request().URL.Path))
+				err = echo.NewHTTPError(http.StatusInternalServerError)
+			}
+		}()
+		return next(c)
+	}
+}
+
+// ctx returns the request's context.
+func ctx(c echo.Context) context.Context { return c.Request().Context() }
