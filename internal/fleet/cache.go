@@ -1,0 +1,210 @@
+// Package fleet is the console's view of the DevServer fleet: one shared,
+// short-lived cache of the full server list (so any number of users cause at
+// most one list walk per interval), the filter/sort/page query behind the
+// fleet page, and each user's server-side selection.
+package fleet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/devserver-console/console/internal/modelarts"
+)
+
+// Lister walks the whole server list. (*modelarts.Client) satisfies it.
+type Lister interface {
+	ListAllServers(ctx context.Context) ([]modelarts.ServerResponse, error)
+}
+
+// DefaultWalkTimeout bounds one list walk when Cache.WalkTimeout is zero.
+const DefaultWalkTimeout = 60 * time.Second
+
+// Snapshot is the fleet as one list walk saw it. It is shared by every
+// request that reads the cache and must be treated as read-only.
+type Snapshot struct {
+	// Servers in the order the API returned them.
+	Servers []modelarts.ServerResponse
+	// FetchedAt is when the walk completed.
+	FetchedAt time.Time
+
+	byID map[string]int
+}
+
+// NewSnapshot builds a snapshot of servers fetched at t. The cache builds
+// its own; this is for tests and for callers holding a list of their own.
+func NewSnapshot(servers []modelarts.ServerResponse, t time.Time) *Snapshot {
+	s := &Snapshot{Servers: servers, FetchedAt: t, byID: make(map[string]int, len(servers))}
+	for i := range servers {
+		s.byID[servers[i].ID] = i
+	}
+	return s
+}
+
+// Find returns the server with the given id. The pointer refers into the
+// snapshot: do not modify it. A nil snapshot finds nothing.
+func (s *Snapshot) Find(id string) (*modelarts.ServerResponse, bool) {
+	i, ok := s.index(id)
+	if !ok {
+		return nil, false
+	}
+	return &s.Servers[i], true
+}
+
+// index returns the position of server id in s.Servers.
+func (s *Snapshot) index(id string) (int, bool) {
+	if s == nil {
+		return 0, false
+	}
+	if s.byID == nil { // built as a literal rather than by NewSnapshot
+		for i := range s.Servers {
+			if s.Servers[i].ID == id {
+				return i, true
+			}
+		}
+		return 0, false
+	}
+	i, ok := s.byID[id]
+	return i, ok
+}
+
+// Len is the number of servers in the snapshot (0 for nil).
+func (s *Snapshot) Len() int {
+	if s == nil {
+		return 0
+	}
+	return len(s.Servers)
+}
+
+// Cache holds the latest snapshot of the fleet and refreshes it at most once
+// per TTL, however many callers ask. Concurrent walks are coalesced with
+// singleflight, and a walk runs on a context detached from the caller that
+// started it (bounded by WalkTimeout), so one cancelled request cannot fail
+// the walk for everyone else waiting on it.
+//
+// A failed walk keeps the previous snapshot: Get and Refresh return it
+// together with the error, so a page can show older data and say why it is
+// not fresh. A failure is remembered for one TTL too, so an unreachable API
+// is not hammered by every poll; Refresh always tries again.
+type Cache struct {
+	// WalkTimeout bounds one list walk; zero means DefaultWalkTimeout.
+	WalkTimeout time.Duration
+
+	lister Lister
+	ttl    time.Duration
+	now    func() time.Time
+	group  singleflight.Group
+
+	mu          sync.Mutex
+	snap        *Snapshot
+	gen         uint64    // bumped by Invalidate
+	attemptGen  uint64    // generation of the last finished walk
+	lastErr     error     // error of the last walk, nil after a success
+	lastAttempt time.Time // when the last walk finished
+}
+
+// NewCache returns a cache over l whose snapshots stay fresh for ttl. now is
+// the clock (time.Now when nil).
+func NewCache(l Lister, ttl time.Duration, now func() time.Time) *Cache {
+	if now == nil {
+		now = time.Now
+	}
+	return &Cache{lister: l, ttl: ttl, now: now}
+}
+
+// TTL is how long a snapshot stays fresh.
+func (c *Cache) TTL() time.Duration { return c.ttl }
+
+// Current returns the latest snapshot without walking (nil before the first
+// successful walk).
+func (c *Cache) Current() *Snapshot {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.snap
+}
+
+// Get returns the cached snapshot while it is younger than the TTL;
+// otherwise it walks the list once (joining any walk already in flight).
+// When the walk fails it returns the previous snapshot (nil if there is
+// none) together with the error.
+func (c *Cache) Get(ctx context.Context) (*Snapshot, error) {
+	c.mu.Lock()
+	now := c.now()
+	if c.snap != nil && c.attemptGen == c.gen && c.lastErr == nil && now.Sub(c.snap.FetchedAt) < c.ttl {
+		s := c.snap
+		c.mu.Unlock()
+		return s, nil
+	}
+	if c.lastErr != nil && c.attemptGen == c.gen && now.Sub(c.lastAttempt) < c.ttl {
+		s, err := c.snap, c.lastErr
+		c.mu.Unlock()
+		return s, err
+	}
+	gen := c.gen
+	c.mu.Unlock()
+	return c.walk(ctx, gen)
+}
+
+// Refresh walks the list now (joining a walk already in flight for the
+// current generation) and returns the new snapshot; on failure it returns
+// the previous snapshot with the error.
+func (c *Cache) Refresh(ctx context.Context) (*Snapshot, error) {
+	c.mu.Lock()
+	gen := c.gen
+	c.mu.Unlock()
+	return c.walk(ctx, gen)
+}
+
+// Invalidate marks the cached snapshot stale, so the next Get walks the list
+// again (used after a batch action changes server states). A walk already in
+// flight is not joined by later callers: its result is kept but stays stale.
+func (c *Cache) Invalidate() {
+	c.mu.Lock()
+	c.gen++
+	c.mu.Unlock()
+}
+
+// ErrWalk wraps every list-walk failure the cache returns.
+var ErrWalk = errors.New("fleet: list servers")
+
+func (c *Cache) walk(ctx context.Context, gen uint64) (*Snapshot, error) {
+	ch := c.group.DoChan(strconv.FormatUint(gen, 10), func() (any, error) {
+		timeout := c.WalkTimeout
+		if timeout <= 0 {
+			timeout = DefaultWalkTimeout
+		}
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+		defer cancel()
+		servers, err := c.lister.ListAllServers(wctx)
+
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		now := c.now()
+		if err != nil {
+			err = fmt.Errorf("%w: %w", ErrWalk, err)
+			if gen >= c.attemptGen {
+				c.lastErr, c.lastAttempt, c.attemptGen = err, now, gen
+			}
+			return c.snap, err
+		}
+		s := NewSnapshot(servers, now)
+		// A walk that started before an Invalidate may finish after a newer
+		// walk: never let its older data replace the newer snapshot.
+		if gen >= c.attemptGen {
+			c.snap, c.lastErr, c.lastAttempt, c.attemptGen = s, nil, now, gen
+		}
+		return s, nil
+	})
+	select {
+	case r := <-ch:
+		s, _ := r.Val.(*Snapshot)
+		return s, r.Err
+	case <-ctx.Done():
+		return c.Current(), fmt.Errorf("fleet: waiting for the server list: %w", ctx.Err())
+	}
+}

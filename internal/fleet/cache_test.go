@@ -1,0 +1,362 @@
+package fleet_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/devserver-console/console/internal/fleet"
+	"github.com/devserver-console/console/internal/modelarts"
+)
+
+// countingLister is a fake ModelArts list that counts walks. Each walk
+// returns the servers set at the time (or err), after waiting for gate when
+// one is set.
+type countingLister struct {
+	walks atomic.Int64
+
+	mu      sync.Mutex
+	servers []modelarts.ServerResponse
+	err     error
+	gate    chan struct{} // when non-nil, each walk waits for it to close
+	entered chan struct{} // when non-nil, each walk signals on entry
+	ctxErr  error         // ctx.Err() seen by the last walk after its gate
+}
+
+func (l *countingLister) ListAllServers(ctx context.Context) ([]modelarts.ServerResponse, error) {
+	l.walks.Add(1)
+	l.mu.Lock()
+	gate, entered := l.gate, l.entered
+	l.mu.Unlock()
+	if entered != nil {
+		entered <- struct{}{}
+	}
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			l.mu.Lock()
+			l.ctxErr = ctx.Err()
+			l.mu.Unlock()
+			return nil, ctx.Err()
+		}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.ctxErr = ctx.Err()
+	if l.err != nil {
+		return nil, l.err
+	}
+	return append([]modelarts.ServerResponse(nil), l.servers...), nil
+}
+
+func (l *countingLister) set(servers []modelarts.ServerResponse, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.servers, l.err = servers, err
+}
+
+// fakeClock is a settable clock.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *fakeClock { return &fakeClock{t: time.Date(2025, 3, 1, 12, 1, 0, 0, time.UTC)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func srv(id, name string, st modelarts.Status) modelarts.ServerResponse {
+	return modelarts.ServerResponse{ID: id, Name: name, Status: st}
+}
+
+func TestCacheCoalescesConcurrentGets(t *testing.T) {
+	l := &countingLister{gate: make(chan struct{})}
+	l.set([]modelarts.ServerResponse{srv("a", "alpha", modelarts.StatusRunning)}, nil)
+	c := fleet.NewCache(l, 5*time.Second, newClock().Now)
+
+	const n = 100
+	var started, done sync.WaitGroup
+	snaps := make([]*fleet.Snapshot, n)
+	errs := make([]error, n)
+	for i := range n {
+		started.Add(1)
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			started.Done()
+			snaps[i], errs[i] = c.Get(context.Background())
+		}()
+	}
+	started.Wait()
+	time.Sleep(50 * time.Millisecond) // let every caller reach the walk in flight
+	close(l.gate)
+	done.Wait()
+
+	if got := l.walks.Load(); got != 1 {
+		t.Fatalf("list walks = %d, want 1 for %d concurrent Gets", got, n)
+	}
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("Get %d: %v", i, errs[i])
+		}
+		if snaps[i] != snaps[0] {
+			t.Fatalf("Get %d returned a different snapshot", i)
+		}
+	}
+	if _, ok := snaps[0].Find("a"); !ok {
+		t.Error("snapshot does not find server a")
+	}
+}
+
+func TestCacheTTL(t *testing.T) {
+	tests := []struct {
+		name      string
+		advance   time.Duration
+		wantWalks int64
+	}{
+		{name: "fresh within TTL", advance: 4 * time.Second, wantWalks: 1},
+		{name: "stale at TTL", advance: 5 * time.Second, wantWalks: 2},
+		{name: "stale after TTL", advance: time.Minute, wantWalks: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := &countingLister{}
+			l.set([]modelarts.ServerResponse{srv("a", "alpha", modelarts.StatusRunning)}, nil)
+			clk := newClock()
+			c := fleet.NewCache(l, 5*time.Second, clk.Now)
+			first, err := c.Get(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			clk.Advance(tt.advance)
+			second, err := c.Get(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := l.walks.Load(); got != tt.wantWalks {
+				t.Errorf("walks = %d, want %d", got, tt.wantWalks)
+			}
+			if fresh := tt.wantWalks == 1; fresh != (first == second) {
+				t.Errorf("same snapshot = %v, want %v", first == second, fresh)
+			}
+			if !second.FetchedAt.Equal(clk.Now()) && tt.wantWalks == 2 {
+				t.Errorf("FetchedAt = %v, want the time of the new walk %v", second.FetchedAt, clk.Now())
+			}
+		})
+	}
+}
+
+func TestCacheRefreshForcesWalk(t *testing.T) {
+	l := &countingLister{}
+	l.set([]modelarts.ServerResponse{srv("a", "alpha", modelarts.StatusRunning)}, nil)
+	c := fleet.NewCache(l, time.Hour, newClock().Now)
+	if _, err := c.Get(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	l.set([]modelarts.ServerResponse{srv("a", "alpha", modelarts.StatusStopped)}, nil)
+	s, err := c.Refresh(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := l.walks.Load(); got != 2 {
+		t.Fatalf("walks = %d, want 2", got)
+	}
+	a, _ := s.Find("a")
+	if a.Status != modelarts.StatusStopped {
+		t.Errorf("after Refresh status = %s, want STOPPED", a.Status)
+	}
+	// The refreshed snapshot is what Get now serves, without walking.
+	if g, _ := c.Get(context.Background()); g != s || l.walks.Load() != 2 {
+		t.Errorf("Get after Refresh did not serve the refreshed snapshot (walks %d)", l.walks.Load())
+	}
+}
+
+func TestCacheErrorKeepsOldSnapshot(t *testing.T) {
+	l := &countingLister{}
+	l.set([]modelarts.ServerResponse{srv("a", "alpha", modelarts.StatusRunning)}, nil)
+	clk := newClock()
+	c := fleet.NewCache(l, 5*time.Second, clk.Now)
+	old, err := c.Get(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	apiErr := errors.New("APIGW.0308 throttled")
+	l.set(nil, apiErr)
+	clk.Advance(10 * time.Second)
+
+	s, err := c.Get(context.Background())
+	if !errors.Is(err, apiErr) || !errors.Is(err, fleet.ErrWalk) {
+		t.Fatalf("err = %v, want the list error wrapped in ErrWalk", err)
+	}
+	if s != old {
+		t.Fatalf("snapshot = %p, want the old one %p", s, old)
+	}
+
+	// Within a TTL of the failure, Gets report the same error without
+	// hammering the API.
+	clk.Advance(time.Second)
+	if s2, err2 := c.Get(context.Background()); s2 != old || !errors.Is(err2, apiErr) {
+		t.Errorf("second Get = %v, %v; want old snapshot and the error", s2, err2)
+	}
+	if got := l.walks.Load(); got != 2 {
+		t.Errorf("walks = %d, want 2 (no retry within the TTL)", got)
+	}
+
+	// Refresh retries at once; once the API is back the error clears.
+	l.set([]modelarts.ServerResponse{srv("a", "alpha", modelarts.StatusStopped)}, nil)
+	s3, err := c.Refresh(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s3 == old || l.walks.Load() != 3 {
+		t.Errorf("Refresh did not walk again (walks %d)", l.walks.Load())
+	}
+	if g, err := c.Get(context.Background()); err != nil || g != s3 {
+		t.Errorf("Get after recovery = %v, %v; want the new snapshot", g, err)
+	}
+}
+
+func TestCacheErrorWithoutSnapshot(t *testing.T) {
+	l := &countingLister{}
+	l.set(nil, errors.New("connection refused"))
+	c := fleet.NewCache(l, 5*time.Second, newClock().Now)
+	s, err := c.Get(context.Background())
+	if err == nil || s != nil {
+		t.Fatalf("Get = %v, %v; want nil snapshot and an error", s, err)
+	}
+	if s.Len() != 0 {
+		t.Errorf("nil snapshot Len = %d", s.Len())
+	}
+	if _, ok := s.Find("x"); ok {
+		t.Error("nil snapshot found a server")
+	}
+}
+
+func TestCacheInvalidate(t *testing.T) {
+	l := &countingLister{}
+	l.set([]modelarts.ServerResponse{srv("a", "alpha", modelarts.StatusRunning)}, nil)
+	c := fleet.NewCache(l, time.Hour, newClock().Now)
+	if _, err := c.Get(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c.Invalidate()
+	if _, err := c.Get(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Get(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := l.walks.Load(); got != 2 {
+		t.Errorf("walks = %d, want 2 (one walk after Invalidate, then cached)", got)
+	}
+}
+
+func TestCacheWalkSurvivesCancelledCaller(t *testing.T) {
+	l := &countingLister{gate: make(chan struct{}), entered: make(chan struct{}, 1)}
+	l.set([]modelarts.ServerResponse{srv("a", "alpha", modelarts.StatusRunning)}, nil)
+	c := fleet.NewCache(l, time.Hour, newClock().Now)
+
+	ctx1, cancel := context.WithCancel(context.Background())
+	err1 := make(chan error, 1)
+	go func() {
+		_, err := c.Get(ctx1)
+		err1 <- err
+	}()
+	<-l.entered
+	second := make(chan *fleet.Snapshot, 1)
+	go func() {
+		s, _ := c.Get(context.Background())
+		second <- s
+	}()
+	cancel()
+	if err := <-err1; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled caller got %v, want context.Canceled", err)
+	}
+	close(l.gate)
+	s := <-second
+	if s == nil || s.Len() != 1 {
+		t.Fatalf("second caller got %v, want the walked snapshot", s)
+	}
+	if l.ctxErr != nil {
+		t.Errorf("walk context was cancelled with the first caller: %v", l.ctxErr)
+	}
+	if got := l.walks.Load(); got != 1 {
+		t.Errorf("walks = %d, want 1", got)
+	}
+}
+
+func TestCacheWalkTimeout(t *testing.T) {
+	l := &countingLister{gate: make(chan struct{})} // never released
+	c := fleet.NewCache(l, time.Hour, newClock().Now)
+	c.WalkTimeout = 20 * time.Millisecond
+	_, err := c.Get(context.Background())
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want a deadline error", err)
+	}
+}
+
+// A walk that started before Invalidate and finishes after a newer walk must
+// not replace the newer data.
+func TestCacheOlderWalkDoesNotOverwrite(t *testing.T) {
+	slow := &countingLister{gate: make(chan struct{}), entered: make(chan struct{}, 1)}
+	slow.set([]modelarts.ServerResponse{srv("a", "alpha", modelarts.StatusRunning)}, nil)
+	sw := &switchLister{cur: slow}
+	c := fleet.NewCache(sw, time.Hour, newClock().Now)
+
+	oldDone := make(chan struct{})
+	go func() {
+		defer close(oldDone)
+		_, _ = c.Get(context.Background())
+	}()
+	<-slow.entered
+
+	c.Invalidate()
+	fast := &countingLister{}
+	fast.set([]modelarts.ServerResponse{srv("a", "alpha", modelarts.StatusStopping)}, nil)
+	sw.swap(fast)
+	newer, err := c.Get(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	close(slow.gate)
+	<-oldDone
+	if cur := c.Current(); cur != newer {
+		t.Fatalf("current snapshot replaced by an older walk")
+	}
+	a, _ := c.Current().Find("a")
+	if a.Status != modelarts.StatusStopping {
+		t.Errorf("status = %s, want STOPPING from the newer walk", a.Status)
+	}
+}
+
+type switchLister struct {
+	mu  sync.Mutex
+	cur fleet.Lister
+}
+
+func (s *switchLister) swap(l fleet.Lister) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cur = l
+}
+
+func (s *switchLister) ListAllServers(ctx context.Context) ([]modelarts.ServerResponse, error) {
+	s.mu.Lock()
+	l := s.cur
+	s.mu.Unlock()
+	return l.ListAllServers(ctx)
+}
