@@ -2,7 +2,10 @@
 // sign-in throttling.
 package auth
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Role is what a user may do in the console.
 type Role string
@@ -60,6 +63,11 @@ type User struct {
 	Name     string `db:"name"`
 	Role     Role   `db:"role"`
 	Disabled bool   `db:"disabled"`
+
+	// Set by the Store's Get, GetByName and List; zero elsewhere.
+	CreatedAt         time.Time `db:"-"`
+	UpdatedAt         time.Time `db:"-"`
+	PasswordChangedAt time.Time `db:"-"`
 }
 
 type userKey struct{}
