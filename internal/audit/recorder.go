@@ -1,0 +1,244 @@
+package audit
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/devserver-console/console/internal/modelarts"
+)
+
+// UnknownOutcomeError is the error text of an outcome_unknown entry.
+const UnknownOutcomeError = "the console stopped before the response was recorded: the call may or may not have reached ModelArts"
+
+// Recorder returns the modelarts.Recorder that writes calls to this log.
+//
+// BeforeSend commits the request entry, attributed from the context's
+// CallMeta, and returns its id as ref; it fails (and the client must not send)
+// when the context has no CallMeta or the entry cannot be committed.
+// AfterSend commits the response entry, linked to the request by ref.
+func (s *Store) Recorder() modelarts.Recorder { return recorder{s} }
+
+type recorder struct{ s *Store }
+
+var _ modelarts.Recorder = recorder{}
+
+func (r recorder) BeforeSend(ctx context.Context, call *modelarts.OutgoingCall) (int64, error) {
+	if call == nil {
+		return 0, errors.New("audit: record request: no call")
+	}
+	meta, ok := CallMetaFrom(ctx)
+	if !ok {
+		return 0, ErrNoCallMeta
+	}
+	e := requestEntry(meta, call)
+	if err := r.s.append(ctx, e); err != nil {
+		r.s.log.ErrorContext(ctx, "audit: request not recorded; call refused", "action", e.Action, "url", e.URL, "err", err)
+		return 0, fmt.Errorf("audit: record request: %w", err)
+	}
+	r.s.inflight.Store(e.ID, e)
+	return e.ID, nil
+}
+
+func (r recorder) AfterSend(ctx context.Context, ref int64, call *modelarts.OutgoingCall, result *modelarts.CallResult) error {
+	ctx = context.WithoutCancel(ctx) // a timed-out call must still be answered
+	var req *Entry
+	var err error
+	if v, ok := r.s.inflight.LoadAndDelete(ref); ok {
+		req = v.(*Entry)
+	} else {
+		req, err = r.s.Get(ctx, ref)
+	}
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return fmt.Errorf("audit: record response: request entry %d does not exist", ref)
+	case err != nil:
+		// The request is committed but cannot be read back: keep the answer
+		// anyway, attributed from the context.
+		r.s.log.WarnContext(ctx, "audit: request entry unreadable; recording response from context", "ref", ref, "err", err)
+		meta, _ := CallMetaFrom(ctx)
+		req = requestEntry(meta, call)
+		req.ID = ref
+	case req.Kind != KindRequest:
+		return fmt.Errorf("audit: record response: entry %d is a %s, not a request", ref, req.Kind)
+	}
+	e := responseEntry(req, result)
+	if err := r.s.append(ctx, e); err != nil {
+		r.s.log.ErrorContext(ctx, "audit: response not recorded", "ref", ref, "err", err)
+		return fmt.Errorf("audit: record response to %d: %w", ref, err)
+	}
+	return nil
+}
+
+// requestEntry builds the request entry of call, redacted.
+func requestEntry(meta CallMeta, call *modelarts.OutgoingCall) *Entry {
+	if call == nil {
+		call = &modelarts.OutgoingCall{}
+	}
+	return &Entry{
+		Kind:           KindRequest,
+		Actor:          meta.Actor,
+		CorrelationID:  meta.CorrelationID,
+		Action:         meta.Action,
+		Targets:        callTargets(meta.Targets, call),
+		Method:         call.Method,
+		URL:            call.URL,
+		RequestHeaders: RedactHeaders(call.Header),
+		RequestBody:    RedactBody(call.Body),
+	}
+}
+
+// responseEntry builds the answer to req from result, redacted.
+func responseEntry(req *Entry, result *modelarts.CallResult) *Entry {
+	e := &Entry{
+		Kind:          KindResponse,
+		Actor:         req.Actor,
+		CorrelationID: req.CorrelationID,
+		Action:        req.Action,
+		Targets:       req.Targets,
+		Method:        req.Method,
+		URL:           req.URL,
+		RefID:         req.ID,
+	}
+	if result == nil {
+		e.Outcome, e.Error = OutcomeTransportError, "no result was reported for the call"
+		return e
+	}
+	e.Status = result.Status
+	e.ResponseHeaders = RedactHeaders(result.Header)
+	e.ResponseBody = RedactBody(result.Body)
+	e.RequestID = result.Header.Get("X-Request-Id")
+	e.Duration = result.Duration
+	switch {
+	case result.Err != nil:
+		e.Outcome, e.Error = OutcomeTransportError, result.Err.Error()
+	case result.Status == 0:
+		e.Outcome, e.Error = OutcomeTransportError, "no HTTP response"
+	case result.Status >= 200 && result.Status <= 299:
+		e.Outcome = OutcomeSuccess
+	default:
+		e.Outcome = OutcomeAPIError
+	}
+	return e
+}
+
+// unknownEntry marks req as never answered.
+func unknownEntry(req *Entry) *Entry {
+	return &Entry{
+		Kind:          KindOutcomeUnknown,
+		Actor:         req.Actor,
+		CorrelationID: req.CorrelationID,
+		Action:        req.Action,
+		Targets:       req.Targets,
+		Method:        req.Method,
+		URL:           req.URL,
+		RefID:         req.ID,
+		Outcome:       OutcomeUnknown,
+		Error:         UnknownOutcomeError,
+	}
+}
+
+var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// callTargets returns the CallMeta targets plus any server the call itself
+// names that they miss: ids in the body's servers[] and a server id in the
+// URL path (single-server actions), so the server filter finds every call.
+func callTargets(meta []Target, call *modelarts.OutgoingCall) []Target {
+	out := append([]Target(nil), meta...)
+	have := map[string]bool{}
+	for _, t := range out {
+		have[strings.ToLower(t.ID)] = true
+	}
+	addID := func(id string) {
+		if id != "" && !have[strings.ToLower(id)] {
+			have[strings.ToLower(id)] = true
+			out = append(out, Target{ID: id})
+		}
+	}
+	var body struct {
+		Servers []struct {
+			ID string `json:"id"`
+		} `json:"servers"`
+	}
+	if len(call.Body) > 0 && json.Unmarshal(call.Body, &body) == nil {
+		for _, s := range body.Servers {
+			addID(s.ID)
+		}
+	}
+	if u, err := url.Parse(call.URL); err == nil {
+		segs := strings.Split(u.Path, "/")
+		for i, seg := range segs {
+			if seg == "dev-servers" && i+1 < len(segs) && uuidRE.MatchString(segs[i+1]) {
+				addID(segs[i+1])
+			}
+		}
+	}
+	return out
+}
+
+// RecordEvent durably records a security event (one of EventKinds) caused by
+// actor. Detail values under keys that name a secret (password, token, ...)
+// are replaced by Redacted.
+func (s *Store) RecordEvent(ctx context.Context, kind EventKind, actor Actor, detail map[string]string) error {
+	if !kind.IsSecurityEvent() {
+		return fmt.Errorf("audit: record event: %q is not a security event kind", kind)
+	}
+	e := &Entry{Kind: kind, Actor: actor, Action: string(kind), Detail: RedactDetail(detail)}
+	if err := s.append(ctx, e); err != nil {
+		return fmt.Errorf("audit: record %s: %w", kind, err)
+	}
+	return nil
+}
+
+// RecoverUnfinished writes one outcome_unknown entry for every request entry
+// that has neither a response nor an outcome_unknown entry, and returns how
+// many it wrote. Call it once at start, before any call is sent: a request
+// still in flight in this process would be marked unknown too.
+func (s *Store) RecoverUnfinished(ctx context.Context) (int, error) {
+	var ids []int64
+	err := s.db.Read.SelectContext(ctx, &ids, `SELECT r.id FROM audit_entries r
+		WHERE r.kind = 'request'
+		  AND NOT EXISTS (SELECT 1 FROM audit_entries x WHERE x.ref_id = r.id AND x.ref_id <> 0)
+		ORDER BY r.id`)
+	if err != nil {
+		return 0, fmt.Errorf("audit: find unfinished requests: %w", err)
+	}
+	written := 0
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), maxBatch)]
+		ids = ids[len(chunk):]
+		entries := make([]*Entry, 0, len(chunk))
+		for _, id := range chunk {
+			req, err := s.Get(ctx, id)
+			if err != nil {
+				return written, fmt.Errorf("audit: recover request %d: %w", id, err)
+			}
+			entries = append(entries, unknownEntry(req))
+		}
+		if err := s.append(ctx, entries...); err != nil {
+			return written, fmt.Errorf("audit: recover unfinished requests: %w", err)
+		}
+		for _, e := range entries {
+			if e.ID != 0 {
+				written++
+				s.log.WarnContext(ctx, "audit: request had no recorded response; marked outcome unknown",
+					"request", e.RefID, "entry", e.ID, "action", e.Action, "correlation_id", e.CorrelationID)
+			}
+		}
+	}
+	return written, nil
+}
+
+func sortedDetailKeys(d map[string]string) []string {
+	keys := make([]string, 0, len(d))
+	for k := range d {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
