@@ -1,0 +1,192 @@
+// Package batch runs the console's batch actions: it prepares an action
+// from a selection (which servers it applies to and why the others are
+// skipped) under a one-time token, executes it once in chunks — each chunk
+// its own audited BatchAction call, all under one batch id — and follows
+// every server until it settles, recording what was sent, what came back
+// and how each server ended.
+//
+// Secrets (admin passwords, user data) are never stored by this package:
+// they arrive with the confirming request and go only to the cloud client.
+package batch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/devserver-console/console/internal/modelarts"
+	"github.com/devserver-console/console/internal/store"
+)
+
+// Cloud is the part of the ModelArts client a batch needs.
+// (*modelarts.Client) satisfies it.
+type Cloud interface {
+	BatchAction(ctx context.Context, req *modelarts.BatchRequest) (*modelarts.ServerPage, error)
+	ListImages(ctx context.Context, q modelarts.ImageQuery) ([]modelarts.ServerImageResponse, error)
+}
+
+// Invalidator marks the shared fleet snapshot stale after servers were acted
+// on. (*fleet.Cache) satisfies it.
+type Invalidator interface {
+	Invalidate()
+}
+
+// Defaults used when Config leaves a field zero.
+const (
+	DefaultChunkSize   = 50
+	DefaultTokenTTL    = 15 * time.Minute
+	DefaultCallTimeout = 60 * time.Second
+	DefaultSettleGrace = 30 * time.Second
+)
+
+// Config builds a Service.
+type Config struct {
+	Cloud Cloud
+	Fleet Invalidator
+	DB    *store.DB
+	Log   *slog.Logger
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+	// ChunkSize is the most servers sent in one BatchAction call.
+	ChunkSize int
+	// TokenTTL is how long a preview can be confirmed.
+	TokenTTL time.Duration
+	// Timeout bounds one BatchAction call; it runs on a context detached
+	// from the browser's request, so a closed tab does not abort a batch.
+	Timeout time.Duration
+	// SettleGrace is how long after a chunk was sent a server that still
+	// shows its starting state (and was never seen moving) is awaited before
+	// the console stops waiting for it.
+	SettleGrace time.Duration
+}
+
+// Service prepares, executes and tracks batch actions.
+type Service struct {
+	cloud       Cloud
+	fleet       Invalidator
+	db          *store.DB
+	log         *slog.Logger
+	now         func() time.Time
+	chunkSize   int
+	tokenTTL    time.Duration
+	callTimeout time.Duration
+	settleGrace time.Duration
+
+	wg sync.WaitGroup
+}
+
+// NewService returns a Service. Cloud and DB are required. Call Recover once
+// at start to settle batches a previous process left half-sent.
+func NewService(cfg Config) (*Service, error) {
+	if cfg.Cloud == nil || cfg.DB == nil {
+		return nil, errors.New("batch: a cloud client and a database are required")
+	}
+	s := &Service{
+		cloud:       cfg.Cloud,
+		fleet:       cfg.Fleet,
+		db:          cfg.DB,
+		log:         cfg.Log,
+		now:         cfg.Now,
+		chunkSize:   cfg.ChunkSize,
+		tokenTTL:    cfg.TokenTTL,
+		callTimeout: cfg.Timeout,
+		settleGrace: cfg.SettleGrace,
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.chunkSize <= 0 {
+		s.chunkSize = DefaultChunkSize
+	}
+	if s.tokenTTL <= 0 {
+		s.tokenTTL = DefaultTokenTTL
+	}
+	if s.callTimeout <= 0 {
+		s.callTimeout = DefaultCallTimeout
+	}
+	if s.settleGrace <= 0 {
+		s.settleGrace = DefaultSettleGrace
+	}
+	return s, nil
+}
+
+// ChunkSize is the most servers sent in one request.
+func (s *Service) ChunkSize() int { return s.chunkSize }
+
+// CallTimeout is how long one request may take.
+func (s *Service) CallTimeout() time.Duration { return s.callTimeout }
+
+// Wait blocks until every batch started by Execute has sent all its chunks.
+// Use it for graceful shutdown and in tests.
+func (s *Service) Wait() { s.wg.Wait() }
+
+// WaitContext is Wait bounded by ctx.
+func (s *Service) WaitContext(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("batch: waiting for running batches: %w", ctx.Err())
+	}
+}
+
+// Errors returned by the Service. The web layer maps them to messages.
+var (
+	// ErrTokenUnknown: the token does not exist or belongs to another user.
+	ErrTokenUnknown = errors.New("batch: unknown preview token")
+	// ErrTokenExpired: the preview is too old to confirm.
+	ErrTokenExpired = errors.New("batch: preview expired")
+	// ErrConfirmation: a destructive action was not confirmed with its word.
+	ErrConfirmation = errors.New("batch: the action word was not typed")
+	// ErrNothingToSend: none of the selected servers is eligible.
+	ErrNothingToSend = errors.New("batch: no eligible server to send the action to")
+	// ErrMixedPlatform: a Change OS selection mixes server types or
+	// architectures, so no single image fits all of it.
+	ErrMixedPlatform = errors.New("batch: the selection mixes server types or architectures")
+	// ErrNotFound: no batch with that id.
+	ErrNotFound = errors.New("batch: not found")
+	// ErrNoSelection: nothing was selected.
+	ErrNoSelection = errors.New("batch: no server selected")
+	// ErrInvalidAction: the action is not one of the six batch types.
+	ErrInvalidAction = errors.New("batch: unknown action")
+)
+
+// InvalidParamsError carries the problems found in the OS parameters of a
+// Change OS / Reinstall OS action; nothing was sent.
+type InvalidParamsError struct {
+	Errs modelarts.ValidationErrors
+}
+
+func (e *InvalidParamsError) Error() string { return "batch: " + e.Errs.Error() }
+
+// Meta is what the audit log needs about the browser that asked.
+type Meta struct {
+	ClientIP  string
+	UserAgent string
+}
+
+// Word is what an operator types to confirm a destructive action: the
+// action's own name (DELETE, REINSTALLOS, CHANGEOS).
+func Word(t modelarts.BatchType) string { return string(t) }
+
+// chunks splits ids into consecutive groups of at most size.
+func chunks[T any](ids []T, size int) [][]T {
+	var out [][]T
+	for len(ids) > 0 {
+		n := min(size, len(ids))
+		out = append(out, ids[:n:n])
+		ids = ids[n:]
+	}
+	return out
+}

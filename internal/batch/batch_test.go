@@ -1,0 +1,759 @@
+package batch_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/devserver-console/console/internal/audit"
+	"github.com/devserver-console/console/internal/auth"
+	"github.com/devserver-console/console/internal/batch"
+	"github.com/devserver-console/console/internal/fleet"
+	"github.com/devserver-console/console/internal/modelarts"
+	"github.com/devserver-console/console/internal/simulator"
+	"github.com/devserver-console/console/internal/store"
+)
+
+const project = "0123456789abcdef0123456789abcdef"
+
+var (
+	operator = &auth.User{ID: 7, Name: "olga", Role: auth.RoleOperator}
+	other    = &auth.User{ID: 8, Name: "otto", Role: auth.RoleOperator}
+	meta     = batch.Meta{ClientIP: "192.0.2.10", UserAgent: "test-browser"}
+)
+
+// env is a batch service over a real store, audit log, client and simulator.
+type env struct {
+	db    *store.DB
+	audit *audit.Store
+	sim   *simulator.Simulator
+	cache *fleet.Cache
+	svc   *batch.Service
+}
+
+type envOpts struct {
+	chunkSize   int
+	callTimeout time.Duration
+	unaudited   bool // no Recorder: every state-changing call is refused
+	now         func() time.Time
+	servers     int
+}
+
+func newEnv(t *testing.T, o envOpts) *env {
+	t.Helper()
+	ctx := context.Background()
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "console.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if o.servers == 0 {
+		o.servers = 120
+	}
+	sim := simulator.New(simulator.Options{Servers: o.servers, Seed: 3, Transition: 50 * time.Millisecond})
+	hs := httptest.NewServer(sim)
+	t.Cleanup(func() {
+		sim.Close()
+		hs.Close()
+	})
+	au := audit.New(db, nil)
+	mc := modelarts.Config{
+		Endpoint:   hs.URL,
+		ProjectID:  project,
+		Auth:       modelarts.NoAuth(),
+		HTTPClient: &http.Client{Timeout: 10 * time.Second},
+		Recorder:   au.Recorder(),
+	}
+	if o.unaudited {
+		mc.Recorder = nil
+	}
+	client, err := modelarts.NewClient(mc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := fleet.NewCache(client, time.Hour, nil)
+	svc, err := batch.NewService(batch.Config{
+		Cloud: client, Fleet: cache, DB: db, ChunkSize: o.chunkSize, Timeout: o.callTimeout, Now: o.now,
+		SettleGrace: 300 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(svc.Wait)
+	return &env{db: db, audit: au, sim: sim, cache: cache, svc: svc}
+}
+
+// snapshot walks the fleet now.
+func (e *env) snapshot(t *testing.T) *fleet.Snapshot {
+	t.Helper()
+	snap, err := e.cache.Refresh(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return snap
+}
+
+// pick returns n servers of the simulator matching ok, failing the test if
+// there are not enough.
+func (e *env) pick(t *testing.T, n int, ok func(*modelarts.ServerResponse) bool) []modelarts.ServerResponse {
+	t.Helper()
+	var out []modelarts.ServerResponse
+	for _, s := range e.sim.Servers() {
+		if ok(&s) {
+			out = append(out, s)
+			if len(out) == n {
+				return out
+			}
+		}
+	}
+	t.Fatalf("the simulated fleet has only %d matching servers, need %d", len(out), n)
+	return nil
+}
+
+func ids(ss []modelarts.ServerResponse) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = s.ID
+	}
+	return out
+}
+
+func eligibleFor(t modelarts.BatchType) func(*modelarts.ServerResponse) bool {
+	return func(s *modelarts.ServerResponse) bool { ok, _ := modelarts.Eligible(t, s); return ok }
+}
+
+func withStatus(st modelarts.Status) func(*modelarts.ServerResponse) bool {
+	return func(s *modelarts.ServerResponse) bool { return s.Status == st }
+}
+
+// mutating counts the requests that could change state in the simulator.
+func (e *env) mutating() int { return e.sim.MutatingRequests() }
+
+// settle waits for the batch's chunks to be sent and its servers to settle.
+func (e *env) settle(t *testing.T, id string) *batch.Progress {
+	t.Helper()
+	e.svc.Wait()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		p, err := e.svc.Status(context.Background(), id, e.snapshot(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Done {
+			return p
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("batch %s did not settle: %+v", id, p.Servers)
+		}
+		time.Sleep(40 * time.Millisecond)
+	}
+}
+
+func TestPrepareMixedEligibility(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	running := e.pick(t, 2, withStatus(modelarts.StatusRunning))
+	stopped := e.pick(t, 1, withStatus(modelarts.StatusStopped))
+	gone := "11111111-2222-4333-8444-555555555555"
+	sel := []string{running[0].ID, stopped[0].ID, gone, running[1].ID, running[0].ID}
+
+	p, err := e.svc.Prepare(context.Background(), operator, modelarts.BatchStop, sel, e.snapshot(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotTargets := []string{}
+	for _, tg := range p.Targets {
+		gotTargets = append(gotTargets, tg.ID)
+	}
+	wantTargets := ids(running)
+	slices.Sort(gotTargets)
+	slices.Sort(wantTargets)
+	if diff := cmp.Diff(wantTargets, gotTargets); diff != "" {
+		t.Errorf("targets mismatch (-want +got):\n%s", diff)
+	}
+	reasons := map[string]string{}
+	for _, s := range p.Skipped {
+		reasons[s.ID] = s.Reason
+	}
+	if got := reasons[gone]; got != batch.ReasonVanished {
+		t.Errorf("unknown id reason = %q, want %q", got, batch.ReasonVanished)
+	}
+	if got := reasons[stopped[0].ID]; !strings.Contains(got, "only running servers can be stopped") {
+		t.Errorf("stopped server reason = %q", got)
+	}
+	if len(p.Skipped) != 2 {
+		t.Errorf("skipped %d servers, want 2 (duplicates count once): %+v", len(p.Skipped), p.Skipped)
+	}
+	if len(p.Token) < 22 {
+		t.Errorf("token %q is shorter than 128 bits", p.Token)
+	}
+	if e.mutating() != 0 {
+		t.Errorf("preview sent %d state-changing requests, want 0", e.mutating())
+	}
+	// Only the hash of the token is stored.
+	var stored string
+	if err := e.db.Read.Get(&stored, `SELECT token_hash FROM prepared_actions`); err != nil {
+		t.Fatal(err)
+	}
+	if stored == p.Token || strings.Contains(stored, p.Token) {
+		t.Error("the token itself is stored")
+	}
+
+	t.Run("ErrNoSelection", func(t *testing.T) {
+		if _, err := e.svc.Prepare(context.Background(), operator, modelarts.BatchStop, nil, e.snapshot(t)); !errors.Is(err, batch.ErrNoSelection) {
+			t.Errorf("err = %v, want ErrNoSelection", err)
+		}
+	})
+	t.Run("ErrInvalidAction", func(t *testing.T) {
+		if _, err := e.svc.Prepare(context.Background(), operator, "EXPLODE", sel, e.snapshot(t)); !errors.Is(err, batch.ErrInvalidAction) {
+			t.Errorf("err = %v, want ErrInvalidAction", err)
+		}
+	})
+}
+
+func TestExecuteHappyPaths(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	keyPair := &modelarts.ServerOSRequest{KeyPairName: "ops-key"}
+	tests := []struct {
+		name     string
+		action   modelarts.BatchType
+		pick     func(*modelarts.ServerResponse) bool
+		params   func(t *testing.T, p *batch.Prepared) *modelarts.ServerOSRequest
+		want     modelarts.Status
+		wantGone bool
+	}{
+		{name: "START", action: modelarts.BatchStart, pick: withStatus(modelarts.StatusStopped), want: modelarts.StatusRunning},
+		{name: "STOP", action: modelarts.BatchStop, pick: withStatus(modelarts.StatusRunning), want: modelarts.StatusStopped},
+		{name: "REBOOT", action: modelarts.BatchReboot, pick: withStatus(modelarts.StatusRunning), want: modelarts.StatusRunning},
+		{
+			name: "REINSTALLOS", action: modelarts.BatchReinstallOS, want: modelarts.StatusRunning,
+			pick: func(s *modelarts.ServerResponse) bool {
+				return s.Status == modelarts.StatusStopped && !s.IsSupernode()
+			},
+			params: func(*testing.T, *batch.Prepared) *modelarts.ServerOSRequest { return keyPair },
+		},
+		{
+			name: "CHANGEOS", action: modelarts.BatchChangeOS, want: modelarts.StatusRunning,
+			pick: func(s *modelarts.ServerResponse) bool {
+				return s.Status == modelarts.StatusStopped && !s.IsSupernode() && s.Type() == modelarts.ServerTypeECS && s.Arch() == modelarts.ArchX86
+			},
+			params: func(t *testing.T, p *batch.Prepared) *modelarts.ServerOSRequest {
+				imgs, err := e.svc.ImagesFor(context.Background(), p)
+				if err != nil || len(imgs) == 0 {
+					t.Fatalf("ImagesFor = %v, %v; want images", imgs, err)
+				}
+				return &modelarts.ServerOSRequest{ImageID: imgs[0].ImageID, AdminPass: "Sup3r-Secret-pw"}
+			},
+		},
+		{
+			name: "DELETE", action: modelarts.BatchDelete, wantGone: true, want: modelarts.StatusDeleted,
+			pick: eligibleFor(modelarts.BatchDelete),
+		},
+	}
+	used := map[string]bool{}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			picked := e.pick(t, 2, func(s *modelarts.ServerResponse) bool {
+				ok, _ := modelarts.Eligible(tt.action, s)
+				return ok && tt.pick(s) && !used[s.ID]
+			})
+			for _, s := range picked {
+				used[s.ID] = true
+			}
+			before := e.mutating()
+			p, err := e.svc.Prepare(context.Background(), operator, tt.action, ids(picked), e.snapshot(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var params *modelarts.ServerOSRequest
+			if tt.params != nil {
+				params = tt.params(t, p)
+			}
+			id, first, err := e.svc.Execute(context.Background(), operator, p.Token, params, batch.Word(tt.action), meta)
+			if err != nil || !first || id == "" {
+				t.Fatalf("Execute = %q, %v, %v", id, first, err)
+			}
+			prog := e.settle(t, id)
+			if got := e.mutating() - before; got != 1 {
+				t.Errorf("sent %d state-changing requests, want 1", got)
+			}
+			for _, s := range prog.Servers {
+				if s.Current != tt.want || s.Result != batch.ResultSucceeded || s.Gone != tt.wantGone {
+					t.Errorf("server %s: current %s result %s gone %v; want %s succeeded gone %v",
+						s.Name, s.Current, s.Result, s.Gone, tt.want, tt.wantGone)
+				}
+			}
+			if prog.Counts.Succeeded != len(picked) || prog.Counts.Problems() != 0 {
+				t.Errorf("counts = %+v", prog.Counts)
+			}
+			// The final states are recorded: a later Status needs no snapshot.
+			again, err := e.svc.Status(context.Background(), id, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !again.Done || again.Servers[0].Current != tt.want {
+				t.Errorf("recorded status = done %v, %s", again.Done, again.Servers[0].Current)
+			}
+		})
+	}
+}
+
+func TestExecuteOnceOnly(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	servers := e.pick(t, 1, withStatus(modelarts.StatusRunning))
+
+	t.Run("SequentialResubmit", func(t *testing.T) {
+		p, err := e.svc.Prepare(context.Background(), operator, modelarts.BatchReboot, ids(servers), e.snapshot(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		id1, first1, err := e.svc.Execute(context.Background(), operator, p.Token, nil, "", meta)
+		if err != nil || !first1 {
+			t.Fatalf("first Execute = %v, %v", first1, err)
+		}
+		e.svc.Wait()
+		sent := e.mutating()
+		id2, first2, err := e.svc.Execute(context.Background(), operator, p.Token, nil, "", meta)
+		if err != nil || first2 || id2 != id1 {
+			t.Errorf("second Execute = %q, %v, %v; want %q, false, nil", id2, first2, err, id1)
+		}
+		e.svc.Wait()
+		if e.mutating() != sent {
+			t.Errorf("the resubmit sent %d more requests", e.mutating()-sent)
+		}
+		e.settle(t, id1)
+	})
+
+	t.Run("ConcurrentDoubleClick", func(t *testing.T) {
+		p, err := e.svc.Prepare(context.Background(), operator, modelarts.BatchReboot, ids(servers), e.snapshot(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := e.mutating()
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		firsts, batchIDs := 0, map[string]bool{}
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				id, first, err := e.svc.Execute(context.Background(), operator, p.Token, nil, "", meta)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				batchIDs[id] = true
+				if first {
+					firsts++
+				}
+			}()
+		}
+		wg.Wait()
+		e.svc.Wait()
+		if firsts != 1 || len(batchIDs) != 1 {
+			t.Errorf("%d executions started a batch and %d batch ids came back; want 1 and 1", firsts, len(batchIDs))
+		}
+		if got := e.mutating() - before; got != 1 {
+			t.Errorf("sent %d requests, want 1", got)
+		}
+	})
+
+	t.Run("OtherUsersToken", func(t *testing.T) {
+		p, err := e.svc.Prepare(context.Background(), operator, modelarts.BatchReboot, ids(servers), e.snapshot(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := e.svc.Execute(context.Background(), other, p.Token, nil, "", meta); !errors.Is(err, batch.ErrTokenUnknown) {
+			t.Errorf("err = %v, want ErrTokenUnknown", err)
+		}
+		if _, _, err := e.svc.Execute(context.Background(), operator, "made-up-token", nil, "", meta); !errors.Is(err, batch.ErrTokenUnknown) {
+			t.Errorf("err = %v, want ErrTokenUnknown", err)
+		}
+	})
+}
+
+func TestExecuteExpiredToken(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	e := newEnv(t, envOpts{now: clock})
+	servers := e.pick(t, 1, withStatus(modelarts.StatusRunning))
+	p, err := e.svc.Prepare(context.Background(), operator, modelarts.BatchStop, ids(servers), e.snapshot(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	now = now.Add(batch.DefaultTokenTTL + time.Second)
+	mu.Unlock()
+	if _, _, err := e.svc.Execute(context.Background(), operator, p.Token, nil, "", meta); !errors.Is(err, batch.ErrTokenExpired) {
+		t.Errorf("err = %v, want ErrTokenExpired", err)
+	}
+	if e.mutating() != 0 {
+		t.Errorf("an expired preview sent %d requests", e.mutating())
+	}
+}
+
+func TestExecuteRefusesBeforeSending(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	stopped := e.pick(t, 1, func(s *modelarts.ServerResponse) bool {
+		return s.Status == modelarts.StatusStopped && !s.IsSupernode() && s.ChargingMode != modelarts.ChargingPrePaid
+	})
+	prep := func(t *testing.T, action modelarts.BatchType) *batch.Prepared {
+		t.Helper()
+		p, err := e.svc.Prepare(context.Background(), operator, action, ids(stopped), e.snapshot(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tests := []struct {
+		name      string
+		action    modelarts.BatchType
+		params    *modelarts.ServerOSRequest
+		word      string
+		wantErr   error
+		wantField string // for InvalidParamsError
+	}{
+		{name: "DeleteWithoutWord", action: modelarts.BatchDelete, wantErr: batch.ErrConfirmation},
+		{name: "DeleteWrongWord", action: modelarts.BatchDelete, word: "delete", wantErr: batch.ErrConfirmation},
+		{name: "DeleteWordWithSpace", action: modelarts.BatchDelete, word: "DELETE ", wantErr: batch.ErrConfirmation},
+		{name: "ReinstallOtherWord", action: modelarts.BatchReinstallOS, word: "DELETE",
+			params: &modelarts.ServerOSRequest{KeyPairName: "k"}, wantErr: batch.ErrConfirmation},
+		{name: "ReinstallNeitherLogin", action: modelarts.BatchReinstallOS, word: "REINSTALLOS",
+			params: &modelarts.ServerOSRequest{UserData: "aGk="}, wantField: "extend_param"},
+		{name: "ReinstallBothLogins", action: modelarts.BatchReinstallOS, word: "REINSTALLOS",
+			params: &modelarts.ServerOSRequest{KeyPairName: "k", AdminPass: "Sup3r-Secret-pw"}, wantField: "extend_param"},
+		{name: "ReinstallBadPassword", action: modelarts.BatchReinstallOS, word: "REINSTALLOS",
+			params: &modelarts.ServerOSRequest{AdminPass: "rootRoot1"}, wantField: "extend_param.admin_pass"},
+		{name: "ChangeOSNoImage", action: modelarts.BatchChangeOS, word: "CHANGEOS",
+			params: &modelarts.ServerOSRequest{KeyPairName: "k"}, wantField: "extend_param.image_id"},
+		{name: "ChangeOSImageNotOffered", action: modelarts.BatchChangeOS, word: "CHANGEOS",
+			params:    &modelarts.ServerOSRequest{KeyPairName: "k", ImageID: "11111111-2222-4333-8444-555555555555"},
+			wantField: "extend_param.image_id"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := prep(t, tt.action)
+			_, _, err := e.svc.Execute(context.Background(), operator, p.Token, tt.params, tt.word, meta)
+			if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
+				t.Errorf("err = %v, want %v", err, tt.wantErr)
+			}
+			if tt.wantField != "" {
+				var ipe *batch.InvalidParamsError
+				if !errors.As(err, &ipe) || ipe.Errs.For(tt.wantField) == "" {
+					t.Errorf("err = %v, want a problem with %s", err, tt.wantField)
+				}
+			}
+			if e.mutating() != 0 {
+				t.Fatalf("%d state-changing requests were sent", e.mutating())
+			}
+			// The token stays usable after a refusal.
+			again, err := e.svc.Lookup(context.Background(), operator, p.Token)
+			if err != nil || again.Used() {
+				t.Errorf("after the refusal Lookup = %+v, %v; want unused", again, err)
+			}
+		})
+	}
+}
+
+func TestChunking(t *testing.T) {
+	e := newEnv(t, envOpts{chunkSize: 2})
+	servers := e.pick(t, 5, withStatus(modelarts.StatusRunning))
+	p, err := e.svc.Prepare(context.Background(), operator, modelarts.BatchReboot, ids(servers), e.snapshot(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _, err := e.svc.Execute(context.Background(), operator, p.Token, nil, "", meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog := e.settle(t, id)
+	var sizes []int
+	for _, c := range prog.Chunks {
+		sizes = append(sizes, len(c.ServerIDs))
+		if c.Outcome != batch.OutcomeOK {
+			t.Errorf("chunk %d outcome %s", c.N, c.Outcome)
+		}
+	}
+	if diff := cmp.Diff([]int{2, 2, 1}, sizes); diff != "" {
+		t.Errorf("chunk sizes mismatch (-want +got):\n%s", diff)
+	}
+	if got := e.mutating(); got != 3 {
+		t.Errorf("sent %d requests, want 3", got)
+	}
+
+	entries, _, err := e.audit.List(context.Background(), audit.Filter{Correlation: id}, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[audit.EventKind]int{}
+	seen := map[string]bool{}
+	for _, en := range entries {
+		kinds[en.Kind]++
+		if en.Actor.Name != operator.Name || en.Actor.ClientIP != meta.ClientIP || en.Action != "REBOOT" {
+			t.Errorf("entry %d: actor %+v action %s", en.ID, en.Actor, en.Action)
+		}
+		if en.Kind == audit.KindRequest {
+			var body modelarts.BatchRequest
+			if err := json.Unmarshal(en.RequestBody, &body); err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range body.Servers {
+				seen[s.ID] = true
+			}
+			if len(en.Targets) != len(body.Servers) || en.Targets[0].Name == "" {
+				t.Errorf("request entry targets %+v do not match body %+v", en.Targets, body.Servers)
+			}
+		}
+	}
+	if kinds[audit.KindRequest] != 3 || kinds[audit.KindResponse] != 3 {
+		t.Errorf("audit entries by kind = %v, want 3 requests and 3 responses", kinds)
+	}
+	if len(seen) != 5 {
+		t.Errorf("audited requests named %d distinct servers, want 5", len(seen))
+	}
+}
+
+func TestChunkFailures(t *testing.T) {
+	t.Run("APIError", func(t *testing.T) {
+		e := newEnv(t, envOpts{chunkSize: 1})
+		servers := e.pick(t, 2, withStatus(modelarts.StatusRunning))
+		p, err := e.svc.Prepare(context.Background(), operator, modelarts.BatchStop, ids(servers), e.snapshot(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.sim.FailNextMethod(http.MethodPost, simulator.FaultError, 1)
+		id, _, err := e.svc.Execute(context.Background(), operator, p.Token, nil, "", meta)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prog := e.settle(t, id)
+		c := prog.Chunks[0]
+		if c.Outcome != batch.OutcomeAPIError || c.HTTPStatus != 500 || c.ErrorCode == "" || len(c.RequestID) != 32 {
+			t.Errorf("chunk 1 = %+v; want api_error 500 with code and request id", c)
+		}
+		if prog.Chunks[1].Outcome != batch.OutcomeOK {
+			t.Errorf("chunk 2 outcome = %s; one refused chunk must not stop the others", prog.Chunks[1].Outcome)
+		}
+		if prog.Counts.Refused != 1 || prog.Counts.Succeeded != 1 || prog.Counts.FailedChunks != 1 {
+			t.Errorf("counts = %+v", prog.Counts)
+		}
+	})
+
+	t.Run("Timeout", func(t *testing.T) {
+		e := newEnv(t, envOpts{callTimeout: 300 * time.Millisecond})
+		servers := e.pick(t, 2, withStatus(modelarts.StatusRunning))
+		p, err := e.svc.Prepare(context.Background(), operator, modelarts.BatchStop, ids(servers), e.snapshot(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.sim.FailNextMethod(http.MethodPost, simulator.FaultTimeout, 1)
+		id, _, err := e.svc.Execute(context.Background(), operator, p.Token, nil, "", meta)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prog := e.settle(t, id)
+		c := prog.Chunks[0]
+		if c.Outcome != batch.OutcomeUnknown || !c.TimedOut() || c.Took() < 300*time.Millisecond {
+			t.Errorf("chunk = %+v (timed out %v, took %s); want an unknown outcome after the timeout", c, c.TimedOut(), c.Took())
+		}
+		// The simulator applied it, so the servers did stop.
+		for _, s := range prog.Servers {
+			if s.Current != modelarts.StatusStopped {
+				t.Errorf("%s is %s", s.Name, s.Current)
+			}
+		}
+		entries, _, err := e.audit.List(context.Background(), audit.Filter{Correlation: id, Outcome: string(audit.OutcomeTransportError)}, 0, 10)
+		if err != nil || len(entries) != 1 {
+			t.Errorf("audit transport-error entries = %d, %v; want 1", len(entries), err)
+		}
+	})
+
+	t.Run("NotRecorded", func(t *testing.T) {
+		e := newEnv(t, envOpts{unaudited: true})
+		servers := e.pick(t, 1, withStatus(modelarts.StatusRunning))
+		p, err := e.svc.Prepare(context.Background(), operator, modelarts.BatchStop, ids(servers), e.snapshot(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, _, err := e.svc.Execute(context.Background(), operator, p.Token, nil, "", meta)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prog := e.settle(t, id)
+		if c := prog.Chunks[0]; c.Outcome != batch.OutcomeNotSent || !strings.Contains(c.TransportError, "audit log") {
+			t.Errorf("chunk = %+v; want not_sent because of the audit log", c)
+		}
+		if prog.Servers[0].Result != batch.ResultRefused || e.mutating() != 0 {
+			t.Errorf("result %s, %d requests; want refused and none", prog.Servers[0].Result, e.mutating())
+		}
+	})
+}
+
+func TestListAndGet(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	servers := e.pick(t, 2, withStatus(modelarts.StatusRunning))
+	run := func(u *auth.User, s modelarts.ServerResponse) string {
+		p, err := e.svc.Prepare(context.Background(), u, modelarts.BatchReboot, []string{s.ID}, e.snapshot(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, _, err := e.svc.Execute(context.Background(), u, p.Token, nil, "", meta)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.settle(t, id)
+		return id
+	}
+	mine := run(operator, servers[0])
+	theirs := run(other, servers[1])
+
+	tests := []struct {
+		name   string
+		userID int64
+		want   []string
+	}{
+		{name: "Mine", userID: operator.ID, want: []string{mine}},
+		{name: "Theirs", userID: other.ID, want: []string{theirs}},
+		{name: "All", userID: 0, want: []string{theirs, mine}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			list, err := e.svc.List(context.Background(), tt.userID, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, s := range list {
+				got = append(got, s.ID)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("list mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+	if _, err := e.svc.Get(context.Background(), "nope"); !errors.Is(err, batch.ErrNotFound) {
+		t.Errorf("Get(nope) = %v, want ErrNotFound", err)
+	}
+}
+
+func TestSecretsNotStored(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	servers := e.pick(t, 1, func(s *modelarts.ServerResponse) bool {
+		return s.Status == modelarts.StatusStopped && !s.IsSupernode()
+	})
+	p, err := e.svc.Prepare(context.Background(), operator, modelarts.BatchReinstallOS, ids(servers), e.snapshot(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const pass = "Zq7-unique-Secret"
+	userData := "IyEvYmluL2Jhc2gKZWNobyBzZWNyZXQtdG9rZW4tOTk="
+	id, _, err := e.svc.Execute(context.Background(), operator, p.Token,
+		&modelarts.ServerOSRequest{AdminPass: pass, UserData: userData}, "REINSTALLOS", meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.settle(t, id)
+	b, err := e.svc.Get(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !b.Params.PasswordSet || b.Params.UserDataBytes != 32 || len(b.Params.UserDataSHA256) != 64 {
+		t.Errorf("params = %+v", b.Params)
+	}
+	for _, table := range []string{"prepared_actions", "batches", "batch_chunks", "batch_servers"} {
+		rows, err := e.db.Read.Queryx(`SELECT * FROM ` + table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			vals, err := rows.SliceScan()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range vals {
+				s, _ := v.(string)
+				if b, ok := v.([]byte); ok {
+					s = string(b)
+				}
+				if strings.Contains(s, pass) || strings.Contains(s, userData) {
+					t.Errorf("table %s stores a secret: %q", table, s)
+				}
+			}
+		}
+		rows.Close()
+	}
+}
+
+func TestRecover(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	ctx := context.Background()
+	mustExec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := e.db.Write.Exec(q, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustExec(`INSERT INTO batches (id, user_id, user_name, action, created_at, chunk_size, total) VALUES ('b1', 7, 'olga', 'STOP', 1, 1, 2)`)
+	mustExec(`INSERT INTO batch_chunks (batch_id, n, server_ids, outcome, started_at) VALUES ('b1', 1, '["a"]', 'sending', 1)`)
+	mustExec(`INSERT INTO batch_chunks (batch_id, n, server_ids) VALUES ('b1', 2, '["b"]')`)
+	mustExec(`INSERT INTO batch_servers (batch_id, server_id, name, chunk, initial_status) VALUES ('b1', 'a', 'a', 1, 'RUNNING'), ('b1', 'b', 'b', 2, 'RUNNING')`)
+	if err := e.svc.Recover(ctx); err != nil {
+		t.Fatal(err)
+	}
+	prog, err := e.svc.Status(ctx, "b1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := []string{prog.Chunks[0].Outcome, prog.Chunks[1].Outcome}
+	if diff := cmp.Diff([]string{batch.OutcomeUnknown, batch.OutcomeNotSent}, got); diff != "" {
+		t.Errorf("outcomes mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// A list walk that began before the answer came back can finish after it,
+// so its time says "fresh" while its entries predate the action. Status must
+// not take such entries as final.
+func TestStatusIgnoresListPredatingTheAction(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	servers := e.pick(t, 2, eligibleFor(modelarts.BatchDelete))
+	before := e.snapshot(t).Servers // as listed before the action
+	p, err := e.svc.Prepare(context.Background(), operator, modelarts.BatchDelete, ids(servers), e.snapshot(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _, err := e.svc.Execute(context.Background(), operator, p.Token, nil, "DELETE", meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc.Wait()
+	stale := fleet.NewSnapshot(before, time.Now().Add(time.Second))
+	prog, err := e.svc.Status(context.Background(), id, stale)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if prog.Done {
+		t.Fatal("a list older than the action finished the batch")
+	}
+	for _, s := range prog.Servers {
+		if s.Result != batch.ResultInProgress {
+			t.Errorf("%s: result %s from a stale list, want in_progress", s.Name, s.Result)
+		}
+	}
+	for _, s := range e.settle(t, id).Servers {
+		if s.Result != batch.ResultSucceeded || !s.Gone {
+			t.Errorf("%s: result %s gone %v", s.Name, s.Result, s.Gone)
+		}
+	}
+}

@@ -1,0 +1,295 @@
+package batch
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/devserver-console/console/internal/auth"
+	"github.com/devserver-console/console/internal/fleet"
+	"github.com/devserver-console/console/internal/modelarts"
+)
+
+// Target is a server a prepared action will be sent to, as the fleet showed
+// it when the action was previewed.
+type Target struct {
+	ID         string               `json:"id"`
+	Name       string               `json:"name"`
+	Status     modelarts.Status     `json:"status"`
+	ServerType modelarts.ServerType `json:"server_type,omitempty"`
+	Arch       modelarts.Arch       `json:"arch,omitempty"`
+	Flavor     string               `json:"flavor,omitempty"`
+}
+
+// Skip is a selected server the action is not sent to, and why.
+type Skip struct {
+	ID     string           `json:"id"`
+	Name   string           `json:"name,omitempty"`
+	Status modelarts.Status `json:"status,omitempty"`
+	Reason string           `json:"reason"`
+}
+
+// ReasonVanished is the skip reason of a selected server that is no longer
+// in the fleet.
+const ReasonVanished = "no longer in the fleet"
+
+// Prepared is a previewed action waiting for confirmation.
+type Prepared struct {
+	// Token is the one-time token, set only on the value Prepare returns;
+	// the store keeps just its hash.
+	Token     string
+	UserID    int64
+	UserName  string
+	Action    modelarts.BatchType
+	Targets   []Target
+	Skipped   []Skip
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	// UsedAt and BatchID are set once the action was executed.
+	UsedAt  time.Time
+	BatchID string
+}
+
+// Used reports whether the prepared action has been executed.
+func (p *Prepared) Used() bool { return p.BatchID != "" }
+
+// Platform returns the one server type and architecture shared by every
+// target, or ErrMixedPlatform (wrapped, naming the mix) when they differ.
+// flavor is the targets' common flavor, or "" when they differ.
+func (p *Prepared) Platform() (t modelarts.ServerType, a modelarts.Arch, flavor string, err error) {
+	type plat struct {
+		t modelarts.ServerType
+		a modelarts.Arch
+	}
+	seen := map[plat]bool{}
+	flavors := map[string]bool{}
+	var order []plat
+	for _, tg := range p.Targets {
+		k := plat{tg.ServerType, tg.Arch}
+		if !seen[k] {
+			seen[k] = true
+			order = append(order, k)
+		}
+		flavors[tg.Flavor] = true
+	}
+	if len(order) == 0 {
+		return "", "", "", ErrNothingToSend
+	}
+	if len(order) > 1 {
+		names := make([]string, len(order))
+		for i, k := range order {
+			names[i] = platformName(k.t, k.a)
+		}
+		return "", "", "", fmt.Errorf("%w: %s", ErrMixedPlatform, strings.Join(names, ", "))
+	}
+	if len(flavors) == 1 {
+		for f := range flavors {
+			flavor = f
+		}
+	}
+	return order[0].t, order[0].a, flavor, nil
+}
+
+func platformName(t modelarts.ServerType, a modelarts.Arch) string {
+	ts, as := string(t), string(a)
+	if ts == "" {
+		ts = "unknown type"
+	}
+	if as == "" {
+		as = "unknown architecture"
+	}
+	return ts + "/" + as
+}
+
+// Prepare checks action against every selected server in snap and stores
+// the result under a new one-time token: eligible servers become targets,
+// the others are skipped with the reason (ids missing from snap are skipped
+// as no longer in the fleet). Nothing is sent.
+func (s *Service) Prepare(ctx context.Context, user *auth.User, action modelarts.BatchType, serverIDs []string, snap *fleet.Snapshot) (*Prepared, error) {
+	if user == nil {
+		return nil, ErrTokenUnknown
+	}
+	if !action.Valid() {
+		return nil, fmt.Errorf("%w %q", ErrInvalidAction, action)
+	}
+	if len(serverIDs) == 0 {
+		return nil, ErrNoSelection
+	}
+	now := s.now()
+	p := &Prepared{
+		UserID:    user.ID,
+		UserName:  user.Name,
+		Action:    action,
+		CreatedAt: now,
+		ExpiresAt: now.Add(s.tokenTTL),
+		Targets:   []Target{},
+		Skipped:   []Skip{},
+	}
+	seen := make(map[string]bool, len(serverIDs))
+	for _, id := range serverIDs {
+		if id == "" || seen[id] {
+			continue
+		}
+		seen[id] = true
+		srv, ok := snap.Find(id)
+		if !ok {
+			p.Skipped = append(p.Skipped, Skip{ID: id, Reason: ReasonVanished})
+			continue
+		}
+		if ok, reason := modelarts.Eligible(action, srv); !ok {
+			p.Skipped = append(p.Skipped, Skip{ID: srv.ID, Name: srv.Name, Status: srv.Status, Reason: reason})
+			continue
+		}
+		p.Targets = append(p.Targets, Target{
+			ID: srv.ID, Name: srv.Name, Status: srv.Status,
+			ServerType: srv.Type(), Arch: srv.Arch(), Flavor: srv.Flavor,
+		})
+	}
+	byName := func(a, b string, ai, bi string) int { return cmp.Or(cmp.Compare(a, b), cmp.Compare(ai, bi)) }
+	slices.SortStableFunc(p.Targets, func(a, b Target) int { return byName(a.Name, b.Name, a.ID, b.ID) })
+	slices.SortStableFunc(p.Skipped, func(a, b Skip) int { return byName(a.Name, b.Name, a.ID, b.ID) })
+
+	var raw [16]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return nil, fmt.Errorf("batch: prepare: token: %w", err)
+	}
+	p.Token = base64.RawURLEncoding.EncodeToString(raw[:])
+	targets, err := json.Marshal(p.Targets)
+	if err != nil {
+		return nil, fmt.Errorf("batch: prepare: %w", err)
+	}
+	skipped, err := json.Marshal(p.Skipped)
+	if err != nil {
+		return nil, fmt.Errorf("batch: prepare: %w", err)
+	}
+	tx, err := s.db.Write.BeginTxx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("batch: prepare: begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit this is a no-op
+	// Old previews are kept a day past expiry so a late resubmit still finds
+	// its batch; after that they go.
+	if _, err := tx.ExecContext(ctx, `DELETE FROM prepared_actions WHERE expires_at < ?`,
+		now.Add(-24*time.Hour).UnixMilli()); err != nil {
+		return nil, fmt.Errorf("batch: prepare: prune: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO prepared_actions
+		(token_hash, user_id, user_name, action, targets, skipped, created_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		hashToken(p.Token), p.UserID, p.UserName, string(action), string(targets), string(skipped),
+		now.UnixMilli(), p.ExpiresAt.UnixMilli()); err != nil {
+		return nil, fmt.Errorf("batch: prepare: insert: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("batch: prepare: commit: %w", err)
+	}
+	return p, nil
+}
+
+// hashToken is what the store keeps of a token.
+func hashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+type preparedRow struct {
+	UserID    int64          `db:"user_id"`
+	UserName  string         `db:"user_name"`
+	Action    string         `db:"action"`
+	Targets   string         `db:"targets"`
+	Skipped   string         `db:"skipped"`
+	CreatedAt int64          `db:"created_at"`
+	ExpiresAt int64          `db:"expires_at"`
+	UsedAt    sql.NullInt64  `db:"used_at"`
+	BatchID   sql.NullString `db:"batch_id"`
+}
+
+func (r *preparedRow) toPrepared() (*Prepared, error) {
+	p := &Prepared{
+		UserID:    r.UserID,
+		UserName:  r.UserName,
+		Action:    modelarts.BatchType(r.Action),
+		CreatedAt: time.UnixMilli(r.CreatedAt),
+		ExpiresAt: time.UnixMilli(r.ExpiresAt),
+		BatchID:   r.BatchID.String,
+	}
+	if r.UsedAt.Valid {
+		p.UsedAt = time.UnixMilli(r.UsedAt.Int64)
+	}
+	if err := json.Unmarshal([]byte(r.Targets), &p.Targets); err != nil {
+		return nil, fmt.Errorf("batch: decode targets: %w", err)
+	}
+	if err := json.Unmarshal([]byte(r.Skipped), &p.Skipped); err != nil {
+		return nil, fmt.Errorf("batch: decode skipped: %w", err)
+	}
+	return p, nil
+}
+
+// Lookup returns the prepared action of token for user, used or not. It
+// returns ErrTokenUnknown when the token does not exist or is someone
+// else's, and ErrTokenExpired (with the prepared action) when it is unused
+// and too old to confirm.
+func (s *Service) Lookup(ctx context.Context, user *auth.User, token string) (*Prepared, error) {
+	if user == nil || token == "" {
+		return nil, ErrTokenUnknown
+	}
+	var r preparedRow
+	err := s.db.Read.GetContext(ctx, &r, `SELECT user_id, user_name, action, targets, skipped,
+		created_at, expires_at, used_at, batch_id FROM prepared_actions WHERE token_hash = ?`, hashToken(token))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrTokenUnknown
+	}
+	if err != nil {
+		return nil, fmt.Errorf("batch: lookup token: %w", err)
+	}
+	if r.UserID != user.ID {
+		return nil, ErrTokenUnknown
+	}
+	p, err := r.toPrepared()
+	if err != nil {
+		return nil, err
+	}
+	p.Token = token
+	if !p.Used() && !s.now().Before(p.ExpiresAt) {
+		return p, ErrTokenExpired
+	}
+	return p, nil
+}
+
+// ImagesFor lists the ACTIVE images a Change OS of p can use: those of the
+// targets' one server type and architecture (and flavor, when they share
+// one), sorted by name. It returns ErrMixedPlatform when the targets differ.
+func (s *Service) ImagesFor(ctx context.Context, p *Prepared) ([]modelarts.ServerImageResponse, error) {
+	t, a, flavor, err := p.Platform()
+	if err != nil {
+		return nil, err
+	}
+	imgs, err := s.cloud.ListImages(ctx, modelarts.ImageQuery{ServerType: t, FlavorName: flavor})
+	if err != nil {
+		return nil, fmt.Errorf("batch: list images: %w", err)
+	}
+	out := make([]modelarts.ServerImageResponse, 0, len(imgs))
+	for _, img := range imgs {
+		if img.Status != modelarts.ImageActive || img.ImageID == "" {
+			continue
+		}
+		if (img.ServerType != "" && img.ServerType != t) || (img.Arch != "" && img.Arch != a) {
+			continue
+		}
+		out = append(out, img)
+	}
+	slices.SortStableFunc(out, func(x, y modelarts.ServerImageResponse) int {
+		return cmp.Or(cmp.Compare(x.Name, y.Name), cmp.Compare(x.ImageID, y.ImageID))
+	})
+	return out, nil
+}
