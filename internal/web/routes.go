@@ -6,4 +6,10 @@ func (s *Server) routes() {
 	e := s.e
 	s.registerHealthRoutes(e)
 	s.registerStaticRoutes(e)
+	s.registerSignInRoutes(e)
+	s.registerUserRoutes(e)
+	s.registerServerRoutes(e.Group(""))
+	s.registerActionRoutes(e.Group(""))
+	s.registerBatchRoutes(e.Group(""))
+	s.registerAuditRoutes(e.Group(""))
 }

@@ -12,7 +12,11 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/devserver-console/console/internal/audit"
+	"github.com/devserver-console/console/internal/auth"
+	"github.com/devserver-console/console/internal/batch"
 	"github.com/devserver-console/console/internal/config"
+	"github.com/devserver-console/console/internal/fleet"
 	"github.com/devserver-console/console/internal/store"
 )
 
@@ -22,6 +26,20 @@ type Deps struct {
 	Log       *slog.Logger
 	DB        *store.DB
 	Simulated bool
+
+	// Audit is the audit log: security events, denied access, review.
+	Audit *audit.Store
+	// Users are the console's accounts.
+	Users *auth.Store
+	// Sessions issues and checks sign-in sessions and CSRF tokens.
+	Sessions *auth.SessionManager
+	// Fleet is the shared cache of the server list.
+	Fleet *fleet.Cache
+	// Selections keeps each user's selected servers; when nil, New builds
+	// it over DB.
+	Selections *fleet.Selections
+	// Batches prepares, executes and tracks batch actions.
+	Batches *batch.Service
 }
 
 // Server is the console's HTTP server. Handlers are its methods; its fields
@@ -31,6 +49,14 @@ type Server struct {
 	log       *slog.Logger
 	db        *store.DB
 	simulated bool
+
+	audit    *audit.Store
+	users    *auth.Store
+	sessions *auth.SessionManager
+
+	fleet      *fleet.Cache
+	selections *fleet.Selections
+	batches    *batch.Service
 
 	e *echo.Echo
 }
@@ -45,6 +71,17 @@ func New(d Deps) (*Server, error) {
 		log:       d.Log,
 		db:        d.DB,
 		simulated: d.Simulated,
+
+		audit:    d.Audit,
+		users:    d.Users,
+		sessions: d.Sessions,
+
+		fleet:      d.Fleet,
+		selections: d.Selections,
+		batches:    d.Batches,
+	}
+	if s.selections == nil && d.DB != nil {
+		s.selections = fleet.NewSelections(d.DB, nil)
 	}
 	e := echo.New()
 	e.HideBanner = true
@@ -54,6 +91,7 @@ func New(d Deps) (*Server, error) {
 	e.Use(middleware.RequestID())
 	e.Use(s.recoverPanics)
 	e.Use(s.logRequests)
+	s.useAuth(e)
 	s.e = e
 	s.routes()
 	return s, nil

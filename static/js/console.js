@@ -1,1 +1,190 @@
-// console behaviour (no inline scripts: CSP forbids them)
+// console.js: the console's only script. The Content-Security-Policy forbids
+// inline scripts and inline event handlers, so every behaviour is attached
+// here by delegation on document, which also covers content htmx swaps in
+// later. Everything is progressive: without this script the forms still
+// post, and the server checks every rule (including the typed confirmation
+// word) on its own.
+(function () {
+  "use strict";
+
+  // --- Confirmation dialogs ------------------------------------------------
+  // <dialog data-confirm-dialog data-autoopen> is opened as a modal as soon
+  // as it arrives. Its Confirm button ([data-confirm-button]) stays disabled
+  // until the text field [data-confirm-word="WORD"] holds exactly WORD.
+  // Cancel ([data-dialog-cancel]), Escape (native) and any other close send
+  // nothing: the dialog is removed, so the form is back as it was.
+
+  function confirmButton(dialog) {
+    return dialog.querySelector("[data-confirm-button]");
+  }
+
+  function syncConfirm(input) {
+    var dialog = input.closest("dialog");
+    if (!dialog) return;
+    var btn = confirmButton(dialog);
+    if (btn) btn.disabled = input.value !== input.getAttribute("data-confirm-word");
+  }
+
+  function openDialogs(root) {
+    var found = [];
+    if (root.matches && root.matches("dialog[data-autoopen]")) found.push(root);
+    if (root.querySelectorAll) {
+      found = found.concat(Array.prototype.slice.call(root.querySelectorAll("dialog[data-autoopen]")));
+    }
+    found.forEach(function (dialog) {
+      if (dialog.open || typeof dialog.showModal !== "function") return;
+      var word = dialog.querySelector("[data-confirm-word]");
+      if (word) {
+        word.value = "";
+        syncConfirm(word);
+      }
+      dialog.showModal();
+      if (word) word.focus();
+    });
+  }
+
+  document.addEventListener("input", function (e) {
+    var t = e.target;
+    if (t && t.matches && t.matches("[data-confirm-word]")) syncConfirm(t);
+  });
+
+  document.addEventListener("click", function (e) {
+    var t = e.target && e.target.closest ? e.target.closest("[data-dialog-cancel]") : null;
+    if (!t) return;
+    var dialog = t.closest("dialog");
+    if (dialog) {
+      e.preventDefault();
+      dialog.close("cancel");
+    }
+  });
+
+  // "close" does not bubble: listen in the capture phase.
+  document.addEventListener(
+    "close",
+    function (e) {
+      var dialog = e.target;
+      if (!dialog || !dialog.matches || !dialog.matches("dialog[data-confirm-dialog]")) return;
+      var word = dialog.querySelector("[data-confirm-word]");
+      if (word) word.value = "";
+      var btn = confirmButton(dialog);
+      if (btn) btn.disabled = true;
+      var form = dialog.closest("form");
+      dialog.remove();
+      var cont = form && form.querySelector(".action-continue");
+      if (cont) cont.focus();
+    },
+    true
+  );
+
+  // --- "Log in with": show only the chosen field -----------------------------
+  function syncLogin(root) {
+    var scope = root.querySelectorAll ? root : document;
+    var forms = [];
+    if (scope.matches && scope.matches("form")) forms.push(scope);
+    forms = forms.concat(Array.prototype.slice.call(scope.querySelectorAll("form")));
+    if (scope.closest) {
+      var outer = scope.closest("form");
+      if (outer) forms.push(outer);
+    }
+    forms.forEach(function (form) {
+      var chosen = form.querySelector("[data-login-choice]:checked");
+      if (!chosen) return;
+      form.querySelectorAll("[data-login-group]").forEach(function (g) {
+        g.hidden = g.getAttribute("data-login-group") !== chosen.value;
+      });
+    });
+  }
+
+  document.addEventListener("change", function (e) {
+    var t = e.target;
+    if (t && t.matches && t.matches("[data-login-choice]")) syncLogin(t.closest("form") || document);
+  });
+
+  // --- Field messages -> aria-invalid ------------------------------------------
+  // /actions/validate answers with the field's message element; mirror it
+  // into aria-invalid on every control it describes.
+  function syncFieldErrors(root) {
+    var els = [];
+    if (root.matches && root.matches("[data-field-error]")) els.push(root);
+    if (root.querySelectorAll) {
+      els = els.concat(Array.prototype.slice.call(root.querySelectorAll("[data-field-error]")));
+    }
+    els.forEach(function (el) {
+      if (!el.id) return;
+      var bad = el.textContent.trim() !== "";
+      document.querySelectorAll("[aria-describedby]").forEach(function (ctl) {
+        var ids = ctl.getAttribute("aria-describedby").split(/\s+/);
+        if (ids.indexOf(el.id) < 0 || ctl.tagName === "FIELDSET" || ctl.tagName === "DIALOG") return;
+        if (bad) ctl.setAttribute("aria-invalid", "true");
+        else ctl.removeAttribute("aria-invalid");
+      });
+    });
+  }
+
+  // --- Errors htmx does not swap ---------------------------------------------
+  // 4xx/5xx answers (other than 422, which htmx swaps) carry a short error
+  // fragment; show its text in the nearest alert slot, never as HTML.
+  function alertSlot(elt) {
+    var dialog = elt && elt.closest ? elt.closest("dialog") : null;
+    if (dialog) return dialog.querySelector("#confirm-error");
+    var form = elt && elt.closest ? elt.closest("form") : null;
+    if (form) {
+      var slot = form.querySelector("#action-form-error");
+      if (slot) return slot;
+    }
+    var panel = document.getElementById("action-panel");
+    return panel;
+  }
+
+  function messageOf(html) {
+    try {
+      var doc = new DOMParser().parseFromString(html || "", "text/html");
+      var el = doc.querySelector("[role=alert], .error, p");
+      var text = (el ? el.textContent : doc.body.textContent || "").trim();
+      if (text) return text.slice(0, 500);
+    } catch (err) {
+      /* fall through */
+    }
+    return "";
+  }
+
+  function showError(elt, text) {
+    var slot = alertSlot(elt);
+    if (!slot) return;
+    var p = document.createElement("p");
+    p.className = "error";
+    p.setAttribute("role", "alert");
+    p.textContent = text;
+    slot.replaceChildren(p);
+  }
+
+  document.addEventListener("htmx:responseError", function (e) {
+    var xhr = e.detail && e.detail.xhr;
+    var text = messageOf(xhr ? xhr.responseText : "");
+    showError(e.detail.elt, text || "The console answered with an error (HTTP " + (xhr ? xhr.status : "?") + "). Nothing more was sent.");
+  });
+
+  document.addEventListener("htmx:sendError", function (e) {
+    showError(e.detail.elt, "The console could not be reached. Check your connection; if you confirmed an action, open Batches to see whether it started.");
+  });
+
+  // --- Wiring ------------------------------------------------------------------
+  function init(root) {
+    syncLogin(root);
+    syncFieldErrors(root);
+    openDialogs(root);
+  }
+
+  // htmx:load fires for the initial page (once htmx is ready) and for every
+  // piece of content it swaps in.
+  document.addEventListener("htmx:load", function (e) {
+    init(e.detail && e.detail.elt ? e.detail.elt : document);
+  });
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", function () {
+      init(document);
+    });
+  } else {
+    init(document);
+  }
+})();

@@ -1,0 +1,285 @@
+// Package app assembles the console from its parts — configuration, the
+// SQLite store, the audit log, users and sessions, the ModelArts client (or
+// the embedded simulator), the fleet cache, the batch service and the web
+// server — and runs it. cmd/console and the end-to-end tests both start the
+// console through this package, so they run the same thing.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/devserver-console/console/internal/audit"
+	"github.com/devserver-console/console/internal/auth"
+	"github.com/devserver-console/console/internal/batch"
+	"github.com/devserver-console/console/internal/config"
+	"github.com/devserver-console/console/internal/fleet"
+	"github.com/devserver-console/console/internal/modelarts"
+	"github.com/devserver-console/console/internal/simulator"
+	"github.com/devserver-console/console/internal/store"
+	"github.com/devserver-console/console/internal/web"
+)
+
+// SimulatorProjectID is the project id the console uses with its embedded
+// simulator when none is configured.
+const SimulatorProjectID = "0000000000000000000000000000c0de"
+
+// App is a running console.
+type App struct {
+	cfg      config.Config
+	log      *slog.Logger
+	db       *store.DB
+	audit    *audit.Store
+	users    *auth.Store
+	sessions *auth.SessionManager
+	client   *modelarts.Client
+	fleet    *fleet.Cache
+	batches  *batch.Service
+	web      *web.Server
+
+	sim    *simulator.Simulator
+	simSrv *http.Server
+	simURL string
+}
+
+// New builds the console from cfg. out receives the one-time bootstrap
+// message (the generated admin password), never the log.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer) (_ *App, err error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	if out == nil {
+		out = io.Discard
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	a := &App{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+
+	if a.db, err = store.Open(ctx, cfg.DBPath); err != nil {
+		return nil, err
+	}
+	a.audit = audit.New(a.db, log)
+	if n, err := a.audit.RecoverUnfinished(ctx); err != nil {
+		return nil, fmt.Errorf("audit: recover unfinished calls: %w", err)
+	} else if n > 0 {
+		log.Warn("calls to ModelArts were interrupted by a previous shutdown; marked as outcome unknown in the audit log", "count", n)
+	}
+	if a.users, err = NewUserStore(a.db, a.audit, log); err != nil {
+		return nil, err
+	}
+	created, generated, err := a.users.EnsureAdmin(ctx, cfg.AdminPassword)
+	if err != nil {
+		return nil, fmt.Errorf("create the first admin: %w", err)
+	}
+	if created {
+		announceAdmin(out, generated)
+	}
+	key, err := auth.KeyFromSettings(ctx, a.db, cfg.SessionKey)
+	if err != nil {
+		return nil, fmt.Errorf("session key: %w", err)
+	}
+	if a.sessions, err = auth.NewSessionManager(a.db, auth.SessionConfig{
+		Keys: [][]byte{key}, Idle: cfg.SessionIdle, Absolute: cfg.SessionAbsolute,
+		Secure: cfg.SecureCookies, Log: log,
+	}); err != nil {
+		return nil, err
+	}
+
+	if a.client, err = a.newClient(ctx); err != nil {
+		return nil, err
+	}
+	a.fleet = fleet.NewCache(a.client, cfg.FleetTTL, time.Now)
+	if a.batches, err = batch.NewService(batch.Config{
+		Cloud:     a.client,
+		Fleet:     a.fleet,
+		DB:        a.db,
+		ChunkSize: cfg.ChunkSize,
+		Timeout:   cfg.RequestTimeout,
+		Log:       log,
+	}); err != nil {
+		return nil, err
+	}
+	if err := a.batches.Recover(ctx); err != nil {
+		return nil, fmt.Errorf("batches: recover interrupted batches: %w", err)
+	}
+	if a.web, err = web.New(web.Deps{
+		Config:    cfg,
+		Log:       log,
+		DB:        a.db,
+		Simulated: cfg.Simulated(),
+		Audit:     a.audit,
+		Users:     a.users,
+		Sessions:  a.sessions,
+		Fleet:     a.fleet,
+		Batches:   a.batches,
+	}); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// NewUserStore opens the user store with its security events going to the
+// audit log.
+func NewUserStore(db *store.DB, au *audit.Store, log *slog.Logger) (*auth.Store, error) {
+	return auth.NewStore(db, auth.StoreConfig{Recorder: SecurityRecorder(au), Log: log})
+}
+
+// SecurityRecorder adapts the audit log to auth's event recorder.
+func SecurityRecorder(au *audit.Store) auth.Recorder {
+	return func(ctx context.Context, ev auth.Event) error {
+		act := auth.ActorFrom(ctx)
+		return au.RecordEvent(ctx, audit.EventKind(ev.Kind), audit.Actor{
+			UserID: act.UserID, Name: act.Name, Role: string(act.Role),
+			ClientIP: act.ClientIP, UserAgent: act.UserAgent,
+		}, ev.Detail)
+	}
+}
+
+// newClient returns the ModelArts client: for the real cloud when a region
+// or endpoint is configured, else for an embedded simulator listening on a
+// loopback port, so the console talks real HTTP either way.
+func (a *App) newClient(ctx context.Context) (*modelarts.Client, error) {
+	cfg := a.cfg
+	mc := modelarts.Config{
+		ProjectID:  cfg.ProjectID,
+		HTTPClient: &http.Client{Timeout: cfg.RequestTimeout},
+		Recorder:   a.audit.Recorder(),
+		Logger:     a.log,
+	}
+	if cfg.Simulated() {
+		a.sim = simulator.New(simulator.Options{Servers: cfg.SimServers, Seed: cfg.SimSeed, Transition: cfg.SimTransition})
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("simulator: listen: %w", err)
+		}
+		a.simSrv = &http.Server{Handler: a.sim, ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := a.simSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				a.log.Error("embedded simulator stopped", "error", err)
+			}
+		}()
+		a.simURL = "http://" + ln.Addr().String()
+		mc.Endpoint = a.simURL
+		if mc.ProjectID == "" {
+			mc.ProjectID = SimulatorProjectID
+		}
+		mc.Auth = modelarts.NoAuth()
+		a.log.Warn("no MODELARTS_REGION or MODELARTS_ENDPOINT: using the embedded ModelArts simulator, not a real cloud",
+			"simulator", a.simURL, "servers", cfg.SimServers, "transition", cfg.SimTransition.String())
+		return modelarts.NewClient(mc)
+	}
+	mc.Endpoint = cfg.Endpoint
+	if mc.Endpoint == "" {
+		mc.Endpoint = modelarts.EndpointForRegion(cfg.Region)
+	}
+	switch {
+	case cfg.AccessKey != "":
+		mc.Auth = modelarts.NewAKSK(cfg.AccessKey, cfg.SecretKey, cfg.SecurityToken, cfg.ProjectID)
+	case cfg.AuthToken != "":
+		mc.Auth = modelarts.StaticToken(cfg.AuthToken)
+	default:
+		iamEndpoint := cfg.IAMEndpoint
+		if iamEndpoint == "" {
+			iamEndpoint = "https://iam." + cfg.Region + ".myhuaweicloud.com"
+		}
+		project := cfg.IAMProject
+		if project == "" {
+			project = cfg.Region
+		}
+		mc.Auth = modelarts.NewIAMToken(modelarts.IAMConfig{
+			Endpoint: iamEndpoint, Username: cfg.IAMUser, Password: cfg.IAMPassword,
+			Domain: cfg.IAMDomain, ProjectName: project,
+			HTTPClient: &http.Client{Timeout: cfg.RequestTimeout},
+		})
+	}
+	a.log.Info("using ModelArts", "endpoint", mc.Endpoint, "project_id", cfg.ProjectID)
+	return modelarts.NewClient(mc)
+}
+
+// announceAdmin prints the bootstrap admin's generated password once,
+// prominently, to the terminal (not to the log).
+func announceAdmin(out io.Writer, generated string) {
+	if generated == "" {
+		fmt.Fprintln(out, "Created the first user, admin, with the password from CONSOLE_ADMIN_PASSWORD.")
+		return
+	}
+	line := strings.Repeat("=", 72)
+	fmt.Fprintf(out, "\n%s\n  First start: created the user \"admin\".\n\n    username: admin\n    password: %s\n\n  This password is shown only once. Sign in and change it under Users,\n  or set CONSOLE_ADMIN_PASSWORD before the first start next time.\n%s\n\n", line, generated, line)
+}
+
+// Handler returns the console's HTTP handler.
+func (a *App) Handler() http.Handler { return a.web }
+
+// Simulator returns the embedded simulator, or nil on a real cloud.
+func (a *App) Simulator() *simulator.Simulator { return a.sim }
+
+// Audit returns the audit log.
+func (a *App) Audit() *audit.Store { return a.audit }
+
+// Users returns the user store.
+func (a *App) Users() *auth.Store { return a.users }
+
+// Batches returns the batch service.
+func (a *App) Batches() *batch.Service { return a.batches }
+
+// DB returns the database.
+func (a *App) DB() *store.DB { return a.db }
+
+// Serve serves the console on ln until ctx is cancelled, then shuts down
+// gracefully: in-flight requests get up to 15 seconds to finish.
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           a.web,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      120 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	a.log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// Close waits for batches in flight, then stops the simulator and closes
+// the database.
+func (a *App) Close() error {
+	var errs []error
+	if a.batches != nil {
+		a.batches.Wait()
+	}
+	if a.simSrv != nil {
+		errs = append(errs, a.simSrv.Close())
+	}
+	if a.sim != nil {
+		a.sim.Close()
+	}
+	if a.db != nil {
+		errs = append(errs, a.db.Close())
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,182 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/devserver-console/console/internal/audit"
+	"github.com/devserver-console/console/internal/auth"
+	"github.com/devserver-console/console/internal/views"
+)
+
+// registerAuditRoutes adds the audit log review pages: approvers and admins
+// only (auth.PermViewAudit); anyone else gets 403 and an access.denied entry.
+func (s *Server) registerAuditRoutes(g *echo.Group) {
+	can := s.require(auth.PermViewAudit)
+	g.GET("/audit", s.handleAuditList, can)
+	g.GET("/audit/export.csv", s.handleAuditExportCSV, can)
+	g.GET("/audit/export.jsonl", s.handleAuditExportJSONL, can)
+	g.GET("/audit/:id", s.handleAuditView, can)
+	g.POST("/audit/verify", s.handleAuditVerify, can)
+}
+
+// auditVerifyWait is how long "Verify now" waits for the verification to
+// finish before showing the page with "in progress".
+const auditVerifyWait = 3 * time.Second
+
+// auditFieldMax bounds each filter field.
+const auditFieldMax = 200
+
+// auditFilter reads the filter from the query: the form as typed, the
+// filter to run, and a message per unusable field.
+func auditFilter(c echo.Context) (views.AuditFilterForm, audit.Filter, map[string]string) {
+	q := c.QueryParams()
+	get := func(k string) string {
+		v := strings.TrimSpace(q.Get(k))
+		if len(v) > auditFieldMax {
+			v = v[:auditFieldMax]
+		}
+		return v
+	}
+	form := views.AuditFilterForm{
+		Actor: get("actor"), Action: get("action"), Server: get("server"), Outcome: get("outcome"),
+		Text: get("text"), Since: get("since"), Until: get("until"), Correlation: get("correlation"),
+	}
+	f := audit.Filter{
+		Actor: form.Actor, Action: form.Action, Server: form.Server, Outcome: form.Outcome,
+		Text: form.Text, Correlation: form.Correlation,
+	}
+	errs := map[string]string{}
+	var err error
+	if f.Since, err = audit.ParseTimeBound(form.Since, false); err != nil {
+		errs["since"] = "Enter a date (2026-03-01) or a date and time (2026-03-01T14:30), in UTC."
+	}
+	if f.Until, err = audit.ParseTimeBound(form.Until, true); err != nil {
+		errs["until"] = "Enter a date (2026-03-01) or a date and time (2026-03-01T14:30), in UTC."
+	}
+	if f.Outcome != "" && !audit.Outcome(f.Outcome).Valid() {
+		errs["outcome"] = "Choose one of the listed outcomes."
+	}
+	if len(errs) == 0 && !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {
+		errs["until"] = "The end of the time range must be after its start."
+	}
+	if len(errs) == 0 {
+		errs = nil
+	}
+	return form, f, errs
+}
+
+// handleAuditList shows the audit log, newest first, filtered by the
+// query, one keyset page at a time (?before=ID).
+func (s *Server) handleAuditList(c echo.Context) error {
+	form, f, errs := auditFilter(c)
+	v := views.AuditListView{Form: form, Errors: errs}
+	if b := c.QueryParam("before"); b != "" {
+		n, err := strconv.ParseInt(b, 10, 64)
+		if err != nil || n < 0 {
+			return echo.NewHTTPError(http.StatusBadRequest, "The page link is not valid; start again from the newest entries.")
+		}
+		v.Before = n
+	}
+	last, err := s.audit.LastVerification(ctx(c))
+	if err != nil {
+		return err
+	}
+	v.LastVerification = last
+	v.Verifying, v.VerifyingSince = s.audit.Verifying()
+	if errs != nil {
+		return s.render(c, http.StatusUnprocessableEntity, views.AuditLogPage(v))
+	}
+	v.Entries, v.Next, err = s.audit.List(ctx(c), f, v.Before, audit.DefaultPageSize)
+	if errors.Is(err, audit.ErrInvalidFilter) {
+		return echo.NewHTTPError(http.StatusBadRequest, "These filters cannot be used.")
+	}
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, views.AuditLogPage(v))
+}
+
+// handleAuditView shows one entry; for a call, its request and response
+// side by side.
+func (s *Server) handleAuditView(c echo.Context) error {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return echo.NewHTTPError(http.StatusNotFound, "There is no such audit entry.")
+	}
+	e, err := s.audit.Get(ctx(c), id)
+	if errors.Is(err, audit.ErrNotFound) {
+		return echo.NewHTTPError(http.StatusNotFound, fmt.Sprintf("There is no audit entry #%d.", id))
+	}
+	if err != nil {
+		return err
+	}
+	v := views.AuditEntryView{Entry: e}
+	if e.Kind.IsCall() {
+		if v.Request, v.Response, err = s.audit.Exchange(ctx(c), id); err != nil {
+			return err
+		}
+	}
+	return s.render(c, http.StatusOK, views.AuditEntryPage(v))
+}
+
+// handleAuditExportCSV streams the entries matching the page's filter as CSV.
+func (s *Server) handleAuditExportCSV(c echo.Context) error {
+	return s.auditExport(c, "csv", "text/csv; charset=utf-8", s.audit.ExportCSV)
+}
+
+// handleAuditExportJSONL streams the entries matching the page's filter as
+// JSON lines.
+func (s *Server) handleAuditExportJSONL(c echo.Context) error {
+	return s.auditExport(c, "jsonl", "application/x-ndjson; charset=utf-8", s.audit.ExportJSONL)
+}
+
+// auditExport streams export's output as a download named after the time.
+// Nothing is buffered: rows go to the client as they are read.
+func (s *Server) auditExport(c echo.Context, ext, contentType string,
+	export func(context.Context, io.Writer, audit.Filter) error) error {
+	_, f, errs := auditFilter(c)
+	if errs != nil {
+		var msgs []string
+		for k, m := range errs {
+			msgs = append(msgs, k+": "+m)
+		}
+		return echo.NewHTTPError(http.StatusBadRequest, "These filters cannot be used: "+strings.Join(msgs, " "))
+	}
+	name := "audit-" + s.audit.Now().UTC().Format("20060102T150405Z") + "." + ext
+	h := c.Response().Header()
+	h.Set(echo.HeaderContentType, contentType)
+	h.Set(echo.HeaderContentDisposition, `attachment; filename="`+name+`"`)
+	c.Response().WriteHeader(http.StatusOK)
+	if err := export(ctx(c), c.Response(), f); err != nil {
+		// The status is sent; the client sees a truncated download.
+		s.log.ErrorContext(ctx(c), "audit export failed part way", "format", ext, "error", err.Error())
+	}
+	return nil
+}
+
+// handleAuditVerify re-verifies the hash chain. It waits a few seconds for
+// the result, then shows the audit page, which says "in progress" if the
+// verification (run in the background) has not finished yet.
+func (s *Server) handleAuditVerify(c echo.Context) error {
+	done := s.audit.StartVerify(context.WithoutCancel(ctx(c)))
+	select {
+	case <-done:
+	case <-time.After(auditVerifyWait):
+	case <-ctx(c).Done():
+	}
+	form, _, _ := auditFilter(c)
+	target := "/audit"
+	if q := form.Values().Encode(); q != "" {
+		target += "?" + q
+	}
+	return redirect(c, target)
+}

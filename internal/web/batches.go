@@ -1,0 +1,87 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/devserver-console/console/internal/auth"
+	"github.com/devserver-console/console/internal/batch"
+	"github.com/devserver-console/console/internal/views"
+)
+
+// registerBatchRoutes adds the batch pages: any signed-in user sees their
+// own batches; approvers and admins see everyone's.
+func (s *Server) registerBatchRoutes(g *echo.Group) {
+	in := s.requireSignedIn()
+	g.GET("/batches", s.handleBatchList, in)
+	g.GET("/batches/:id", s.handleBatchView, in)
+	g.GET("/batches/:id/status", s.handleBatchStatus, in)
+}
+
+// batchListLimit is how many recent batches the list shows.
+const batchListLimit = 100
+
+// handleBatchList lists recent batches: the user's own, or with
+// ?scope=all everyone's for approvers and admins.
+func (s *Server) handleBatchList(c echo.Context) error {
+	u := currentUser(c)
+	d := views.BatchesPageData{Scope: "mine", CanViewAll: u.Role.Can(auth.PermViewAllBatches)}
+	userID := u.ID
+	if d.CanViewAll && c.QueryParam("scope") == "all" {
+		d.Scope, userID = "all", 0
+	}
+	list, err := s.batches.List(ctx(c), userID, batchListLimit)
+	if err != nil {
+		return err
+	}
+	d.Batches = list
+	return s.render(c, http.StatusOK, views.BatchesPage(d))
+}
+
+// batchProgress loads batch :id for the signed-in user with each server's
+// live status. Another user's batch needs PermViewAllBatches.
+func (s *Server) batchProgress(c echo.Context) (*batch.Progress, error) {
+	id := c.Param("id")
+	b, err := s.batches.Get(ctx(c), id)
+	if errors.Is(err, batch.ErrNotFound) {
+		return nil, echo.NewHTTPError(http.StatusNotFound, "There is no batch with this id.")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if u := currentUser(c); b.UserID != u.ID && !u.Role.Can(auth.PermViewAllBatches) {
+		s.recordDenied(c, map[string]string{"reason": "role", "permission": string(auth.PermViewAllBatches)})
+		return nil, echo.NewHTTPError(http.StatusForbidden, "This batch was started by another user; only approvers and admins can see it.")
+	}
+	var snap = s.fleet.Current()
+	if !b.Done() {
+		// A failed refresh keeps the older list; the page shows its time.
+		if fresh, err := s.fleet.Get(ctx(c)); fresh != nil {
+			snap = fresh
+		} else if err != nil {
+			s.log.WarnContext(ctx(c), "batch status: fleet list failed", "error", err.Error())
+		}
+	}
+	return s.batches.Status(ctx(c), id, snap)
+}
+
+// handleBatchView shows what a batch sent and how each server is doing.
+func (s *Server) handleBatchView(c echo.Context) error {
+	p, err := s.batchProgress(c)
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, views.BatchPage(views.BatchPageData{Progress: p}))
+}
+
+// handleBatchStatus is the self-updating part of the batch page (polled
+// every 2 seconds until the batch is done).
+func (s *Server) handleBatchStatus(c echo.Context) error {
+	p, err := s.batchProgress(c)
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, views.BatchStatus(p))
+}

@@ -1,0 +1,268 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/devserver-console/console/internal/audit"
+	"github.com/devserver-console/console/internal/auth"
+)
+
+// Echo context keys set by the auth middleware (besides csrfContextKey).
+const (
+	userContextKey           = "user"            // *auth.User, nil when signed out
+	sessionContextKey        = "session"         // *auth.Session, nil when signed out
+	csrfBindingContextKey    = "csrf_binding"    // what the CSRF token is bound to
+	sessionExpiredContextKey = "session_expired" // true when the request's session just timed out
+)
+
+// contentSecurityPolicy allows only the console's own scripts, styles and
+// images: no inline script or style, no eval, no framing, forms post only
+// to the console.
+const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
+
+// useAuth installs, in order, the middleware every request passes: security
+// headers, session loading and CSRF verification. Route-level checks are
+// requireSignedIn and require.
+//
+// Unless e already has an IPExtractor, client addresses (for sign-in
+// throttling and the audit log) come from the connection; behind a TLS
+// proxy (CONSOLE_SECURE_COOKIES) from X-Forwarded-For, trusting only
+// loopback and private-network proxies. Echo's default would believe any
+// client's X-Forwarded-For and let a guesser dodge the per-address limit.
+func (s *Server) useAuth(e *echo.Echo) {
+	if e.IPExtractor == nil {
+		if s.cfg.SecureCookies {
+			e.IPExtractor = echo.ExtractIPFromXFFHeader()
+		} else {
+			e.IPExtractor = echo.ExtractIPDirect()
+		}
+	}
+	e.Use(s.securityHeaders, s.loadSession, s.verifyCSRF)
+}
+
+// securityHeaders sets the headers every response carries. Cache-Control
+// no-store keeps pages with user data out of caches; static assets
+// override it with their own caching.
+func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
+		h.Set("Cache-Control", "no-store")
+		if s.sessions != nil && s.sessions.SecureRequest(c.Request()) {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		return next(c)
+	}
+}
+
+// noSessionPath reports paths that never need the session: static assets
+// and health checks (they are GET-only, so CSRF does not apply either).
+func noSessionPath(p string) bool {
+	return strings.HasPrefix(p, "/static/") || p == "/healthz" || p == "/readyz"
+}
+
+// loadSession resolves the request's session. The user (nil when signed
+// out) goes into the Echo context and, with the client's address, into
+// the request context (auth.WithUser, auth.WithActor), where templates and
+// the audit log find it. It also computes the CSRF token for the page.
+func (s *Server) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		if noSessionPath(r.URL.Path) {
+			return next(c)
+		}
+		u, sess, err := s.sessions.Load(r)
+		switch {
+		case err == nil:
+		case errors.Is(err, auth.ErrNoSession):
+			u, sess = nil, nil
+			if errors.Is(err, auth.ErrSessionExpired) {
+				c.Set(sessionExpiredContextKey, true)
+			}
+		default:
+			return err
+		}
+		actor := auth.Actor{ClientIP: c.RealIP(), UserAgent: truncateUA(r.UserAgent())}
+		ctx := r.Context()
+		if u != nil {
+			actor.UserID, actor.Name, actor.Role = u.ID, u.Name, u.Role
+			ctx = auth.WithUser(ctx, u)
+		}
+		ctx = auth.WithActor(ctx, actor)
+		c.SetRequest(r.WithContext(ctx))
+		c.Set(userContextKey, u)
+		c.Set(sessionContextKey, sess)
+		binding := s.sessions.CSRFBinding(c.Response(), r, sess)
+		c.Set(csrfBindingContextKey, binding)
+		c.Set(csrfContextKey, s.sessions.CSRFToken(binding))
+		return next(c)
+	}
+}
+
+func truncateUA(ua string) string {
+	if len(ua) > 512 {
+		return ua[:512]
+	}
+	return ua
+}
+
+// errCSRF is the answer to a state-changing request without a valid token.
+var errCSRF = echo.NewHTTPError(http.StatusForbidden,
+	"This form is out of date or did not come from this console, so nothing was changed. Reload the page and try again.")
+
+// verifyCSRF refuses every state-changing request (anything but GET, HEAD,
+// OPTIONS and TRACE) whose token, from the X-CSRF-Token header (htmx) or
+// the _csrf form field, does not match the session. It runs before any
+// handler, so a refused request changes nothing.
+func (s *Server) verifyCSRF(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+			return next(c)
+		}
+		binding, _ := c.Get(csrfBindingContextKey).(string)
+		token := r.Header.Get("X-CSRF-Token")
+		if token == "" {
+			token = c.FormValue("_csrf")
+		}
+		if s.sessions.VerifyCSRF(binding, token) {
+			return next(c)
+		}
+		reason := "csrf_token_invalid"
+		if token == "" {
+			reason = "csrf_token_missing"
+		}
+		s.recordDenied(c, map[string]string{"reason": reason})
+		return errCSRF
+	}
+}
+
+// currentUser returns the signed-in user, or nil.
+func currentUser(c echo.Context) *auth.User {
+	u, _ := c.Get(userContextKey).(*auth.User)
+	return u
+}
+
+// currentSession returns the signed-in session, or nil.
+func currentSession(c echo.Context) *auth.Session {
+	sess, _ := c.Get(sessionContextKey).(*auth.Session)
+	return sess
+}
+
+// requireSignedIn lets signed-in users through. Others are sent to the
+// sign-in page (a plain GET) or get 401 (htmx and state-changing
+// requests; htmx is told to load the sign-in page).
+func (s *Server) requireSignedIn() echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if currentUser(c) == nil {
+				return signInRequired(c)
+			}
+			return next(c)
+		}
+	}
+}
+
+// require lets through signed-in users whose role holds p. Anyone else
+// signed in gets a 403 page and an access.denied entry in the audit log;
+// the handler never runs, so nothing is sent to ModelArts.
+func (s *Server) require(p auth.Permission) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			u := currentUser(c)
+			if u == nil {
+				return signInRequired(c)
+			}
+			if !u.Role.Can(p) {
+				s.recordDenied(c, map[string]string{"reason": "role", "permission": string(p)})
+				return echo.NewHTTPError(http.StatusForbidden,
+					"Your role ("+string(u.Role)+") does not allow this. Ask an admin if you need it.")
+			}
+			return next(c)
+		}
+	}
+}
+
+// signInRequired answers a request that needs a signed-in user.
+func signInRequired(c echo.Context) error {
+	r := c.Request()
+	target := "/signin"
+	next := r.URL.RequestURI()
+	if isHTMX(c) {
+		// htmx asked for a fragment; return the user to the page they were on.
+		next = ""
+		if cu, err := url.Parse(r.Header.Get("HX-Current-URL")); err == nil {
+			next = cu.RequestURI()
+		}
+	}
+	q := url.Values{}
+	if next = safeNext(next); next != "/" {
+		q.Set("next", next)
+	}
+	if c.Get(sessionExpiredContextKey) == true {
+		q.Set("expired", "1")
+	}
+	if len(q) > 0 {
+		target += "?" + q.Encode()
+	}
+	if isHTMX(c) {
+		c.Response().Header().Set("HX-Redirect", target)
+		return echo.NewHTTPError(http.StatusUnauthorized, "Your session has ended. Sign in again.")
+	}
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return c.Redirect(http.StatusSeeOther, target)
+	}
+	return echo.NewHTTPError(http.StatusUnauthorized, "Sign in to continue.")
+}
+
+// safeNext returns next when it is a path on this console, else "/". It
+// refuses absolute and scheme-relative URLs ("//host", "/\host"), so the
+// sign-in page cannot be used to send users to another site.
+func safeNext(next string) string {
+	if next == "" || next[0] != '/' || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
+		strings.ContainsAny(next, "\\\r\n\t") {
+		return "/"
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
+		return "/"
+	}
+	if u.Path == "/signin" || u.Path == "/signout" {
+		return "/"
+	}
+	return next
+}
+
+// recordDenied records an access.denied event for the request.
+func (s *Server) recordDenied(c echo.Context, detail map[string]string) {
+	r := c.Request()
+	d := map[string]string{"method": r.Method, "path": r.URL.Path}
+	for k, v := range detail {
+		d[k] = v
+	}
+	if err := s.recordEvent(r.Context(), auth.EventAccessDenied, auth.ActorFrom(r.Context()), d); err != nil {
+		s.log.ErrorContext(r.Context(), "access denied but not recorded in the audit log", slog.String("error", err.Error()))
+	}
+}
+
+// recordEvent writes a security event to the audit log on behalf of actor.
+func (s *Server) recordEvent(ctx context.Context, kind string, actor auth.Actor, detail map[string]string) error {
+	return s.audit.RecordEvent(ctx, audit.EventKind(kind), audit.Actor{
+		UserID: actor.UserID, Name: actor.Name, Role: string(actor.Role),
+		ClientIP: actor.ClientIP, UserAgent: actor.UserAgent,
+	}, detail)
+}

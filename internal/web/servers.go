@@ -1,0 +1,188 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/devserver-console/console/internal/auth"
+	"github.com/devserver-console/console/internal/fleet"
+	"github.com/devserver-console/console/internal/views"
+)
+
+// registerServerRoutes registers the fleet pages and the selection
+// endpoints. Everything here needs auth.PermViewFleet, selection changes
+// included (a selection only matters to the user who makes it).
+func (s *Server) registerServerRoutes(g *echo.Group) {
+	view := s.require(auth.PermViewFleet)
+	g.GET("/", s.handleRoot, view)
+	g.GET("/servers", s.handleServerList, view)
+	g.GET("/servers/rows", s.handleServerRows, view)
+	g.POST("/servers/refresh", s.handleServerRefresh, view)
+	g.GET("/servers/:id", s.handleServerView, view)
+	s.registerSelectionRoutes(g, view)
+}
+
+// errFleetNotConfigured answers when the server was built without a fleet.
+var errFleetNotConfigured = echo.NewHTTPError(http.StatusServiceUnavailable, "The fleet is not configured.")
+
+// handleRoot sends visitors to the fleet.
+func (s *Server) handleRoot(c echo.Context) error {
+	return c.Redirect(http.StatusSeeOther, "/servers")
+}
+
+// handleServerList renders the fleet page for the query in the URL. A
+// query that is not in its canonical form (the filter form submits every
+// field, "All" as an empty value) is redirected to it, so the URLs people
+// copy and the history they go back through stay short and stable.
+func (s *Server) handleServerList(c echo.Context) error {
+	if raw := c.Request().URL.RawQuery; raw != "" && !isHTMX(c) {
+		if q := fleet.ParseQuery(c.QueryParams()); q.Values().Encode() != raw {
+			return c.Redirect(http.StatusSeeOther, serversURL(q))
+		}
+	}
+	v, status, err := s.serversView(c, false)
+	if err != nil {
+		return err
+	}
+	return s.render(c, status, views.ServersPage(v))
+}
+
+// handleServerRows renders just the self-refreshing table (htmx polling).
+// It reads the shared cache like any page view, so polls never force a
+// list walk.
+func (s *Server) handleServerRows(c echo.Context) error {
+	v, status, err := s.serversView(c, true)
+	if err != nil {
+		return err
+	}
+	return s.render(c, status, views.ServersTable(v))
+}
+
+// handleServerRefresh forces a fresh list walk, then shows the fleet again
+// with the same query. A failed walk is reported by the page it redirects
+// to (the cache keeps the error with the older data).
+func (s *Server) handleServerRefresh(c echo.Context) error {
+	if s.fleet == nil {
+		return errFleetNotConfigured
+	}
+	if _, err := s.fleet.Refresh(ctx(c)); err != nil {
+		s.log.WarnContext(ctx(c), "fleet refresh failed", slog.String("error", err.Error()))
+	}
+	return redirect(c, serversURL(fleet.ParseQuery(c.QueryParams())))
+}
+
+// handleServerView renders one server's detail page from the cache.
+func (s *Server) handleServerView(c echo.Context) error {
+	u, err := s.fleetUser(c)
+	if err != nil {
+		return err
+	}
+	snap, ferr := s.fleet.Get(ctx(c))
+	if ferr != nil && snap == nil {
+		return s.fleetUnavailable(c, ferr)
+	}
+	srv, ok := snap.Find(c.Param("id"))
+	if !ok {
+		return echo.NewHTTPError(http.StatusNotFound,
+			"There is no server with this ID in the fleet. It may have been deleted, or the link is wrong.")
+	}
+	v := views.ServerDetailView{Server: srv, FetchedAt: snap.FetchedAt}
+	if ferr != nil {
+		v.FetchError = ferr.Error()
+	}
+	sel, err := s.selections.Resolve(ctx(c), u.ID, snap)
+	if err != nil {
+		return err
+	}
+	for _, x := range sel {
+		if x.ID == srv.ID {
+			v.Selected = true
+		}
+	}
+	return s.render(c, http.StatusOK, views.ServerDetailPage(v))
+}
+
+// serversView builds the fleet page's view model for the request's query:
+// the page of servers from the shared cache, and the user's selection. The
+// status is 200, or 503 when the fleet has never been fetched.
+func (s *Server) serversView(c echo.Context, poll bool) (views.ServersView, int, error) {
+	u, err := s.fleetUser(c)
+	if err != nil {
+		return views.ServersView{}, 0, err
+	}
+	q := fleet.ParseQuery(c.QueryParams())
+	snap, ferr := s.fleet.Get(ctx(c))
+	status := http.StatusOK
+	v := views.ServersView{Poll: poll}
+	if ferr != nil {
+		if errors.Is(ferr, context.Canceled) && ctx(c).Err() != nil {
+			return v, 0, ferr // the client went away; nobody reads the page
+		}
+		s.log.WarnContext(ctx(c), "fleet unavailable", slog.String("error", ferr.Error()))
+		v.FetchError = ferr.Error()
+		if snap == nil {
+			status = http.StatusServiceUnavailable
+		}
+	}
+	if snap != nil {
+		v.FetchedAt = snap.FetchedAt
+		v.Result = fleet.Apply(snap.Servers, q)
+	} else {
+		v.Result = fleet.Apply(nil, q)
+	}
+	q.Page, q.PerPage = v.Result.Page, v.Result.PerPage
+	v.Query = q
+
+	sel, err := s.selections.Resolve(ctx(c), u.ID, snap)
+	if err != nil {
+		return v, 0, err
+	}
+	v.Selected = make(map[string]bool, len(sel))
+	for _, x := range sel {
+		v.Selected[x.ID] = true
+	}
+	v.SelectedCount = len(sel)
+	if snap == nil {
+		// Nothing can be resolved without a fleet: show the stored count.
+		if v.SelectedCount, err = s.selections.Count(ctx(c), u.ID); err != nil {
+			return v, 0, err
+		}
+	}
+	return v, status, nil
+}
+
+// fleetUser returns the signed-in user, after checking the fleet services
+// are there.
+func (s *Server) fleetUser(c echo.Context) (*auth.User, error) {
+	if s.fleet == nil || s.selections == nil {
+		return nil, errFleetNotConfigured
+	}
+	u := auth.UserFrom(ctx(c))
+	if u == nil {
+		return nil, echo.NewHTTPError(http.StatusUnauthorized, "Sign in to continue.")
+	}
+	return u, nil
+}
+
+// fleetUnavailable answers a request that needs the fleet when it has never
+// been fetched: 503 with the reason, which (unlike a 500) is worth showing.
+func (s *Server) fleetUnavailable(c echo.Context, err error) error {
+	s.log.WarnContext(ctx(c), "fleet unavailable", slog.String("error", err.Error()))
+	msg := "The fleet could not be fetched from ModelArts, so there is nothing to show yet. Try again in a moment. (" + err.Error() + ")"
+	if isHTMX(c) {
+		return s.render(c, http.StatusServiceUnavailable, views.ErrorFragment(msg))
+	}
+	return s.render(c, http.StatusServiceUnavailable, views.ErrorPage(http.StatusServiceUnavailable, "Fleet unavailable", msg))
+}
+
+// serversURL is the fleet page showing q.
+func serversURL(q fleet.Query) string {
+	if enc := q.Values().Encode(); enc != "" {
+		return "/servers?" + enc
+	}
+	return "/servers"
+}

@@ -1,0 +1,56 @@
+package web
+
+import (
+	"testing"
+	"time"
+)
+
+func TestSafeNext(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want string
+	}{
+		{"empty", "", "/"},
+		{"root", "/", "/"},
+		{"local path with query", "/servers?status=RUNNING&page=2", "/servers?status=RUNNING&page=2"},
+		{"absolute URL", "https://evil.example/x", "/"},
+		{"scheme-relative", "//evil.example/x", "/"},
+		{"backslash trick", "/\\evil.example", "/"},
+		{"backslash later", "/ok\\..\\x", "/"},
+		{"relative path", "servers", "/"},
+		{"javascript", "javascript:alert(1)", "/"},
+		{"header injection", "/x\r\nSet-Cookie: a=b", "/"},
+		{"tab", "/\t/evil.example", "/"},
+		{"sign-in loop", "/signin?next=/x", "/"},
+		{"sign-out", "/signout", "/"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := safeNext(tt.in); got != tt.want {
+				t.Fatalf("safeNext(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLockedMessage(t *testing.T) {
+	now := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name  string
+		until time.Time
+		want  string
+	}{
+		{"fifteen minutes", now.Add(15 * time.Minute), "Too many failed sign-in attempts. Try again in 15 minutes."},
+		{"rounds up", now.Add(90 * time.Second), "Too many failed sign-in attempts. Try again in 2 minutes."},
+		{"one minute", now.Add(10 * time.Second), "Too many failed sign-in attempts. Try again in 1 minute."},
+		{"already over", now.Add(-time.Second), "Too many failed sign-in attempts. Try again in 1 minute."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := lockedMessage(tt.until, now); got != tt.want {
+				t.Fatalf("lockedMessage = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,188 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/devserver-console/console/internal/auth"
+	"github.com/devserver-console/console/internal/views"
+)
+
+// registerUserRoutes adds the user management pages: admins only.
+func (s *Server) registerUserRoutes(e *echo.Echo) {
+	admin := s.require(auth.PermManageUsers)
+	e.GET("/users", s.handleUserList, admin)
+	e.POST("/users", s.handleUserCreate, admin)
+	e.POST("/users/:id/role", s.handleUserRole, admin)
+	e.POST("/users/:id/password", s.handleUserPassword, admin)
+	e.POST("/users/:id/disable", s.handleUserDisable, admin)
+	e.POST("/users/:id/enable", s.handleUserEnable, admin)
+}
+
+// doneMessages are the notices shown after a change (Post/Redirect/Get).
+// The user's name is looked up by id, never taken from the URL.
+var doneMessages = map[string]string{
+	"created":  "Created user %s.",
+	"role":     "Changed the role of %s.",
+	"password": "Set a new password for %s; their sessions have ended.",
+	"disabled": "Disabled %s; their sessions have ended.",
+	"enabled":  "Enabled %s.",
+}
+
+// handleUserList shows every user with the controls to manage them.
+func (s *Server) handleUserList(c echo.Context) error {
+	d := views.UsersPageData{}
+	if format, ok := doneMessages[c.QueryParam("done")]; ok {
+		if id, err := strconv.ParseInt(c.QueryParam("id"), 10, 64); err == nil {
+			if u, err := s.users.Get(ctx(c), id); err == nil {
+				d.Notice = strings.Replace(format, "%s", u.Name, 1)
+			}
+		}
+	}
+	return s.renderUsers(c, http.StatusOK, d)
+}
+
+// renderUsers renders the users page with the current list.
+func (s *Server) renderUsers(c echo.Context, status int, d views.UsersPageData) error {
+	users, err := s.users.List(ctx(c))
+	if err != nil {
+		return err
+	}
+	d.Users = users
+	if me := currentUser(c); me != nil {
+		d.MeID = me.ID
+	}
+	return s.render(c, status, views.UsersPage(d))
+}
+
+func doneURL(what string, id int64) string {
+	return "/users?" + url.Values{"done": {what}, "id": {strconv.FormatInt(id, 10)}}.Encode()
+}
+
+// handleUserCreate adds a user. Invalid input re-renders the form (422)
+// with a message at each field; the password is never sent back.
+func (s *Server) handleUserCreate(c echo.Context) error {
+	name := strings.TrimSpace(c.FormValue("name"))
+	role := auth.Role(c.FormValue("role"))
+	password := c.FormValue("password")
+	f := views.NewUserForm{Name: name, Role: string(role), Errors: map[string]string{}}
+	if err := auth.ValidName(name); err != nil {
+		f.Errors["name"] = "Use 1 to 64 letters, digits, dots, hyphens or underscores, starting with a letter or digit."
+	}
+	if !role.Valid() {
+		f.Errors["role"] = "Choose viewer, operator, approver or admin."
+	}
+	if err := auth.ValidPassword(password); err != nil {
+		f.Errors["password"] = "Use " + strconv.Itoa(auth.MinPasswordLen) + " to " + strconv.Itoa(auth.MaxPasswordLen) + " characters."
+	}
+	if len(f.Errors) == 0 {
+		u, err := s.users.CreateUser(ctx(c), name, role, password)
+		switch {
+		case errors.Is(err, auth.ErrNameTaken):
+			f.Errors["name"] = "A user with this name already exists (names ignore case)."
+		case err != nil:
+			return err
+		default:
+			return redirect(c, doneURL("created", u.ID))
+		}
+	}
+	return s.renderUsers(c, http.StatusUnprocessableEntity, views.UsersPageData{Create: f})
+}
+
+// userTarget parses the :id of a user route; unknown ids are 404.
+func (s *Server) userTarget(c echo.Context) (*auth.User, error) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil {
+		return nil, echo.NewHTTPError(http.StatusNotFound, "No such user.")
+	}
+	u, err := s.users.Get(ctx(c), id)
+	if errors.Is(err, auth.ErrUserNotFound) {
+		return nil, echo.NewHTTPError(http.StatusNotFound, "No such user.")
+	}
+	return u, err
+}
+
+// rowError re-renders the page with msg next to the user's row.
+func (s *Server) rowError(c echo.Context, u *auth.User, msg string) error {
+	return s.renderUsers(c, http.StatusUnprocessableEntity, views.UsersPageData{RowID: u.ID, RowError: msg})
+}
+
+// handleUserRole changes a user's role. Admins cannot demote themselves,
+// and the last enabled admin is kept.
+func (s *Server) handleUserRole(c echo.Context) error {
+	u, err := s.userTarget(c)
+	if err != nil {
+		return err
+	}
+	role := auth.Role(c.FormValue("role"))
+	if !role.Valid() {
+		return s.rowError(c, u, "Choose viewer, operator, approver or admin.")
+	}
+	if me := currentUser(c); me.ID == u.ID && role != auth.RoleAdmin {
+		return s.rowError(c, u, "You cannot remove your own admin role. Ask another admin.")
+	}
+	switch err := s.users.SetRole(ctx(c), u.ID, role); {
+	case errors.Is(err, auth.ErrLastAdmin):
+		return s.rowError(c, u, "This is the last enabled admin; make someone else admin first.")
+	case err != nil:
+		return err
+	}
+	return redirect(c, doneURL("role", u.ID))
+}
+
+// handleUserPassword sets a new password and ends the user's sessions.
+// An admin changing their own password stays signed in on a new session.
+func (s *Server) handleUserPassword(c echo.Context) error {
+	u, err := s.userTarget(c)
+	if err != nil {
+		return err
+	}
+	password := c.FormValue("password")
+	if err := auth.ValidPassword(password); err != nil {
+		return s.rowError(c, u, "The new password must be "+strconv.Itoa(auth.MinPasswordLen)+" to "+strconv.Itoa(auth.MaxPasswordLen)+" characters.")
+	}
+	if err := s.users.SetPassword(ctx(c), u.ID, password); err != nil {
+		return err
+	}
+	if me := currentUser(c); me.ID == u.ID {
+		if _, err := s.sessions.Begin(c.Response(), c.Request(), me); err != nil {
+			return err
+		}
+	}
+	return redirect(c, doneURL("password", u.ID))
+}
+
+// handleUserDisable stops a user from signing in and ends their sessions.
+func (s *Server) handleUserDisable(c echo.Context) error {
+	u, err := s.userTarget(c)
+	if err != nil {
+		return err
+	}
+	if me := currentUser(c); me.ID == u.ID {
+		return s.rowError(c, u, "You cannot disable your own account.")
+	}
+	switch err := s.users.Disable(ctx(c), u.ID); {
+	case errors.Is(err, auth.ErrLastAdmin):
+		return s.rowError(c, u, "This is the last enabled admin; make someone else admin first.")
+	case err != nil:
+		return err
+	}
+	return redirect(c, doneURL("disabled", u.ID))
+}
+
+// handleUserEnable lets a disabled user sign in again.
+func (s *Server) handleUserEnable(c echo.Context) error {
+	u, err := s.userTarget(c)
+	if err != nil {
+		return err
+	}
+	if err := s.users.Enable(ctx(c), u.ID); err != nil {
+		return err
+	}
+	return redirect(c, doneURL("enabled", u.ID))
+}
