@@ -44,6 +44,9 @@ type App struct {
 	batches  *batch.Service
 	web      *web.Server
 
+	stopVerify context.CancelFunc
+	verifyDone <-chan struct{}
+
 	sim    *simulator.Simulator
 	simSrv *http.Server
 	simURL string
@@ -128,6 +131,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	}); err != nil {
 		return nil, err
 	}
+	// Verify the audit log's chain in the background at every start, so the
+	// audit page can say whether it is intact without anyone asking first.
+	vctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	a.stopVerify = cancel
+	a.verifyDone = a.audit.StartVerify(vctx)
 	return a, nil
 }
 
@@ -269,6 +277,10 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 // the database.
 func (a *App) Close() error {
 	var errs []error
+	if a.stopVerify != nil {
+		a.stopVerify()
+		<-a.verifyDone
+	}
 	if a.batches != nil {
 		a.batches.Wait()
 	}

@@ -55,6 +55,8 @@ var (
 	public = codes{200, 200, 200, 200, 200}
 	// adminOnlyGET: admins only; others get 403 (and an audit entry).
 	adminOnlyGET = codes{http.StatusSeeOther, 403, 403, 403, 200}
+	// approverGET: approvers and admins (the audit log); others get 403.
+	approverGET = codes{http.StatusSeeOther, 403, 403, 200, 200}
 )
 
 // adminOnlyPOST: signed-out 401, non-admins 403, admins get status ok.
@@ -102,6 +104,13 @@ var routeTable = []routeRule{
 	{route: "GET /batches", want: everyRoleGET},
 	{route: "GET /batches/:id", target: "/batches/no-such-batch", want: codes{303, 404, 404, 404, 404}},
 	{route: "GET /batches/:id/status", target: "/batches/no-such-batch/status", want: codes{303, 404, 404, 404, 404}},
+
+	// Audit log review: approvers and admins.
+	{route: "GET /audit", want: approverGET},
+	{route: "GET /audit/:id", target: "/audit/1", want: approverGET},
+	{route: "GET /audit/export.csv", want: approverGET},
+	{route: "GET /audit/export.jsonl", want: approverGET},
+	{route: "POST /audit/verify", want: codes{401, 403, 403, 303, 303}},
 }
 
 // fixtures are the ids placeholders in targets stand for.
