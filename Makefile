@@ -6,7 +6,14 @@ BIN     ?= bin/console
 PKGS    := ./...
 export CGO_ENABLED ?= 0
 
-.PHONY: run build generate generate-check lint test test-unit test-e2e bench clean
+# Browser tests: the Playwright driver version is tied to github.com/mxschmitt/playwright-go
+# in go.mod (v0.6401.0 <-> playwright-core 1.64.1); it is built into a git-ignored cache dir.
+PLAYWRIGHT_VERSION     ?= 1.64.1
+PLAYWRIGHT_DRIVER_PATH ?= $(CURDIR)/.cache/playwright-driver-$(PLAYWRIGHT_VERSION)
+E2E_TIMEOUT            ?= 10m
+export PLAYWRIGHT_DRIVER_PATH
+
+.PHONY: run build generate generate-check lint test test-unit test-deps test-e2e bench clean
 
 ## run: start the console on the embedded ModelArts simulator and ./data/console.db
 run:
@@ -29,12 +36,23 @@ lint:
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 
-## test: everything (unit and browser tests)
-test: lint generate-check test-unit
+## test: everything: lint, generated code, unit tests, then the browser tests
+## (installing Chromium and the Playwright driver first when they are missing)
+test: lint generate-check test-unit test-e2e
 
-## test-unit: the Go unit, handler and integration tests
+## test-unit: the Go unit, handler and integration tests (no browser needed)
 test-unit:
-	$(GO) test -count=1 $(PKGS)
+	@pkgs="$$($(GO) list $(PKGS))" || exit 1; \
+	echo "$(GO) test -count=1 \$$($(GO) list $(PKGS) | grep -v /e2e)"; \
+	$(GO) test -count=1 $$(echo "$$pkgs" | grep -v '/e2e$$')
+
+## test-deps: install Chromium (apt, as root) and the Playwright driver when missing
+test-deps:
+	PLAYWRIGHT_CORE_VERSION=$(PLAYWRIGHT_VERSION) scripts/install-test-deps.sh
+
+## test-e2e: the browser journeys in e2e/ (artifacts of failures in e2e/artifacts/)
+test-e2e: test-deps
+	$(GO) test -count=1 -timeout $(E2E_TIMEOUT) ./e2e
 
 clean:
 	rm -rf bin

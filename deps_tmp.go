@@ -3,6 +3,7 @@
 package main
 
 import (
+	_ "github.com/PuerkitoBio/goquery"
 	_ "github.com/a-h/templ"
 	_ "github.com/alexedwards/argon2id"
 	_ "github.com/golang-migrate/migrate/v4"
@@ -15,7 +16,6 @@ import (
 	_ "github.com/labstack/echo/v4"
 	_ "github.com/labstack/echo/v4/middleware"
 	_ "github.com/mxschmitt/playwright-go"
-	_ "github.com/PuerkitoBio/goquery"
 	_ "golang.org/x/sync/singleflight"
 	_ "golang.org/x/time/rate"
 	_ "modernc.org/sqlite"
