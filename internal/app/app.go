@@ -243,6 +243,9 @@ func (a *App) Users() *auth.Store { return a.users }
 // Batches returns the batch service.
 func (a *App) Batches() *batch.Service { return a.batches }
 
+// Fleet returns the shared fleet cache.
+func (a *App) Fleet() *fleet.Cache { return a.fleet }
+
 // DB returns the database.
 func (a *App) DB() *store.DB { return a.db }
 

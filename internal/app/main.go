@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -35,12 +36,46 @@ Usage:
 'user' and 'audit' take --db FILE (default $CONSOLE_DB or ./data/console.db).
 `
 
+// Exit statuses other than 0 (success) and 1 (any other failure).
+const (
+	// ExitUsage is the status of a command line that could not be parsed.
+	ExitUsage = 2
+)
+
+// exitError is an error that asks for a particular exit status.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) ExitCode() int { return e.code }
+func (e *exitError) Unwrap() error { return e.err }
+
 // Main runs the console command line: args are the arguments after the
-// program name.
+// program name. It returns nil for success (including -h), an ExitCoder for
+// a usage error (status 2) or a broken audit chain (status 1, from
+// 'audit verify'), and any other error for status 1.
 func Main(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	err := run(ctx, args, getenv, stdin, stdout, stderr)
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return nil
+	case errors.Is(err, auth.ErrUsage):
+		var ec ExitCoder
+		if !errors.As(err, &ec) {
+			return &exitError{code: ExitUsage, err: err}
+		}
+	}
+	return err
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	cmd := "serve"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
+	} else if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
+		cmd = "help"
 	}
 	switch cmd {
 	case "serve":
@@ -53,8 +88,8 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdin 
 			return err
 		}
 		defer db.Close()
-		au := audit.New(db, slog.New(slog.NewTextHandler(stderr, nil)))
-		users, err := NewUserStore(db, au, slog.New(slog.NewTextHandler(stderr, nil)))
+		log := NewLogger(stderr, "warn")
+		users, err := NewUserStore(db, audit.New(db, log), log)
 		if err != nil {
 			return err
 		}
@@ -65,33 +100,43 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdin 
 			return err
 		}
 		defer db.Close()
-		return audit.RunCommand(ctx, audit.New(db, slog.New(slog.NewTextHandler(stderr, nil))), rest, stdout, stderr)
-	case "help", "-h", "--help":
+		return audit.RunCommand(ctx, audit.New(db, NewLogger(stderr, "warn")), rest, stdout, stderr)
+	case "help":
 		fmt.Fprint(stdout, usage)
 		return nil
 	default:
 		fmt.Fprint(stderr, usage)
-		return fmt.Errorf("unknown command %q", cmd)
+		return &exitError{code: ExitUsage, err: fmt.Errorf("unknown command %q", cmd)}
 	}
 }
 
 // serve loads the configuration, builds the console and serves it until ctx
 // is cancelled.
-func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (err error) {
 	cfg, err := config.Load(args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return err
+	}
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
 	log := NewLogger(stderr, cfg.LogLevel)
-	a, err := New(ctx, cfg, log, stdout)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
+	// Listen before building the console, so a busy port is reported
+	// before anything is written to the database.
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
+	a, err := New(ctx, cfg, log, stdout)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer func() {
+		if cerr := a.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close: %w", cerr)
+		}
+	}()
 	log.Info("console listening", "url", "http://"+ln.Addr().String(), "db", cfg.DBPath, "simulator", cfg.Simulated())
 	return a.Serve(ctx, ln)
 }

@@ -365,6 +365,34 @@ func TestClientFaults(t *testing.T) {
 		}
 	})
 
+	t.Run("latency-slows-reads-and-batches", func(t *testing.T) {
+		it := newIntegration(t)
+		const latency = 150 * time.Millisecond
+		it.sim.SetFaults(simulator.Faults{Latency: latency})
+		s := pick(t, it.sim, "running", postPaidWith(modelarts.StatusRunning))
+		start := time.Now()
+		if _, err := it.client.ShowServer(ctx, s.ID); err != nil {
+			t.Fatalf("ShowServer with latency: %v", err)
+		}
+		if d := time.Since(start); d < latency {
+			t.Errorf("ShowServer answered in %s, before the %s latency", d, latency)
+		}
+		start = time.Now()
+		page, err := it.client.BatchAction(ctx, &modelarts.BatchRequest{Type: modelarts.BatchStop, Servers: []modelarts.BatchServerID{{ID: s.ID}}})
+		if err != nil || len(page.Data) != 1 || page.Data[0].Status != modelarts.StatusStopping {
+			t.Fatalf("BatchAction with latency = %+v, %v; want the server STOPPING", page, err)
+		}
+		if d := time.Since(start); d < latency {
+			t.Errorf("BatchAction answered in %s, before the %s latency", d, latency)
+		}
+		// A caller with less patience than the latency gets its deadline.
+		tctx, cancel := context.WithTimeout(ctx, latency/3)
+		defer cancel()
+		if _, err := it.client.ShowServer(tctx, s.ID); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("ShowServer with a deadline shorter than the latency: %v, want context.DeadlineExceeded", err)
+		}
+	})
+
 	t.Run("dropped-connection-on-batch", func(t *testing.T) {
 		it := newIntegration(t)
 		s := pick(t, it.sim, "running", postPaidWith(modelarts.StatusRunning))
