@@ -61,6 +61,15 @@ type Config struct {
 	// shows its starting state (and was never seen moving) is awaited before
 	// the console stops waiting for it.
 	SettleGrace time.Duration
+	// FollowInterval is how often a sent batch is checked in the background
+	// until its servers settle and their final states are recorded, whether
+	// or not anyone watches its page. It needs a Fleet that can list
+	// (*fleet.Cache). Zero means DefaultFollowInterval; negative turns
+	// background following off (the batch page still records the states).
+	FollowInterval time.Duration
+	// FollowFor bounds how long one batch is followed (DefaultFollowFor
+	// when zero).
+	FollowFor time.Duration
 }
 
 // Service prepares, executes and tracks batch actions.
@@ -75,7 +84,14 @@ type Service struct {
 	callTimeout time.Duration
 	settleGrace time.Duration
 
+	followInterval time.Duration
+	followFor      time.Duration
+
 	wg sync.WaitGroup
+
+	followMu  sync.Mutex
+	followers map[string]context.CancelFunc // by batch id
+	followWG  sync.WaitGroup
 }
 
 // NewService returns a Service. Cloud and DB are required. Call Recover once
@@ -94,6 +110,9 @@ func NewService(cfg Config) (*Service, error) {
 		tokenTTL:    cfg.TokenTTL,
 		callTimeout: cfg.Timeout,
 		settleGrace: cfg.SettleGrace,
+
+		followInterval: cfg.FollowInterval,
+		followFor:      cfg.FollowFor,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -113,6 +132,12 @@ func NewService(cfg Config) (*Service, error) {
 	if s.settleGrace <= 0 {
 		s.settleGrace = DefaultSettleGrace
 	}
+	if s.followInterval == 0 {
+		s.followInterval = DefaultFollowInterval
+	}
+	if s.followFor <= 0 {
+		s.followFor = DefaultFollowFor
+	}
 	return s, nil
 }
 
@@ -122,15 +147,20 @@ func (s *Service) ChunkSize() int { return s.chunkSize }
 // CallTimeout is how long one request may take.
 func (s *Service) CallTimeout() time.Duration { return s.callTimeout }
 
-// Wait blocks until every batch started by Execute has sent all its chunks.
-// Use it for graceful shutdown and in tests.
-func (s *Service) Wait() { s.wg.Wait() }
+// Wait blocks until every batch started by Execute has sent all its chunks,
+// then stops following the batches in the background (a batch whose
+// servers are still settling is finished by its page, or by Recover at the
+// next start). Use it for graceful shutdown and in tests.
+func (s *Service) Wait() {
+	s.wg.Wait()
+	s.stopFollowing()
+}
 
 // WaitContext is Wait bounded by ctx.
 func (s *Service) WaitContext(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
-		s.wg.Wait()
+		s.Wait()
 		close(done)
 	}()
 	select {

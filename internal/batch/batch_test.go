@@ -34,11 +34,12 @@ var (
 
 // env is a batch service over a real store, audit log, client and simulator.
 type env struct {
-	db    *store.DB
-	audit *audit.Store
-	sim   *simulator.Simulator
-	cache *fleet.Cache
-	svc   *batch.Service
+	db     *store.DB
+	audit  *audit.Store
+	sim    *simulator.Simulator
+	simURL string
+	cache  *fleet.Cache
+	svc    *batch.Service
 }
 
 type envOpts struct {
@@ -47,6 +48,9 @@ type envOpts struct {
 	unaudited   bool // no Recorder: every state-changing call is refused
 	now         func() time.Time
 	servers     int
+	// follow is the background follow interval; 0 turns following off so
+	// tests control every Status call.
+	follow time.Duration
 }
 
 func newEnv(t *testing.T, o envOpts) *env {
@@ -82,15 +86,19 @@ func newEnv(t *testing.T, o envOpts) *env {
 		t.Fatal(err)
 	}
 	cache := fleet.NewCache(client, time.Hour, nil)
+	follow := o.follow
+	if follow == 0 {
+		follow = -1
+	}
 	svc, err := batch.NewService(batch.Config{
 		Cloud: client, Fleet: cache, DB: db, ChunkSize: o.chunkSize, Timeout: o.callTimeout, Now: o.now,
-		SettleGrace: 300 * time.Millisecond,
+		SettleGrace: 300 * time.Millisecond, FollowInterval: follow,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(svc.Wait)
-	return &env{db: db, audit: au, sim: sim, cache: cache, svc: svc}
+	return &env{db: db, audit: au, sim: sim, simURL: hs.URL, cache: cache, svc: svc}
 }
 
 // snapshot walks the fleet now.
@@ -755,5 +763,121 @@ func TestStatusIgnoresListPredatingTheAction(t *testing.T) {
 		if s.Result != batch.ResultSucceeded || !s.Gone {
 			t.Errorf("%s: result %s gone %v", s.Name, s.Result, s.Gone)
 		}
+	}
+}
+
+// TestFollowRecordsUnwatchedBatch: nobody opens the batch page, yet the
+// batch is followed in the background until its servers settle, and their
+// final states are recorded (so the batches list does not say "Running"
+// for ever). A batch a previous process left unfinished is followed again
+// by Recover.
+func TestFollowRecordsUnwatchedBatch(t *testing.T) {
+	tests := []struct {
+		name    string
+		recover bool // finish it through Recover, as after a restart
+	}{
+		{name: "AfterExecute"},
+		{name: "AfterRestart", recover: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			follow := 50 * time.Millisecond
+			if tt.recover {
+				follow = -1 // the first "process" does not follow
+			}
+			e := newEnv(t, envOpts{follow: follow, chunkSize: 2})
+			servers := e.pick(t, 3, withStatus(modelarts.StatusRunning))
+			p, err := e.svc.Prepare(context.Background(), operator, modelarts.BatchStop, ids(servers), e.snapshot(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			id, _, err := e.svc.Execute(context.Background(), operator, p.Token, nil, "", meta)
+			if err != nil {
+				t.Fatal(err)
+			}
+			svc := e.svc
+			if tt.recover {
+				svc.Wait() // all chunks sent; nothing follows the batch
+				time.Sleep(200 * time.Millisecond)
+				if b, err := svc.Get(context.Background(), id); err != nil || b.Done() {
+					t.Fatalf("without following, the batch is done = %v (%v) before anyone looked", b != nil && b.Done(), err)
+				}
+				// A new service over the same database, as after a restart.
+				svc = newFollowingService(t, e)
+				if err := svc.Recover(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			deadline := time.Now().Add(15 * time.Second)
+			for {
+				b, err := svc.Get(context.Background(), id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if b.Done() {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the batch was never recorded as done without its page being opened")
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			var finals []string
+			if err := e.db.Read.Select(&finals, `SELECT final_status FROM batch_servers WHERE batch_id = ? ORDER BY server_id`, id); err != nil {
+				t.Fatal(err)
+			}
+			want := []string{"STOPPED", "STOPPED", "STOPPED"}
+			if diff := cmp.Diff(want, finals); diff != "" {
+				t.Errorf("recorded final states mismatch (-want +got):\n%s", diff)
+			}
+			list, err := svc.List(context.Background(), operator.ID, 10)
+			if err != nil || len(list) != 1 || list[0].Status != batch.StatusDone {
+				t.Errorf("batches list = %+v, %v; want the batch done", list, err)
+			}
+		})
+	}
+}
+
+// newFollowingService is a second service over e's database and client,
+// following batches every 50ms.
+func newFollowingService(t *testing.T, e *env) *batch.Service {
+	t.Helper()
+	client, err := modelarts.NewClient(modelarts.Config{
+		Endpoint: e.simURL, ProjectID: project, Auth: modelarts.NoAuth(),
+		HTTPClient: &http.Client{Timeout: 10 * time.Second}, Recorder: e.audit.Recorder(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := batch.NewService(batch.Config{
+		Cloud: client, Fleet: fleet.NewCache(client, time.Hour, nil), DB: e.db,
+		SettleGrace: 300 * time.Millisecond, FollowInterval: 50 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(svc.Wait)
+	return svc
+}
+
+func TestWaitStopsFollowing(t *testing.T) {
+	e := newEnv(t, envOpts{follow: time.Hour})
+	servers := e.pick(t, 1, withStatus(modelarts.StatusRunning))
+	p, err := e.svc.Prepare(context.Background(), operator, modelarts.BatchStop, ids(servers), e.snapshot(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.svc.Execute(context.Background(), operator, p.Token, nil, "", meta); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		e.svc.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Wait did not return: a background follower kept it waiting")
 	}
 }

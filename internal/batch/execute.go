@@ -219,6 +219,7 @@ func (s *Service) run(ctx context.Context, j *job) {
 		}
 	}
 	s.log.InfoContext(ctx, "batch sent", slog.String("batch_id", j.id))
+	s.follow(j.id)
 }
 
 // chunkResult is how one request ended.
@@ -352,8 +353,9 @@ func roundDuration(d time.Duration) time.Duration {
 
 // Recover settles chunks left behind by a console that stopped mid-batch:
 // a chunk that was being sent gets outcome "unknown" (it may have acted) and
-// a chunk never sent gets "not_sent". Call it once at start, before any
-// Execute.
+// a chunk never sent gets "not_sent". Then it follows, in the background,
+// every batch whose final states are not recorded yet. Call it once at
+// start, before any Execute.
 func (s *Service) Recover(ctx context.Context) error {
 	now := s.now().UnixMilli()
 	tx, err := s.db.Write.BeginTxx(ctx, nil)
@@ -375,5 +377,5 @@ func (s *Service) Recover(ctx context.Context) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("batch: recover: commit: %w", err)
 	}
-	return nil
+	return s.followUnfinished(ctx)
 }

@@ -39,9 +39,13 @@ func Can(ctx context.Context, p auth.Permission) bool {
 }
 
 // htmxConfig is the htmx configuration the layout publishes: no eval and no
-// injected styles (the CSP allows neither), and 422 responses (validation
-// errors) are swapped so forms re-render with their messages.
-const htmxConfig = `{"includeIndicatorStyles":false,"allowEval":false,"allowScriptTags":false,"selfRequestsOnly":true,"responseHandling":[{"code":"204","swap":false},{"code":"[23]..","swap":true},{"code":"422","swap":true},{"code":"[45]..","swap":false,"error":true}]}`
+// injected styles (the CSP allows neither), no settling of style attributes
+// (htmx would copy them with setAttribute, which the CSP blocks; the console
+// uses none), and 422 responses (validation errors) are swapped so forms
+// re-render with their messages.
+const htmxConfig = `{"includeIndicatorStyles":false,"allowEval":false,"allowScriptTags":false,"selfRequestsOnly":true,` +
+	`"attributesToSettle":["class","width","height"],` +
+	`"responseHandling":[{"code":"204","swap":false},{"code":"[23]..","swap":true},{"code":"422","swap":true},{"code":"[45]..","swap":false,"error":true}]}`
 
 func csrfHeaders(token string) string {
 	return `{"X-CSRF-Token":"` + token + `"}`

@@ -881,3 +881,77 @@ func TestActionHostileServerName(t *testing.T) {
 		}
 	}
 }
+
+// TestActionPreviewLifecycleRules: the preview applies each rule of the
+// lifecycle to the server's current state, and says why a server is
+// skipped; nothing is sent.
+func TestActionPreviewLifecycleRules(t *testing.T) {
+	e := newActionEnv(t, func(c *config.Config) { c.SimTransition = time.Hour })
+	used := map[string]bool{}
+	status := func(st modelarts.Status) func(*modelarts.ServerResponse) bool {
+		return func(s *modelarts.ServerResponse) bool { return s.Status == st && !s.IsSupernode() }
+	}
+	// One server is caught mid-transition.
+	moving := e.pick(t, 1, used, status(modelarts.StatusRunning))[0]
+	simAction(t, e.sim, http.MethodPut, moving.ID, "stop")
+	e.App.Fleet().Invalidate()
+	sentBefore := e.sim.MutatingRequests()
+
+	tests := []struct {
+		name   string
+		action modelarts.BatchType
+		server func(*modelarts.ServerResponse) bool
+		id     string // instead of server
+		want   string
+	}{
+		{name: "StartFromStopped", action: modelarts.BatchStart, server: status(modelarts.StatusStopped), want: "Will be sent"},
+		{name: "StartFromRunning", action: modelarts.BatchStart, server: status(modelarts.StatusRunning),
+			want: "Skipped: only stopped servers can be started; this one is RUNNING"},
+		{name: "RebootStopped", action: modelarts.BatchReboot, server: status(modelarts.StatusStopped),
+			want: "Skipped: only running servers can be rebooted; this one is STOPPED"},
+		{name: "ChangeOSWhenStopped", action: modelarts.BatchChangeOS, server: status(modelarts.StatusStopped), want: "Will be sent"},
+		{name: "ChangeOSAfterFailedChange", action: modelarts.BatchChangeOS, server: status(modelarts.StatusChangingOSFailed), want: "Will be sent"},
+		{name: "ReinstallRunning", action: modelarts.BatchReinstallOS, server: status(modelarts.StatusRunning),
+			want: "Skipped: the OS can only be changed or reinstalled on a stopped server (or after a failed OS change); this one is RUNNING"},
+		{name: "ChangeOSSupernode", action: modelarts.BatchChangeOS,
+			server: func(s *modelarts.ServerResponse) bool { return s.IsSupernode() && s.Status == modelarts.StatusStopped },
+			want:   "Skipped: batch OS change and reinstall are not supported for supernode (HPS) servers"},
+		{name: "DeletePrepaid", action: modelarts.BatchDelete,
+			server: func(s *modelarts.ServerResponse) bool {
+				return s.ChargingMode == modelarts.ChargingPrePaid && !s.Status.Transient()
+			},
+			want: "Skipped: yearly/monthly (PRE_PAID) servers cannot be deleted here; unsubscribe them in Billing"},
+		{name: "DeletePayPerUse", action: modelarts.BatchDelete,
+			server: func(s *modelarts.ServerResponse) bool {
+				return s.ChargingMode == modelarts.ChargingPostPaid && s.Status == modelarts.StatusStopped
+			},
+			want: "Will be sent"},
+		{name: "Busy", action: modelarts.BatchStart, id: moving.ID,
+			want: "Skipped: busy: the server is STOPPING; wait until it settles"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id := tt.id
+			if id == "" {
+				id = e.pick(t, 1, used, tt.server)[0].ID
+			}
+			e.selectServers(t, "operator1", id)
+			doc, _ := e.preview(t, e.op, tt.action)
+			row := doc.Find(".action-preview-table tbody tr").FilterFunction(func(_ int, tr *goquery.Selection) bool {
+				return strings.Contains(tr.Find("th").Text(), id)
+			})
+			if row.Length() != 1 {
+				t.Fatalf("the preview has %d rows for %s", row.Length(), id)
+			}
+			if got := strings.TrimSpace(row.Find("td").Last().Text()); got != tt.want {
+				t.Errorf("row says %q, want %q", got, tt.want)
+			}
+			if badge := row.Find(".badge"); strings.TrimSpace(badge.Text()) == "" || badge.AttrOr("data-status", "") == "" {
+				t.Error("the row does not show the server's status in words")
+			}
+		})
+	}
+	if n := e.sim.MutatingRequests() - sentBefore; n != 0 {
+		t.Errorf("previews sent %d state-changing requests", n)
+	}
+}

@@ -23,13 +23,17 @@ func (s *Server) registerBatchRoutes(g *echo.Group) {
 // batchListLimit is how many recent batches the list shows.
 const batchListLimit = 100
 
-// handleBatchList lists recent batches: the user's own, or with
-// ?scope=all everyone's for approvers and admins.
+// handleBatchList lists recent batches: approvers and admins see
+// everyone's (or, with ?scope=mine, their own); other users see their own.
 func (s *Server) handleBatchList(c echo.Context) error {
 	u := currentUser(c)
-	d := views.BatchesPageData{Scope: "mine", CanViewAll: u.Role.Can(auth.PermViewAllBatches)}
+	d := views.BatchesPageData{
+		Scope:      "mine",
+		CanViewAll: u.Role.Can(auth.PermViewAllBatches),
+		CanRun:     u.Role.Can(auth.PermRunActions),
+	}
 	userID := u.ID
-	if d.CanViewAll && c.QueryParam("scope") == "all" {
+	if d.CanViewAll && c.QueryParam("scope") != "mine" {
 		d.Scope, userID = "all", 0
 	}
 	list, err := s.batches.List(ctx(c), userID, batchListLimit)

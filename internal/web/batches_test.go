@@ -75,6 +75,21 @@ func TestBatchPagesVisibility(t *testing.T) {
 			t.Errorf("approver on a batch: %d", r.Status)
 		}
 	})
+	t.Run("ApproverListsAllByDefault", func(t *testing.T) {
+		r := approver.Get(t, "/batches")
+		for _, id := range []string{mine, theirs} {
+			if !strings.Contains(r.Body, `href="/batches/`+id+`"`) {
+				t.Errorf("approver's default list does not link %s", id)
+			}
+		}
+		mineOnly := approver.Get(t, "/batches?scope=mine")
+		if strings.Contains(mineOnly.Body, mine) || strings.Contains(mineOnly.Body, theirs) {
+			t.Error("the approver's own list shows other users' batches")
+		}
+		if got := strings.TrimSpace(mineOnly.Doc(t).Find("main p").Last().Text()); got != "You have not run any batches." {
+			t.Errorf("empty own list says %q", got)
+		}
+	})
 	t.Run("ViewerSeesOnlyOwn", func(t *testing.T) {
 		if r := viewer.Get(t, "/batches/"+mine); r.Status != http.StatusForbidden {
 			t.Errorf("viewer on another's batch: %d", r.Status)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -13,7 +14,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/devserver-console/console/internal/apptest"
+	"github.com/devserver-console/console/internal/audit"
 	"github.com/devserver-console/console/internal/auth"
+	"github.com/devserver-console/console/internal/modelarts"
 )
 
 // auditEvent is a security event as stored in the audit log.
@@ -133,35 +136,146 @@ func TestSecurityHeaders(t *testing.T) {
 	}
 }
 
-// TestPagesHaveNoInlineScript checks the pages this package renders work
-// under the CSP: no inline script, no inline handlers, no inline styles.
+// TestPagesHaveNoInlineScript checks every kind of page and fragment the
+// console renders works under the CSP (no inline script, no inline
+// handlers, no inline styles, no htmx feature that needs eval) and can be
+// used by role and name: every control is labelled, every button and link
+// has a name, every table has header cells and every badge has words.
 func TestPagesHaveNoInlineScript(t *testing.T) {
 	env := apptest.New(t)
 	adminC := env.As(t, auth.RoleAdmin)
+	op := env.As(t, auth.RoleOperator)
+	sim := env.App.Simulator()
+	var running, stopped modelarts.ServerResponse
+	for _, s := range sim.Servers() {
+		switch {
+		case s.Status == modelarts.StatusRunning && running.ID == "":
+			running = s
+		case s.Status == modelarts.StatusStopped && stopped.ID == "" && !s.IsSupernode():
+			stopped = s
+		}
+	}
+	op.Get(t, "/servers")
+	for _, id := range []string{running.ID, stopped.ID} {
+		if r := op.HTMX(t, http.MethodPost, "/selection", url.Values{"id": {id}, "checked": {"on"}}); r.Status != http.StatusOK {
+			t.Fatalf("select %s: %d", id, r.Status)
+		}
+	}
+	fragment := func(r *apptest.Response) string {
+		if r.Status != http.StatusOK {
+			t.Fatalf("fragment: status %d\n%s", r.Status, r.Body)
+		}
+		return r.Body
+	}
+	stopPreview := fragment(op.HTMX(t, http.MethodPost, "/actions/preview", url.Values{"action": {"STOP"}}))
+	reinstall := fragment(op.HTMX(t, http.MethodPost, "/actions/preview", url.Values{"action": {"REINSTALLOS"}}))
+	delPreview := fragment(op.HTMX(t, http.MethodPost, "/actions/preview", url.Values{"action": {"DELETE"}}))
+	delToken, _ := (&apptest.Response{Body: delPreview}).Doc(t).Find(`input[name="token"]`).Attr("value")
+	dialog := fragment(op.HTMX(t, http.MethodPost, "/actions/review", url.Values{"token": {delToken}}))
+	stopToken, _ := (&apptest.Response{Body: stopPreview}).Doc(t).Find(`input[name="token"]`).Attr("value")
+	exec := op.HTMX(t, http.MethodPost, "/actions/execute", url.Values{"token": {stopToken}})
+	batchPath := exec.Header.Get("HX-Redirect")
+	if !strings.HasPrefix(batchPath, "/batches/") {
+		t.Fatalf("execute: %d %q", exec.Status, batchPath)
+	}
+	entries, _, err := env.App.Audit().List(context.Background(), audit.Filter{}, 0, 1)
+	if err != nil || len(entries) == 0 {
+		t.Fatalf("audit entries: %v", err)
+	}
+
 	pages := []struct {
 		name string
-		c    *apptest.Client
-		path string
+		body func() string
 	}{
-		{"sign-in", env.Anonymous(t), "/signin"},
-		{"users", adminC, "/users"},
-		{"forbidden", env.As(t, auth.RoleViewer), "/users"},
+		{"sign-in", func() string { return env.Anonymous(t).Get(t, "/signin").Body }},
+		{"users", func() string { return adminC.Get(t, "/users").Body }},
+		{"forbidden", func() string { return env.As(t, auth.RoleViewer).Get(t, "/users").Body }},
+		{"not found", func() string { return adminC.Get(t, "/no-such-page").Body }},
+		{"fleet", func() string { return op.Get(t, "/servers").Body }},
+		{"fleet rows", func() string { return fragment(op.HTMX(t, http.MethodGet, "/servers/rows", nil)) }},
+		{"server detail", func() string { return op.Get(t, "/servers/"+running.ID).Body }},
+		{"stop preview", func() string { return stopPreview }},
+		{"reinstall form", func() string { return reinstall }},
+		{"delete dialog", func() string { return dialog }},
+		{"batch", func() string { return op.Get(t, batchPath).Body }},
+		{"batch status", func() string { return fragment(op.HTMX(t, http.MethodGet, batchPath+"/status", nil)) }},
+		{"batches", func() string { return adminC.Get(t, "/batches").Body }},
+		{"audit log", func() string { return adminC.Get(t, "/audit").Body }},
+		{"audit entry", func() string { return adminC.Get(t, "/audit/"+strconv.FormatInt(entries[0].ID, 10)).Body }},
 	}
 	for _, p := range pages {
 		t.Run(p.name, func(t *testing.T) {
-			doc := p.c.Get(t, p.path).Doc(t)
+			doc := (&apptest.Response{Body: p.body()}).Doc(t)
+			if doc.Find("body *").Length() == 0 && doc.Find("*").Length() < 4 {
+				t.Fatal("empty page")
+			}
 			if n := doc.Find("script:not([src]), style, [style]").Length(); n > 0 {
 				t.Errorf("%d inline scripts or styles", n)
 			}
 			doc.Find("*").Each(func(_ int, sel *goquery.Selection) {
 				for _, a := range sel.Nodes[0].Attr {
-					if strings.HasPrefix(strings.ToLower(a.Key), "on") {
+					key := strings.ToLower(a.Key)
+					if strings.HasPrefix(key, "on") || strings.HasPrefix(key, "hx-on") {
 						t.Errorf("inline event handler %s=%q on <%s>", a.Key, a.Val, goquery.NodeName(sel))
+					}
+					if strings.HasPrefix(key, "hx-") && strings.HasPrefix(strings.TrimSpace(a.Val), "js:") {
+						t.Errorf("%s=%q needs eval, which the CSP forbids", a.Key, a.Val)
 					}
 				}
 			})
+			checkAccessible(t, doc)
 		})
 	}
+}
+
+// checkAccessible fails t for controls without a label, buttons and links
+// without a name, tables without header cells, dialogs without a title and
+// badges without words.
+func checkAccessible(t *testing.T, doc *goquery.Document) {
+	t.Helper()
+	named := func(s *goquery.Selection) bool {
+		if strings.TrimSpace(s.AttrOr("aria-label", "")) != "" {
+			return true
+		}
+		if ids := s.AttrOr("aria-labelledby", ""); ids != "" {
+			for _, id := range strings.Fields(ids) {
+				if strings.TrimSpace(doc.Find("#"+id).Text()) != "" {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	doc.Find("input, select, textarea").Each(func(_ int, s *goquery.Selection) {
+		if s.AttrOr("type", "") == "hidden" || named(s) || s.ParentsFiltered("label").Length() > 0 {
+			return
+		}
+		id := s.AttrOr("id", "")
+		if id == "" || strings.TrimSpace(doc.Find(`label[for="`+id+`"]`).Text()) == "" {
+			t.Errorf("<%s name=%q> has no label", goquery.NodeName(s), s.AttrOr("name", ""))
+		}
+	})
+	doc.Find(`button, a[href], [role="button"]`).Each(func(_ int, s *goquery.Selection) {
+		if !named(s) && strings.TrimSpace(s.Text()) == "" {
+			h, _ := goquery.OuterHtml(s)
+			t.Errorf("%s has no accessible name", h)
+		}
+	})
+	doc.Find("table").Each(func(_ int, s *goquery.Selection) {
+		if s.Find("th").Length() == 0 {
+			t.Errorf("a table has no header cells: %.200s", s.Text())
+		}
+	})
+	doc.Find("dialog").Each(func(_ int, s *goquery.Selection) {
+		if !named(s) {
+			t.Error("a dialog has no title")
+		}
+	})
+	doc.Find(".badge").Each(func(_ int, s *goquery.Selection) {
+		if strings.TrimSpace(s.Text()) == "" {
+			t.Errorf("a badge shows colour only: %s", s.AttrOr("class", ""))
+		}
+	})
 }
 
 func TestCSRF(t *testing.T) {

@@ -26,6 +26,9 @@ const (
 
 var callerNames = [numCallers]string{"signed-out", "viewer", "operator", "approver", "admin"}
 
+// userNames are the accounts apptest signs the callers in as.
+var userNames = [numCallers]string{"", "viewer1", "operator1", "approver1", "admin"}
+
 // codes are the expected statuses for {signed-out, viewer, operator,
 // approver, admin}.
 type codes [numCallers]int
@@ -175,6 +178,7 @@ func TestRouteTable(t *testing.T) {
 		callers[who] = newCaller(who)
 	}
 
+	deniedBefore := len(auditEvents(t, env, auth.EventAccessDenied))
 	rules := append([]routeRule(nil), routeTable...)
 	sort.SliceStable(rules, func(i, j int) bool { return !rules[i].endsSession && rules[j].endsSession })
 	for _, rule := range rules {
@@ -204,7 +208,28 @@ func TestRouteTable(t *testing.T) {
 				if want := rule.want[who]; got.Status != want {
 					t.Errorf("%s %s as %s: status %d, want %d", method, reqPath, callerNames[who], got.Status, want)
 				}
+				// A refusal by role is recorded in the audit log, as the
+				// caller; anything else is not recorded as a denial.
+				denied := auditEvents(t, env, auth.EventAccessDenied)
+				switch {
+				case rule.want[who] == http.StatusForbidden:
+					if len(denied) != deniedBefore+1 {
+						t.Fatalf("%s %s as %s: %d new access.denied entries, want 1", method, reqPath, callerNames[who], len(denied)-deniedBefore)
+					}
+					last := denied[len(denied)-1]
+					if last.Actor != userNames[who] || last.Detail["reason"] != "role" || last.Detail["path"] != strings.SplitN(reqPath, "?", 2)[0] {
+						t.Errorf("access.denied entry %+v, want actor %q, reason role, path %s", last, userNames[who], reqPath)
+					}
+				case len(denied) != deniedBefore:
+					t.Errorf("%s %s as %s (status %d) was recorded as access.denied", method, reqPath, callerNames[who], got.Status)
+				}
+				deniedBefore = len(denied)
 			})
 		}
+	}
+	// None of the table's requests is a valid action: nothing may have
+	// reached ModelArts, whoever asked.
+	if n := env.App.Simulator().MutatingRequests(); n != 0 {
+		t.Errorf("the route table walk sent %d state-changing requests to ModelArts", n)
 	}
 }

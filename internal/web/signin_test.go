@@ -96,6 +96,8 @@ func TestSignIn(t *testing.T) {
 		{"name in other case, next page", url.Values{"username": {"VERA"}, "password": {viewerPW}, "next": {"/users?x=1"}}, 303, "/users?x=1", "", ""},
 		{"next on another site", url.Values{"username": {"vera"}, "password": {viewerPW}, "next": {"https://evil.example/"}}, 303, "/", "", ""},
 		{"scheme-relative next", url.Values{"username": {"vera"}, "password": {viewerPW}, "next": {"//evil.example/x"}}, 303, "/", "", ""},
+		{"backslash next", url.Values{"username": {"vera"}, "password": {viewerPW}, "next": {"/\\evil.example"}}, 303, "/", "", ""},
+		{"https next", url.Values{"username": {"vera"}, "password": {viewerPW}, "next": {"https://evil.example/servers"}}, 303, "/", "", ""},
 		{"wrong password", url.Values{"username": {"vera"}, "password": {"not the password"}}, 401, "", "Incorrect username or password.", auth.ReasonWrongPassword},
 		{"unknown user", url.Values{"username": {"nobody"}, "password": {viewerPW}}, 401, "", "Incorrect username or password.", auth.ReasonUnknownUser},
 		{"disabled user", url.Values{"username": {"dora"}, "password": {disabledPW}}, 401, "", "Incorrect username or password.", auth.ReasonDisabled},
@@ -146,6 +148,46 @@ func TestSignIn(t *testing.T) {
 			last := failures[len(failures)-1]
 			if last.Actor != tt.form.Get("username") || last.Detail["reason"] != tt.wantReason {
 				t.Fatalf("signin.failure = %+v, want actor %q reason %q", last, tt.form.Get("username"), tt.wantReason)
+			}
+		})
+	}
+}
+
+// TestSignInNextIsLocal: the "next" of the sign-in page only ever leads to
+// a path on this console, whether it arrives in the page's URL (and is
+// carried in the form) or is followed by a visitor already signed in.
+func TestSignInNextIsLocal(t *testing.T) {
+	env := apptest.New(t)
+	signedIn := env.As(t, auth.RoleViewer)
+	tests := []struct {
+		name      string
+		next      string
+		wantField string // the form's hidden next ("" when absent)
+		wantTo    string // where a signed-in visitor is sent
+	}{
+		{name: "local path", next: "/servers?status=RUNNING", wantField: "/servers?status=RUNNING", wantTo: "/servers?status=RUNNING"},
+		{name: "scheme-relative", next: "//evil.example", wantTo: "/"},
+		{name: "backslash", next: "/\\evil.example", wantTo: "/"},
+		{name: "https URL", next: "https://evil.example/servers", wantTo: "/"},
+		{name: "encoded slashes stay a path", next: "/%2F%2Fevil.example", wantField: "/%2F%2Fevil.example", wantTo: "/%2F%2Fevil.example"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			target := "/signin?" + url.Values{"next": {tt.next}}.Encode()
+			doc := env.Anonymous(t).Get(t, target).Doc(t)
+			got, ok := doc.Find(`form[action="/signin"] input[name="next"]`).Attr("value")
+			if !ok {
+				got = ""
+			}
+			if got != tt.wantField {
+				t.Errorf("hidden next = %q, want %q", got, tt.wantField)
+			}
+			r := signedIn.Get(t, target)
+			if loc := r.Header.Get("Location"); r.Status != http.StatusSeeOther || loc != tt.wantTo {
+				t.Errorf("signed in: %d to %q, want 303 to %q", r.Status, loc, tt.wantTo)
+			}
+			if u, err := url.Parse(r.Header.Get("Location")); err != nil || u.Host != "" || u.Scheme != "" {
+				t.Errorf("redirect %q leaves the console", r.Header.Get("Location"))
 			}
 		})
 	}

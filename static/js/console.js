@@ -76,6 +76,32 @@
     true
   );
 
+  // --- Fleet rows --------------------------------------------------------------
+  // A row's checkbox saves the selection on the server (htmx); mark the row
+  // at once so the highlight follows the tick without a reload.
+  document.addEventListener("change", function (e) {
+    var t = e.target;
+    if (!t || !t.matches || !t.matches("tr[data-server-id] input[type=checkbox]")) return;
+    var row = t.closest("tr");
+    if (row) row.classList.toggle("selected", t.checked);
+  });
+
+  // --- Close preview ---------------------------------------------------------
+  // The preview's "Close preview" link goes back to the fleet; with this
+  // script it just empties the panel the preview was shown in (nothing was
+  // sent, and the one-time token simply expires).
+  document.addEventListener("click", function (e) {
+    var t = e.target && e.target.closest ? e.target.closest("[data-panel-close]") : null;
+    if (!t) return;
+    var panel = t.closest("#action-panel");
+    if (!panel || !panel.closest("main") || !document.getElementById("fleet-table")) return;
+    e.preventDefault();
+    panel.replaceChildren();
+    var bar = document.getElementById("action-bar");
+    var first = bar && bar.querySelector("button[name=action]");
+    if (first) first.focus();
+  });
+
   // --- "Log in with": show only the chosen field -----------------------------
   function syncLogin(root) {
     var scope = root.querySelectorAll ? root : document;

@@ -1,0 +1,133 @@
+package batch
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/devserver-console/console/internal/fleet"
+)
+
+// Defaults for following a batch in the background.
+const (
+	DefaultFollowInterval = 5 * time.Second
+	DefaultFollowFor      = 2 * time.Hour
+)
+
+// snapshotSource is the part of the fleet cache that following needs.
+// (*fleet.Cache) satisfies it.
+type snapshotSource interface {
+	Get(ctx context.Context) (*fleet.Snapshot, error)
+	Refresh(ctx context.Context) (*fleet.Snapshot, error)
+}
+
+// follow keeps checking batch id in the background until every server has
+// settled and the final states are recorded, so a batch nobody watches is
+// still finished and recorded. (The batch page records them too: whichever
+// looks first records them, once.) It gives up after followFor; the page
+// finishes the record when it is next opened. Wait stops it.
+//
+// It does nothing when following is off or the fleet cannot give snapshots.
+func (s *Service) follow(id string) {
+	src, ok := s.fleet.(snapshotSource)
+	if !ok || s.followInterval <= 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.followFor)
+	s.followMu.Lock()
+	if s.followers == nil {
+		s.followers = map[string]context.CancelFunc{}
+	}
+	if _, dup := s.followers[id]; dup {
+		s.followMu.Unlock()
+		cancel()
+		return
+	}
+	s.followers[id] = cancel
+	s.followWG.Add(1)
+	s.followMu.Unlock()
+
+	go func() {
+		defer s.followWG.Done()
+		defer func() {
+			s.followMu.Lock()
+			delete(s.followers, id)
+			s.followMu.Unlock()
+			cancel()
+		}()
+		t := time.NewTicker(s.followInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+					s.log.Warn("batch still not settled; stopped following it (its page records the final states when opened)",
+						slog.String("batch_id", id), slog.Duration("followed_for", s.followFor))
+				}
+				return
+			case <-t.C:
+			}
+			done, err := s.check(ctx, src, id)
+			switch {
+			case ctx.Err() != nil:
+				return
+			case err != nil:
+				s.log.Warn("following batch", slog.String("batch_id", id), slog.String("error", err.Error()))
+			case done:
+				return
+			}
+		}
+	}()
+}
+
+// check reads a fleet list no older than the follow interval and records
+// the batch's final states if every server has settled.
+func (s *Service) check(ctx context.Context, src snapshotSource, id string) (bool, error) {
+	snap, err := src.Get(ctx)
+	if snap == nil || s.now().Sub(snap.FetchedAt) > s.followInterval {
+		// Too old to judge by (a long cache TTL) or never fetched: ask for
+		// a fresh walk; concurrent callers share it.
+		if fresh, ferr := src.Refresh(ctx); fresh != nil {
+			snap, err = fresh, nil
+		} else if ferr != nil {
+			err = ferr
+		}
+	}
+	if snap == nil {
+		if err == nil {
+			err = errors.New("no fleet list")
+		}
+		return false, fmt.Errorf("batch: follow %s: %w", id, err)
+	}
+	p, err := s.Status(ctx, id, snap)
+	if err != nil {
+		return false, err
+	}
+	return p.Done, nil
+}
+
+// stopFollowing ends every background follower and waits for them.
+func (s *Service) stopFollowing() {
+	s.followMu.Lock()
+	for _, cancel := range s.followers {
+		cancel()
+	}
+	s.followMu.Unlock()
+	s.followWG.Wait()
+}
+
+// followUnfinished follows every batch a previous process left running.
+func (s *Service) followUnfinished(ctx context.Context) error {
+	var ids []string
+	err := s.db.Read.SelectContext(ctx, &ids, `SELECT id FROM batches WHERE status = ? ORDER BY created_at`, StatusRunning)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("batch: list unfinished batches: %w", err)
+	}
+	for _, id := range ids {
+		s.follow(id)
+	}
+	return nil
+}
