@@ -1,6 +1,9 @@
 package modelarts
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Transition describes how an action moves a server through the lifecycle:
 // the transient state it enters at once, and the state it settles in on
@@ -54,7 +57,7 @@ func Eligible(t BatchType, s *ServerResponse) (bool, string) {
 		return false, fmt.Sprintf("unknown action %q", t)
 	}
 	if s.Status.Transient() {
-		return false, fmt.Sprintf("busy: the server is %s; wait until it settles", s.Status)
+		return false, fmt.Sprintf("busy: the server is %s; wait until it settles", inWords(s.Status))
 	}
 	if s.Status == StatusDeleted {
 		return false, "the server has been deleted"
@@ -73,7 +76,18 @@ func Eligible(t BatchType, s *ServerResponse) (bool, string) {
 	return false, notAllowedReason(t, s.Status)
 }
 
-func notAllowedReason(t BatchType, st Status) string {
+// inWords is a status as it reads inside a sentence: "stopped",
+// "start failed", "changing OS".
+func inWords(st Status) string {
+	l := st.Label()
+	if l == string(st) || l == "" {
+		return l
+	}
+	return strings.ToLower(l[:1]) + l[1:]
+}
+
+func notAllowedReason(t BatchType, status Status) string {
+	st := inWords(status)
 	switch t {
 	case BatchStart:
 		return fmt.Sprintf("only stopped servers can be started; this one is %s", st)

@@ -73,6 +73,36 @@ var Statuses = []Status{
 	StatusReinstallingOS, StatusReinstallingOSFailed,
 }
 
+var statusLabels = map[Status]string{
+	StatusCreateFailed:         "Create failed",
+	StatusCreating:             "Creating",
+	StatusDeleted:              "Deleted",
+	StatusDeleteFailed:         "Delete failed",
+	StatusDeleting:             "Deleting",
+	StatusError:                "Error",
+	StatusRunning:              "Running",
+	StatusStarting:             "Starting",
+	StatusStartFailed:          "Start failed",
+	StatusStopped:              "Stopped",
+	StatusStopping:             "Stopping",
+	StatusStopFailed:           "Stop failed",
+	StatusRebooting:            "Rebooting",
+	StatusRebootFailed:         "Reboot failed",
+	StatusChangingOS:           "Changing OS",
+	StatusChangingOSFailed:     "Change OS failed",
+	StatusReinstallingOS:       "Reinstalling OS",
+	StatusReinstallingOSFailed: "Reinstall OS failed",
+}
+
+// Label is the status in plain words ("START_FAILED" → "Start failed");
+// an unknown status is returned as it is.
+func (s Status) Label() string {
+	if l, ok := statusLabels[s]; ok {
+		return l
+	}
+	return string(s)
+}
+
 // Transient reports whether the status is an in-progress state that will
 // settle by itself (CREATING, STARTING, STOPPING, REBOOTING, CHANGINGOS,
 // REINSTALLINGOS, DELETING).

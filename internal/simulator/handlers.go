@@ -269,7 +269,7 @@ func (s *Simulator) actLocked(t modelarts.BatchType, ids []string, osReq *modela
 		}
 	}
 	if firstBad != nil {
-		msg := fmt.Sprintf("Cannot %s server %s: %s.", actionVerb(t), firstBad.resp.ID, reason)
+		msg := fmt.Sprintf("Cannot %s server %s (status %s): %s.", actionVerb(t), firstBad.resp.ID, firstBad.resp.Status, reason)
 		if ineligible > 1 {
 			msg += fmt.Sprintf(" %d other server(s) in this request cannot be processed either; nothing was changed.", ineligible-1)
 		}

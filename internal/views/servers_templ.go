@@ -2261,34 +2261,10 @@ var fleetActions = []fleetAction{
 	{modelarts.BatchDelete, "Delete"},
 }
 
-var statusLabels = map[modelarts.Status]string{
-	modelarts.StatusCreateFailed:         "Create failed",
-	modelarts.StatusCreating:             "Creating",
-	modelarts.StatusDeleted:              "Deleted",
-	modelarts.StatusDeleteFailed:         "Delete failed",
-	modelarts.StatusDeleting:             "Deleting",
-	modelarts.StatusError:                "Error",
-	modelarts.StatusRunning:              "Running",
-	modelarts.StatusStarting:             "Starting",
-	modelarts.StatusStartFailed:          "Start failed",
-	modelarts.StatusStopped:              "Stopped",
-	modelarts.StatusStopping:             "Stopping",
-	modelarts.StatusStopFailed:           "Stop failed",
-	modelarts.StatusRebooting:            "Rebooting",
-	modelarts.StatusRebootFailed:         "Reboot failed",
-	modelarts.StatusChangingOS:           "Changing OS",
-	modelarts.StatusChangingOSFailed:     "Change OS failed",
-	modelarts.StatusReinstallingOS:       "Reinstalling OS",
-	modelarts.StatusReinstallingOSFailed: "Reinstall OS failed",
-}
-
 // StatusLabel is a status in plain words ("START_FAILED" → "Start
 // failed"); unknown statuses are shown as they are.
 func StatusLabel(st string) string {
-	if l, ok := statusLabels[modelarts.Status(st)]; ok {
-		return l
-	}
-	return st
+	return modelarts.Status(st).Label()
 }
 
 // StatusFamily groups a status for its colour: "running", "stopped",

@@ -187,7 +187,7 @@ func TestActionPreviewMixedEligibility(t *testing.T) {
 	}{
 		{name: "Running1", id: running[0].ID, want: "Will be sent"},
 		{name: "Running2", id: running[1].ID, want: "Will be sent"},
-		{name: "Stopped", id: stopped[0].ID, want: "Skipped: only running servers can be stopped; this one is STOPPED"},
+		{name: "Stopped", id: stopped[0].ID, want: "Skipped: only running servers can be stopped; this one is stopped"},
 		{name: "Gone", id: gone, want: "Skipped: no longer in the fleet"},
 	}
 	for _, tt := range tests {
@@ -906,13 +906,13 @@ func TestActionPreviewLifecycleRules(t *testing.T) {
 	}{
 		{name: "StartFromStopped", action: modelarts.BatchStart, server: status(modelarts.StatusStopped), want: "Will be sent"},
 		{name: "StartFromRunning", action: modelarts.BatchStart, server: status(modelarts.StatusRunning),
-			want: "Skipped: only stopped servers can be started; this one is RUNNING"},
+			want: "Skipped: only stopped servers can be started; this one is running"},
 		{name: "RebootStopped", action: modelarts.BatchReboot, server: status(modelarts.StatusStopped),
-			want: "Skipped: only running servers can be rebooted; this one is STOPPED"},
+			want: "Skipped: only running servers can be rebooted; this one is stopped"},
 		{name: "ChangeOSWhenStopped", action: modelarts.BatchChangeOS, server: status(modelarts.StatusStopped), want: "Will be sent"},
 		{name: "ChangeOSAfterFailedChange", action: modelarts.BatchChangeOS, server: status(modelarts.StatusChangingOSFailed), want: "Will be sent"},
 		{name: "ReinstallRunning", action: modelarts.BatchReinstallOS, server: status(modelarts.StatusRunning),
-			want: "Skipped: the OS can only be changed or reinstalled on a stopped server (or after a failed OS change); this one is RUNNING"},
+			want: "Skipped: the OS can only be changed or reinstalled on a stopped server (or after a failed OS change); this one is running"},
 		{name: "ChangeOSSupernode", action: modelarts.BatchChangeOS,
 			server: func(s *modelarts.ServerResponse) bool { return s.IsSupernode() && s.Status == modelarts.StatusStopped },
 			want:   "Skipped: batch OS change and reinstall are not supported for supernode (HPS) servers"},
@@ -927,7 +927,7 @@ func TestActionPreviewLifecycleRules(t *testing.T) {
 			},
 			want: "Will be sent"},
 		{name: "Busy", action: modelarts.BatchStart, id: moving.ID,
-			want: "Skipped: busy: the server is STOPPING; wait until it settles"},
+			want: "Skipped: busy: the server is stopping; wait until it settles"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -87,6 +87,7 @@ func New(d Deps) (*Server, error) {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = s.handleError
+	e.Pre(headAsGet)
 	e.Pre(middleware.RemoveTrailingSlashWithConfig(middleware.TrailingSlashConfig{RedirectCode: http.StatusMovedPermanently}))
 	e.Use(middleware.RequestID())
 	e.Use(s.recoverPanics)
@@ -135,6 +136,17 @@ func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
 				err = echo.NewHTTPError(http.StatusInternalServerError)
 			}
 		}()
+		return next(c)
+	}
+}
+
+// headAsGet answers HEAD like GET (health checks and link checkers use
+// it); net/http drops the body of a HEAD response by itself.
+func headAsGet(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if r := c.Request(); r.Method == http.MethodHead {
+			r.Method = http.MethodGet
+		}
 		return next(c)
 	}
 }
