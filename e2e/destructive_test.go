@@ -12,6 +12,7 @@ import (
 
 	"github.com/devserver-console/console/internal/auth"
 	"github.com/devserver-console/console/internal/modelarts"
+	"github.com/devserver-console/console/internal/testutil"
 )
 
 // confirmDialog is the modal confirmation of a destructive action.
@@ -96,7 +97,7 @@ func TestDeleteConfirmation(t *testing.T) {
 		}
 
 		// The fleet list no longer shows them (its cache lives 200 ms here).
-		eventually(t, 5*time.Second, "deleted servers leave the fleet list", func() error {
+		testutil.Eventually(t, 5*time.Second, "deleted servers leave the fleet list", func() error {
 			openFleet(t, page, "")
 			for _, s := range targets {
 				if n, err := rowCheckbox(page, s.Name).Count(); err != nil || n != 0 {

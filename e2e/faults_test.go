@@ -13,6 +13,7 @@ import (
 	"github.com/devserver-console/console/internal/config"
 	"github.com/devserver-console/console/internal/modelarts"
 	"github.com/devserver-console/console/internal/simulator"
+	"github.com/devserver-console/console/internal/testutil"
 )
 
 // Journey 8: the cloud answers a 500, then does not answer at all. The
@@ -92,7 +93,7 @@ func TestCloudErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var entries []audit.Entry
-			eventually(t, 10*time.Second, "the audit log holds the call's outcome", func() error {
+			testutil.Eventually(t, 10*time.Second, "the audit log holds the call's outcome", func() error {
 				entries = auditEntries(t, c, audit.Filter{Correlation: tc.batch})
 				if len(ofKind(entries, audit.KindResponse))+len(ofKind(entries, audit.KindOutcomeUnknown)) == 0 {
 					return fmt.Errorf("no response entry among %d entries", len(entries))

@@ -14,6 +14,7 @@ import (
 	"github.com/devserver-console/console/internal/audit"
 	"github.com/devserver-console/console/internal/modelarts"
 	"github.com/devserver-console/console/internal/simulator"
+	"github.com/devserver-console/console/internal/testutil"
 )
 
 // batchURL matches the batch page a run action leads to.
@@ -174,7 +175,7 @@ func requireNothingSent(t *testing.T, c *console, when string) {
 // waitStatus waits until the simulator reports every server in st.
 func (c *console) waitStatus(t *testing.T, servers []modelarts.ServerResponse, st modelarts.Status) {
 	t.Helper()
-	eventually(t, 10*time.Second, "servers reach "+string(st), func() error {
+	testutil.Eventually(t, 10*time.Second, "servers reach "+string(st), func() error {
 		for _, s := range servers {
 			if got := c.status(s.ID); got != st {
 				return fmt.Errorf("%s is %q", s.Name, got)

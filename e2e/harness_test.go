@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -22,6 +21,7 @@ import (
 	"github.com/devserver-console/console/internal/config"
 	"github.com/devserver-console/console/internal/modelarts"
 	"github.com/devserver-console/console/internal/simulator"
+	"github.com/devserver-console/console/internal/testutil"
 )
 
 // Credentials used by every journey. The admin is the console's bootstrap
@@ -69,7 +69,7 @@ func startConsole(t *testing.T, opts ...consoleOption) *console {
 		o(&cfg)
 	}
 
-	logs := &syncBuffer{}
+	logs := &testutil.LogBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.New(ctx, cfg, log, logs)
@@ -94,7 +94,7 @@ func startConsole(t *testing.T, opts ...consoleOption) *console {
 			t.Errorf("close the console: %v", err)
 		}
 		if t.Failed() {
-			t.Logf("console log:\n%s", logs.tail(8000))
+			t.Logf("console log:\n%s", logs.Tail(8000))
 		}
 	})
 	c := &console{App: a, Sim: a.Simulator(), URL: "http://" + ln.Addr().String()}
@@ -282,23 +282,6 @@ func must(t *testing.T, err error, what string) {
 	}
 }
 
-// eventually polls cond every 50 ms until it returns nil or timeout passes,
-// and fails t with cond's last error.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still not true after %s: %v", what, timeout, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // servers returns the simulator's servers that match keep, in list order.
 func (c *console) servers(keep func(modelarts.ServerResponse) bool) []modelarts.ServerResponse {
 	var out []modelarts.ServerResponse
@@ -353,27 +336,4 @@ func ids(servers []modelarts.ServerResponse) []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// syncBuffer is a goroutine-safe log sink, shown when a test fails.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// tail returns the last n bytes written.
-func (b *syncBuffer) tail(n int) string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	s := b.buf.String()
-	if len(s) > n {
-		s = "…" + s[len(s)-n:]
-	}
-	return s
 }

@@ -17,22 +17,21 @@ import (
 	"time"
 
 	"github.com/devserver-console/console/internal/store"
+	"github.com/devserver-console/console/internal/testutil"
 )
 
 // argsEnv carries the command line of a child process that runs main().
 const argsEnv = "CONSOLE_MAIN_TEST_ARGS"
 
 func TestMain(m *testing.M) {
-	if raw := os.Getenv(argsEnv); raw != "" {
+	testutil.RunTestMain(m, argsEnv, func(raw string) {
 		var args []string
 		if err := json.Unmarshal([]byte(raw), &args); err != nil {
 			panic(err)
 		}
 		os.Args = append([]string{"console"}, args...)
 		main()
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
+	})
 }
 
 // console returns the command that runs the real main() with args, with
@@ -43,13 +42,13 @@ func console(t *testing.T, env map[string]string, args ...string) *exec.Cmd {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	var base []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "CONSOLE_") && !strings.HasPrefix(kv, "MODELARTS_") && !strings.HasPrefix(kv, "HUAWEICLOUD_") {
-			cmd.Env = append(cmd.Env, kv)
+			base = append(base, kv)
 		}
 	}
-	cmd.Env = append(cmd.Env, argsEnv+"="+string(raw))
+	cmd := testutil.ChildCommand(argsEnv, string(raw), base)
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}

@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -22,6 +23,7 @@ import (
 	"github.com/devserver-console/console/internal/config"
 	"github.com/devserver-console/console/internal/simulator"
 	"github.com/devserver-console/console/internal/store"
+	"github.com/devserver-console/console/internal/testutil"
 )
 
 var generatedPasswordRE = regexp.MustCompile(`password: (\S+)`)
@@ -148,7 +150,7 @@ func TestServeRejectsBadConfiguration(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			var out, errOut syncBuffer
+			var out, errOut testutil.LogBuffer
 			err := app.Main(ctx, append([]string{"serve"}, tt.args...), envOf(env), nil, &out, &errOut)
 			if err == nil {
 				t.Fatalf("serve started with a bad configuration; log:\n%s", errOut.String())
@@ -253,13 +255,12 @@ func TestServeGracefulShutdown(t *testing.T) {
 		b, err := io.ReadAll(resp.Body)
 		inflight <- result{status: resp.StatusCode, body: string(b), err: err}
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for a.Simulator().RequestCount() == before {
-		if time.Now().After(deadline) {
-			t.Fatal("the page never asked the simulator for the servers")
+	testutil.Eventually(t, 10*time.Second, "the page asks the simulator for the servers", func() error {
+		if a.Simulator().RequestCount() == before {
+			return errors.New("no request yet")
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
 	cancel() // SIGINT/SIGTERM in cmd/console
 
 	r := <-inflight

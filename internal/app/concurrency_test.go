@@ -40,14 +40,7 @@ func TestConcurrentWritersAndReaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	admin, err := a.Users().GetByName(ctx, "admin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	snap, err := a.Fleet().Get(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin, snap := adminAndFleet(t, a)
 	var eligible []string
 	for _, s := range snap.Servers {
 		if ok, _ := modelarts.Eligible(modelarts.BatchReboot, &s); ok {

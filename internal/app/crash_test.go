@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -9,12 +8,9 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -25,18 +21,13 @@ import (
 	"github.com/devserver-console/console/internal/config"
 	"github.com/devserver-console/console/internal/modelarts"
 	"github.com/devserver-console/console/internal/simulator"
+	"github.com/devserver-console/console/internal/testutil"
 )
 
 // crashEnv names the database a child console uses; see crashChild.
 const crashEnv = "APP_TEST_CRASH_CHILD_DB"
 
-func TestMain(m *testing.M) {
-	if path := os.Getenv(crashEnv); path != "" {
-		crashChild(path)
-		return
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { testutil.RunTestMain(m, crashEnv, crashChild) }
 
 // crashConfig is the configuration of the crashing console and of the one
 // started after it: the same database and the same simulated fleet.
@@ -102,28 +93,13 @@ func crashChild(path string) {
 // possibly carried out.
 func TestCrashMidCallIsShownAsOutcomeUnknown(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "console.db")
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), crashEnv+"="+path)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var once sync.Once
-	kill := func() { once.Do(func() { cmd.Process.Signal(syscall.SIGKILL); cmd.Wait() }) }
-	t.Cleanup(kill)
-	line, err := bufio.NewReader(out).ReadString('\n')
+	child, line := testutil.StartChild(t, testutil.ChildCommand(crashEnv, path, os.Environ()))
 	fields := strings.Fields(line)
-	if err != nil || len(fields) != 4 || fields[0] != "in" {
-		t.Fatalf("child said %q, %v", line, err)
+	if len(fields) != 4 || fields[0] != "in" {
+		t.Fatalf("child said %q", line)
 	}
 	batchID, targets := fields[2], strings.Split(fields[3], ",")
-	kill()
-	if st, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !st.Signaled() || st.Signal() != syscall.SIGKILL {
-		t.Fatalf("child ended with %v, want killed by SIGKILL", cmd.ProcessState)
-	}
+	child.Kill(t)
 
 	// The next start, on the same database.
 	env := apptest.New(t, func(c *config.Config) { *c = crashConfig(path); c.RequestTimeout = 5 * time.Second })
@@ -204,14 +180,7 @@ func TestAuditFailureSendsNothing(t *testing.T) {
 		WHEN NEW.kind = 'request' BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END`); err != nil {
 		t.Fatal(err)
 	}
-	admin, err := a.Users().GetByName(ctx, "admin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	snap, err := a.Fleet().Get(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin, snap := adminAndFleet(t, a)
 	var target string
 	for _, s := range snap.Servers {
 		if ok, _ := modelarts.Eligible(modelarts.BatchStop, &s); ok && s.Status == modelarts.StatusRunning {

@@ -4,36 +4,20 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/devserver-console/console/internal/app"
+	"github.com/devserver-console/console/internal/auth"
+	"github.com/devserver-console/console/internal/fleet"
+	"github.com/devserver-console/console/internal/testutil"
 )
-
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a running
-// console and the reads of the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // envOf returns a getenv over m only, so the tests never see the caller's
 // environment.
@@ -44,8 +28,8 @@ func envOf(m map[string]string) func(string) string {
 // served is a console started through app.Main("serve", ...).
 type served struct {
 	URL    string
-	Stdout *syncBuffer
-	Stderr *syncBuffer
+	Stdout *testutil.LogBuffer
+	Stderr *testutil.LogBuffer
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -58,7 +42,7 @@ var listeningRE = regexp.MustCompile(`msg="console listening" url=(http://\S+)`)
 func startServe(t *testing.T, getenv func(string) string, args ...string) *served {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &served{Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	s := &served{Stdout: &testutil.LogBuffer{}, Stderr: &testutil.LogBuffer{}, cancel: cancel, done: make(chan error, 1)}
 	go func() {
 		s.done <- app.Main(ctx, append([]string{"serve"}, args...), getenv, strings.NewReader(""), s.Stdout, s.Stderr)
 	}()
@@ -70,21 +54,20 @@ func startServe(t *testing.T, getenv func(string) string, args ...string) *serve
 			t.Errorf("console did not stop within 30s of the end of the test")
 		}
 	})
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
+	testutil.Eventually(t, 60*time.Second, "the console logs its address", func() error {
 		if m := listeningRE.FindStringSubmatch(s.Stderr.String()); m != nil {
 			s.URL = m[1]
-			return s
+			return nil
 		}
 		select {
 		case err := <-s.done:
 			s.done <- err
 			t.Fatalf("console stopped before listening: %v\nlog:\n%s", err, s.Stderr.String())
-		case <-time.After(20 * time.Millisecond):
+		default:
 		}
-	}
-	t.Fatalf("console did not log its address within 60s; log:\n%s", s.Stderr.String())
-	return nil
+		return fmt.Errorf("log:\n%s", s.Stderr.String())
+	})
+	return s
 }
 
 // stop cancels the console's context and returns what app.Main returned.
@@ -145,4 +128,20 @@ func exitCode(err error) int {
 func fileExists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
+}
+
+// adminAndFleet returns a's bootstrap admin and a fresh snapshot of its
+// fleet, for tests that drive batches directly.
+func adminAndFleet(t *testing.T, a *app.App) (*auth.User, *fleet.Snapshot) {
+	t.Helper()
+	ctx := context.Background()
+	admin, err := a.Users().GetByName(ctx, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := a.Fleet().Get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return admin, snap
 }

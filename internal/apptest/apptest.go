@@ -14,7 +14,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +22,7 @@ import (
 	"github.com/devserver-console/console/internal/app"
 	"github.com/devserver-console/console/internal/auth"
 	"github.com/devserver-console/console/internal/config"
+	"github.com/devserver-console/console/internal/testutil"
 )
 
 // AdminPassword is the bootstrap admin's password in every test console.
@@ -217,21 +217,4 @@ func (c *Client) Do(t testing.TB, method, path string, body io.Reader, h http.He
 
 // LogBuffer collects log output for assertions (e.g. that no secret was
 // logged). It is safe for concurrent use.
-type LogBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-// Write implements io.Writer.
-func (l *LogBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-// String returns everything logged so far.
-func (l *LogBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type LogBuffer = testutil.LogBuffer

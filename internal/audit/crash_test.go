@@ -1,32 +1,23 @@
 package audit_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/devserver-console/console/internal/audit"
 	"github.com/devserver-console/console/internal/store"
+	"github.com/devserver-console/console/internal/testutil"
 )
 
 const crashEnv = "AUDIT_TEST_CRASH_CHILD_DB"
 
-func TestMain(m *testing.M) {
-	if path := os.Getenv(crashEnv); path != "" {
-		crashChild(path)
-		return
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { testutil.RunTestMain(m, crashEnv, crashChild) }
 
 // crashChild runs in a subprocess: it commits a request entry, says so, and
 // waits to be killed before it can record the response.
@@ -57,30 +48,15 @@ func TestCrashBetweenRequestAndResponse(t *testing.T) {
 	done := before.exchange(t, metaFor("STOP", "ok-batch", audit.Target{ID: srvB}), stopCall(srvB), okResult("r"))
 	before.db.Close()
 
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), crashEnv+"="+path)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var once sync.Once
-	kill := func() { once.Do(func() { cmd.Process.Signal(syscall.SIGKILL); cmd.Wait() }) }
-	t.Cleanup(kill)
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "committed ") {
-		t.Fatalf("child said %q, %v", line, err)
+	child, line := testutil.StartChild(t, testutil.ChildCommand(crashEnv, path, os.Environ()))
+	if !strings.HasPrefix(line, "committed ") {
+		t.Fatalf("child said %q", line)
 	}
 	ref, err := strconv.ParseInt(strings.TrimSpace(strings.TrimPrefix(line, "committed ")), 10, 64)
 	if err != nil {
 		t.Fatal(err)
 	}
-	kill()
-	if st, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !st.Signaled() || st.Signal() != syscall.SIGKILL {
-		t.Fatalf("child ended with %v, want killed by SIGKILL", cmd.ProcessState)
-	}
+	child.Kill(t)
 
 	// Next start.
 	ts := openTestStore(t, path)

@@ -9,9 +9,7 @@ import (
 )
 
 func TestCSRFTokens(t *testing.T) {
-	db := newTestDB(t)
-	clk := newClock()
-	s := newTestStore(t, db, clk, nil)
+	db, clk, s := newUsers(t)
 	u := mustCreate(t, s, "alice", auth.RoleViewer, goodPW)
 	m := newTestManager(t, db, clk, auth.SessionConfig{})
 	sess1, _ := begin(t, m, u)

@@ -14,30 +14,16 @@ import (
 
 	"github.com/devserver-console/console/internal/auth"
 	"github.com/devserver-console/console/internal/store"
+	"github.com/devserver-console/console/internal/testutil"
 )
 
 // cheapParams keep tests fast; production parameters are tested once in
 // TestHashUsesProductionParams.
 var cheapParams = &argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
 
-// clock is a settable fake clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+// newClock returns the fake clock the auth tests start from.
+func newClock() *testutil.Clock {
+	return testutil.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 }
 
 func openDB(t *testing.T, path string) *store.DB {
@@ -53,6 +39,15 @@ func openDB(t *testing.T, path string) *store.DB {
 func newTestDB(t *testing.T) *store.DB {
 	t.Helper()
 	return openDB(t, filepath.Join(t.TempDir(), "console.db"))
+}
+
+// newUsers returns a user store on a fresh database and fake clock, and
+// the two, for tests that build session managers on the same database and
+// clock.
+func newUsers(t *testing.T) (*store.DB, *testutil.Clock, *auth.Store) {
+	t.Helper()
+	db, clk := newTestDB(t), newClock()
+	return db, clk, newTestStore(t, db, clk, nil)
 }
 
 // recorded collects events from a Store's Recorder.
@@ -84,7 +79,7 @@ func (r *recorded) all() []recordedEvent {
 	return append([]recordedEvent(nil), r.events...)
 }
 
-func newTestStore(t *testing.T, db *store.DB, clk *clock, rec *recorded) *auth.Store {
+func newTestStore(t *testing.T, db *store.DB, clk *testutil.Clock, rec *recorded) *auth.Store {
 	t.Helper()
 	cfg := auth.StoreConfig{Now: clk.Now, HashParams: cheapParams, Log: slog.New(slog.DiscardHandler)}
 	if rec != nil {
@@ -108,7 +103,7 @@ func mustCreate(t *testing.T, s *auth.Store, name string, role auth.Role, pw str
 
 var testKey = []byte("0123456789abcdef0123456789abcdef")
 
-func newTestManager(t *testing.T, db *store.DB, clk *clock, cfg auth.SessionConfig) *auth.SessionManager {
+func newTestManager(t *testing.T, db *store.DB, clk *testutil.Clock, cfg auth.SessionConfig) *auth.SessionManager {
 	t.Helper()
 	if cfg.Keys == nil {
 		cfg.Keys = [][]byte{testKey}
@@ -137,6 +132,13 @@ func begin(t *testing.T, m *auth.SessionManager, u *auth.User, cookies ...*http.
 	return s, w.Result().Cookies()
 }
 
+// signIn signs u in and returns the session cookie.
+func signIn(t *testing.T, m *auth.SessionManager, u *auth.User) *http.Cookie {
+	t.Helper()
+	_, cs := begin(t, m, u)
+	return sessionCookie(cs)
+}
+
 // load runs Load on a GET carrying cookies.
 func load(m *auth.SessionManager, cookies ...*http.Cookie) (*auth.User, *auth.Session, error) {
 	r := httptest.NewRequest(http.MethodGet, "/", nil)
@@ -145,6 +147,9 @@ func load(m *auth.SessionManager, cookies ...*http.Cookie) (*auth.User, *auth.Se
 	}
 	return m.Load(r)
 }
+
+// sessionCookie returns the session cookie among cs, or nil.
+func sessionCookie(cs []*http.Cookie) *http.Cookie { return cookieNamed(cs, auth.SessionCookieName) }
 
 func cookieNamed(cs []*http.Cookie, name string) *http.Cookie {
 	for _, c := range cs {

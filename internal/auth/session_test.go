@@ -18,9 +18,7 @@ import (
 )
 
 func TestSessionCookieAttributes(t *testing.T) {
-	db := newTestDB(t)
-	clk := newClock()
-	s := newTestStore(t, db, clk, nil)
+	db, clk, s := newUsers(t)
 	u := mustCreate(t, s, "alice", auth.RoleViewer, goodPW)
 	tests := []struct {
 		name       string
@@ -59,9 +57,7 @@ func TestSessionCookieAttributes(t *testing.T) {
 }
 
 func TestSessionStoresOnlyTheIDHash(t *testing.T) {
-	db := newTestDB(t)
-	clk := newClock()
-	s := newTestStore(t, db, clk, nil)
+	db, clk, s := newUsers(t)
 	u := mustCreate(t, s, "alice", auth.RoleViewer, goodPW)
 	m := newTestManager(t, db, clk, auth.SessionConfig{})
 	sess, cookies := begin(t, m, u)
@@ -76,7 +72,7 @@ func TestSessionStoresOnlyTheIDHash(t *testing.T) {
 		t.Fatalf("id hash %q is not a hex SHA-256", sess.IDHash)
 	}
 	// The cookie is encrypted: the hash (and so the id) cannot be read from it.
-	v := cookieNamed(cookies, auth.SessionCookieName).Value
+	v := sessionCookie(cookies).Value
 	raw, _ := base64.URLEncoding.DecodeString(v)
 	if strings.Contains(v, sess.IDHash) || bytes.Contains(raw, []byte("sid")) {
 		t.Fatal("session cookie is readable")
@@ -84,13 +80,10 @@ func TestSessionStoresOnlyTheIDHash(t *testing.T) {
 }
 
 func TestSessionLoad(t *testing.T) {
-	db := newTestDB(t)
-	clk := newClock()
-	s := newTestStore(t, db, clk, nil)
+	db, clk, s := newUsers(t)
 	u := mustCreate(t, s, "alice", auth.RoleOperator, goodPW)
 	m := newTestManager(t, db, clk, auth.SessionConfig{})
-	_, cookies := begin(t, m, u)
-	good := cookieNamed(cookies, auth.SessionCookieName)
+	good := signIn(t, m, u)
 
 	other := newTestManager(t, db, clk, auth.SessionConfig{Keys: [][]byte{[]byte("another key that is long enough!")}})
 	_, otherCookies := begin(t, other, u)
@@ -104,7 +97,7 @@ func TestSessionLoad(t *testing.T) {
 		{"no cookie", nil, auth.ErrNoSession},
 		{"garbage", []*http.Cookie{{Name: auth.SessionCookieName, Value: "garbage"}}, auth.ErrNoSession},
 		{"tampered", []*http.Cookie{{Name: auth.SessionCookieName, Value: tamper(good.Value)}}, auth.ErrNoSession},
-		{"signed with another key", []*http.Cookie{cookieNamed(otherCookies, auth.SessionCookieName)}, auth.ErrNoSession},
+		{"signed with another key", []*http.Cookie{sessionCookie(otherCookies)}, auth.ErrNoSession},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -123,15 +116,13 @@ func TestSessionLoad(t *testing.T) {
 }
 
 func TestSessionRotationOnSignIn(t *testing.T) {
-	db := newTestDB(t)
-	clk := newClock()
-	s := newTestStore(t, db, clk, nil)
+	db, clk, s := newUsers(t)
 	alice := mustCreate(t, s, "alice", auth.RoleOperator, goodPW)
 	bob := mustCreate(t, s, "bob", auth.RoleViewer, goodPW)
 	m := newTestManager(t, db, clk, auth.SessionConfig{})
 
 	first, c1 := begin(t, m, alice)
-	old := cookieNamed(c1, auth.SessionCookieName)
+	old := sessionCookie(c1)
 	// Signing in again (as anyone) from a browser that carries a session
 	// gives a new id and ends the old session.
 	second, c2 := begin(t, m, bob, old)
@@ -141,20 +132,17 @@ func TestSessionRotationOnSignIn(t *testing.T) {
 	if _, _, err := load(m, old); !errors.Is(err, auth.ErrNoSession) {
 		t.Fatalf("old cookie after a new sign-in: %v, want ErrNoSession", err)
 	}
-	u, _, err := load(m, cookieNamed(c2, auth.SessionCookieName))
+	u, _, err := load(m, sessionCookie(c2))
 	if err != nil || u.Name != "bob" {
 		t.Fatalf("new cookie: %v, %v; want bob", u, err)
 	}
 }
 
 func TestSessionIdleTimeout(t *testing.T) {
-	db := newTestDB(t)
-	clk := newClock()
-	s := newTestStore(t, db, clk, nil)
+	db, clk, s := newUsers(t)
 	u := mustCreate(t, s, "alice", auth.RoleViewer, goodPW)
 	m := newTestManager(t, db, clk, auth.SessionConfig{})
-	_, cs := begin(t, m, u)
-	c := cookieNamed(cs, auth.SessionCookieName)
+	c := signIn(t, m, u)
 
 	steps := []struct {
 		advance  time.Duration
@@ -169,7 +157,7 @@ func TestSessionIdleTimeout(t *testing.T) {
 	}
 	start := clk.Now()
 	for i, st := range steps {
-		clk.Add(st.advance)
+		clk.Advance(st.advance)
 		_, sess, err := load(m, c)
 		if !errors.Is(err, st.wantErr) {
 			t.Fatalf("step %d (+%v): Load error = %v, want %v", i, st.advance, err, st.wantErr)
@@ -188,34 +176,28 @@ func TestSessionIdleTimeout(t *testing.T) {
 }
 
 func TestSessionAbsoluteLifetime(t *testing.T) {
-	db := newTestDB(t)
-	clk := newClock()
-	s := newTestStore(t, db, clk, nil)
+	db, clk, s := newUsers(t)
 	u := mustCreate(t, s, "alice", auth.RoleViewer, goodPW)
 	m := newTestManager(t, db, clk, auth.SessionConfig{Idle: 10 * time.Minute, Absolute: time.Hour})
-	_, cs := begin(t, m, u)
-	c := cookieNamed(cs, auth.SessionCookieName)
+	c := signIn(t, m, u)
 	// Busy all along: used every 5 minutes, so never idle.
 	for elapsed := 5 * time.Minute; elapsed < time.Hour; elapsed += 5 * time.Minute {
-		clk.Add(5 * time.Minute)
+		clk.Advance(5 * time.Minute)
 		if _, _, err := load(m, c); err != nil {
 			t.Fatalf("at %v: %v", elapsed, err)
 		}
 	}
-	clk.Add(5 * time.Minute)
+	clk.Advance(5 * time.Minute)
 	if _, _, err := load(m, c); !errors.Is(err, auth.ErrSessionExpired) {
 		t.Fatalf("after the absolute lifetime: %v, want ErrSessionExpired", err)
 	}
 }
 
 func TestSignOutEndsSessionServerSide(t *testing.T) {
-	db := newTestDB(t)
-	clk := newClock()
-	s := newTestStore(t, db, clk, nil)
+	db, clk, s := newUsers(t)
 	u := mustCreate(t, s, "alice", auth.RoleViewer, goodPW)
 	m := newTestManager(t, db, clk, auth.SessionConfig{})
-	_, cs := begin(t, m, u)
-	stolen := cookieNamed(cs, auth.SessionCookieName)
+	stolen := signIn(t, m, u)
 
 	r := httptest.NewRequest(http.MethodPost, "/signout", nil)
 	r.AddCookie(stolen)
@@ -250,9 +232,7 @@ func TestUserChangesEndSessions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			db := newTestDB(t)
-			clk := newClock()
-			s := newTestStore(t, db, clk, nil)
+			db, clk, s := newUsers(t)
 			alice := mustCreate(t, s, "alice", auth.RoleViewer, goodPW)
 			bob := mustCreate(t, s, "bob", auth.RoleViewer, goodPW)
 			m := newTestManager(t, db, clk, auth.SessionConfig{})
@@ -263,11 +243,11 @@ func TestUserChangesEndSessions(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, cs := range [][]*http.Cookie{laptop, phone} {
-				if _, _, err := load(m, cookieNamed(cs, auth.SessionCookieName)); !errors.Is(err, auth.ErrNoSession) {
+				if _, _, err := load(m, sessionCookie(cs)); !errors.Is(err, auth.ErrNoSession) {
 					t.Fatalf("alice's session after %s: %v, want ErrNoSession", tt.name, err)
 				}
 			}
-			if _, _, err := load(m, cookieNamed(bobs, auth.SessionCookieName)); err != nil {
+			if _, _, err := load(m, sessionCookie(bobs)); err != nil {
 				t.Fatalf("bob's session was ended too: %v", err)
 			}
 			var reasons []string
@@ -280,9 +260,7 @@ func TestUserChangesEndSessions(t *testing.T) {
 }
 
 func TestRoleChangeAppliesToLiveSessions(t *testing.T) {
-	db := newTestDB(t)
-	clk := newClock()
-	s := newTestStore(t, db, clk, nil)
+	db, clk, s := newUsers(t)
 	mustCreate(t, s, "root", auth.RoleAdmin, goodPW)
 	u := mustCreate(t, s, "alice", auth.RoleOperator, goodPW)
 	m := newTestManager(t, db, clk, auth.SessionConfig{})
@@ -290,7 +268,7 @@ func TestRoleChangeAppliesToLiveSessions(t *testing.T) {
 	if err := s.SetRole(context.Background(), u.ID, auth.RoleViewer); err != nil {
 		t.Fatal(err)
 	}
-	got, _, err := load(m, cookieNamed(cs, auth.SessionCookieName))
+	got, _, err := load(m, sessionCookie(cs))
 	if err != nil || got.Role != auth.RoleViewer {
 		t.Fatalf("Load after demotion = %v, %v; want role viewer", got, err)
 	}
@@ -316,19 +294,17 @@ func TestNewSessionManagerRejectsBadConfig(t *testing.T) {
 }
 
 func TestKeyRotationKeepsSessions(t *testing.T) {
-	db := newTestDB(t)
-	clk := newClock()
-	s := newTestStore(t, db, clk, nil)
+	db, clk, s := newUsers(t)
 	u := mustCreate(t, s, "alice", auth.RoleViewer, goodPW)
 	oldKey := testKey
 	newKey := []byte("a new key, also 32 bytes or more")
 	_, cs := begin(t, newTestManager(t, db, clk, auth.SessionConfig{Keys: [][]byte{oldKey}}), u)
 	rotated := newTestManager(t, db, clk, auth.SessionConfig{Keys: [][]byte{newKey, oldKey}})
-	if _, _, err := load(rotated, cookieNamed(cs, auth.SessionCookieName)); err != nil {
+	if _, _, err := load(rotated, sessionCookie(cs)); err != nil {
 		t.Fatalf("cookie from the old key after rotation: %v", err)
 	}
 	dropped := newTestManager(t, db, clk, auth.SessionConfig{Keys: [][]byte{newKey}})
-	if _, _, err := load(dropped, cookieNamed(cs, auth.SessionCookieName)); !errors.Is(err, auth.ErrNoSession) {
+	if _, _, err := load(dropped, sessionCookie(cs)); !errors.Is(err, auth.ErrNoSession) {
 		t.Fatalf("cookie from a dropped key: %v, want ErrNoSession", err)
 	}
 }
@@ -360,7 +336,7 @@ func TestKeyFromSettingsPersistsAcrossRestarts(t *testing.T) {
 	if !bytes.Equal(k1, k2) {
 		t.Fatal("the generated key changed across a restart")
 	}
-	got, _, err := load(newTestManager(t, db, clk, auth.SessionConfig{Keys: [][]byte{k2}}), cookieNamed(cs, auth.SessionCookieName))
+	got, _, err := load(newTestManager(t, db, clk, auth.SessionConfig{Keys: [][]byte{k2}}), sessionCookie(cs))
 	if err != nil || got.Name != "alice" {
 		t.Fatalf("session after restart: %v, %v", got, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/devserver-console/console/internal/auth"
+	"github.com/devserver-console/console/internal/testutil"
 )
 
 const goodPW = "a long enough password"
@@ -135,7 +136,7 @@ func TestLockoutPerUserName(t *testing.T) {
 		if !errors.Is(err, auth.ErrInvalidCredentials) || errors.Is(err, auth.ErrLocked) {
 			t.Fatalf("failure %d: error = %v, want ErrInvalidCredentials only", i+1, err)
 		}
-		clk.Add(time.Minute)
+		clk.Advance(time.Minute)
 	}
 	// The fifth fails and starts the lock-out.
 	_, err := s.Authenticate(ctx, "ALICE", "guess", "192.0.2.9")
@@ -147,12 +148,12 @@ func TestLockoutPerUserName(t *testing.T) {
 		t.Fatalf("locked until %v, want %v", le.Until, want)
 	}
 	// Now even the right password is refused, from anywhere.
-	clk.Add(14 * time.Minute)
+	clk.Advance(14 * time.Minute)
 	if _, err := s.Authenticate(ctx, "alice", goodPW, "198.51.100.1"); !errors.Is(err, auth.ErrLocked) || errors.Is(err, auth.ErrInvalidCredentials) {
 		t.Fatalf("right password while locked: error = %v, want ErrLocked", err)
 	}
 	// Attempts while locked do not extend the lock.
-	clk.Add(time.Minute + time.Second)
+	clk.Advance(time.Minute + time.Second)
 	if _, err := s.Authenticate(ctx, "alice", goodPW, "198.51.100.1"); err != nil {
 		t.Fatalf("right password after the lock-out: %v", err)
 	}
@@ -198,22 +199,22 @@ func TestLockoutPerAddress(t *testing.T) {
 func TestLockoutWindow(t *testing.T) {
 	tests := []struct {
 		name       string
-		between    func(t *testing.T, s *auth.Store, clk *clock)
+		between    func(t *testing.T, s *auth.Store, clk *testutil.Clock)
 		wantLocked bool
 	}{
 		{
 			name:       "eight failures inside the window lock",
-			between:    func(t *testing.T, s *auth.Store, clk *clock) { clk.Add(time.Minute) },
+			between:    func(t *testing.T, s *auth.Store, clk *testutil.Clock) { clk.Advance(time.Minute) },
 			wantLocked: true,
 		},
 		{
 			name:       "failures older than the window are forgotten",
-			between:    func(t *testing.T, s *auth.Store, clk *clock) { clk.Add(15*time.Minute + time.Second) },
+			between:    func(t *testing.T, s *auth.Store, clk *testutil.Clock) { clk.Advance(15*time.Minute + time.Second) },
 			wantLocked: false,
 		},
 		{
 			name: "a successful sign-in resets the count",
-			between: func(t *testing.T, s *auth.Store, clk *clock) {
+			between: func(t *testing.T, s *auth.Store, clk *testutil.Clock) {
 				if _, err := s.Authenticate(context.Background(), "alice", goodPW, "192.0.2.1"); err != nil {
 					t.Fatal(err)
 				}
@@ -263,7 +264,7 @@ func TestLockoutPolicyIsConfigurable(t *testing.T) {
 	if _, err := s.Authenticate(ctx, "alice", "x", ""); !errors.Is(err, auth.ErrLocked) {
 		t.Fatalf("second failure with MaxUserFailures 2: %v, want locked", err)
 	}
-	clk.Add(time.Minute)
+	clk.Advance(time.Minute)
 	if _, err := s.Authenticate(ctx, "alice", goodPW, ""); err != nil {
 		t.Fatalf("after a one-minute lock-out: %v", err)
 	}
@@ -465,7 +466,7 @@ func TestList(t *testing.T) {
 	clk := newClock()
 	s := newTestStore(t, newTestDB(t), clk, nil)
 	mustCreate(t, s, "carol", auth.RoleApprover, goodPW)
-	clk.Add(time.Hour)
+	clk.Advance(time.Hour)
 	b := mustCreate(t, s, "bob", auth.RoleViewer, goodPW)
 	if err := s.Disable(ctx, b.ID); err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -22,6 +23,7 @@ import (
 	"github.com/devserver-console/console/internal/modelarts"
 	"github.com/devserver-console/console/internal/simulator"
 	"github.com/devserver-console/console/internal/store"
+	"github.com/devserver-console/console/internal/testutil"
 )
 
 const project = "0123456789abcdef0123456789abcdef"
@@ -145,26 +147,39 @@ func withStatus(st modelarts.Status) func(*modelarts.ServerResponse) bool {
 }
 
 // mutating counts the requests that could change state in the simulator.
+// run prepares action on ids as u and executes it with no parameters or
+// confirmation word, and returns the batch id.
+func (e *env) run(t *testing.T, u *auth.User, action modelarts.BatchType, ids []string) string {
+	t.Helper()
+	p, err := e.svc.Prepare(context.Background(), u, action, ids, e.snapshot(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _, err := e.svc.Execute(context.Background(), u, p.Token, nil, "", meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
 func (e *env) mutating() int { return e.sim.MutatingRequests() }
 
 // settle waits for the batch's chunks to be sent and its servers to settle.
 func (e *env) settle(t *testing.T, id string) *batch.Progress {
 	t.Helper()
 	e.svc.Wait()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		p, err := e.svc.Status(context.Background(), id, e.snapshot(t))
-		if err != nil {
+	var p *batch.Progress
+	testutil.Eventually(t, 15*time.Second, "batch "+id+" settles", func() error {
+		var err error
+		if p, err = e.svc.Status(context.Background(), id, e.snapshot(t)); err != nil {
 			t.Fatal(err)
 		}
-		if p.Done {
-			return p
+		if !p.Done {
+			return fmt.Errorf("servers %+v", p.Servers)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("batch %s did not settle: %+v", id, p.Servers)
-		}
-		time.Sleep(40 * time.Millisecond)
-	}
+		return nil
+	})
+	return p
 }
 
 func TestPrepareMixedEligibility(t *testing.T) {
@@ -478,14 +493,7 @@ func TestExecuteRefusesBeforeSending(t *testing.T) {
 func TestChunking(t *testing.T) {
 	e := newEnv(t, envOpts{chunkSize: 2})
 	servers := e.pick(t, 5, withStatus(modelarts.StatusRunning))
-	p, err := e.svc.Prepare(context.Background(), operator, modelarts.BatchReboot, ids(servers), e.snapshot(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, _, err := e.svc.Execute(context.Background(), operator, p.Token, nil, "", meta)
-	if err != nil {
-		t.Fatal(err)
-	}
+	id := e.run(t, operator, modelarts.BatchReboot, ids(servers))
 	prog := e.settle(t, id)
 	var sizes []int
 	for _, c := range prog.Chunks {
@@ -537,15 +545,8 @@ func TestChunkFailures(t *testing.T) {
 	t.Run("APIError", func(t *testing.T) {
 		e := newEnv(t, envOpts{chunkSize: 1})
 		servers := e.pick(t, 2, withStatus(modelarts.StatusRunning))
-		p, err := e.svc.Prepare(context.Background(), operator, modelarts.BatchStop, ids(servers), e.snapshot(t))
-		if err != nil {
-			t.Fatal(err)
-		}
 		e.sim.FailNextMethod(http.MethodPost, simulator.FaultError, 1)
-		id, _, err := e.svc.Execute(context.Background(), operator, p.Token, nil, "", meta)
-		if err != nil {
-			t.Fatal(err)
-		}
+		id := e.run(t, operator, modelarts.BatchStop, ids(servers))
 		prog := e.settle(t, id)
 		c := prog.Chunks[0]
 		if c.Outcome != batch.OutcomeAPIError || c.HTTPStatus != 500 || c.ErrorCode == "" || len(c.RequestID) != 32 {
@@ -562,15 +563,8 @@ func TestChunkFailures(t *testing.T) {
 	t.Run("Timeout", func(t *testing.T) {
 		e := newEnv(t, envOpts{callTimeout: 300 * time.Millisecond})
 		servers := e.pick(t, 2, withStatus(modelarts.StatusRunning))
-		p, err := e.svc.Prepare(context.Background(), operator, modelarts.BatchStop, ids(servers), e.snapshot(t))
-		if err != nil {
-			t.Fatal(err)
-		}
 		e.sim.FailNextMethod(http.MethodPost, simulator.FaultTimeout, 1)
-		id, _, err := e.svc.Execute(context.Background(), operator, p.Token, nil, "", meta)
-		if err != nil {
-			t.Fatal(err)
-		}
+		id := e.run(t, operator, modelarts.BatchStop, ids(servers))
 		prog := e.settle(t, id)
 		c := prog.Chunks[0]
 		if c.Outcome != batch.OutcomeUnknown || !c.TimedOut() || c.Took() < 300*time.Millisecond {
@@ -591,14 +585,7 @@ func TestChunkFailures(t *testing.T) {
 	t.Run("NotRecorded", func(t *testing.T) {
 		e := newEnv(t, envOpts{unaudited: true})
 		servers := e.pick(t, 1, withStatus(modelarts.StatusRunning))
-		p, err := e.svc.Prepare(context.Background(), operator, modelarts.BatchStop, ids(servers), e.snapshot(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		id, _, err := e.svc.Execute(context.Background(), operator, p.Token, nil, "", meta)
-		if err != nil {
-			t.Fatal(err)
-		}
+		id := e.run(t, operator, modelarts.BatchStop, ids(servers))
 		prog := e.settle(t, id)
 		if c := prog.Chunks[0]; c.Outcome != batch.OutcomeNotSent || !strings.Contains(c.TransportError, "audit log") {
 			t.Errorf("chunk = %+v; want not_sent because of the audit log", c)
@@ -613,14 +600,7 @@ func TestListAndGet(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	servers := e.pick(t, 2, withStatus(modelarts.StatusRunning))
 	run := func(u *auth.User, s modelarts.ServerResponse) string {
-		p, err := e.svc.Prepare(context.Background(), u, modelarts.BatchReboot, []string{s.ID}, e.snapshot(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		id, _, err := e.svc.Execute(context.Background(), u, p.Token, nil, "", meta)
-		if err != nil {
-			t.Fatal(err)
-		}
+		id := e.run(t, u, modelarts.BatchReboot, []string{s.ID})
 		e.settle(t, id)
 		return id
 	}
@@ -787,14 +767,7 @@ func TestFollowRecordsUnwatchedBatch(t *testing.T) {
 			}
 			e := newEnv(t, envOpts{follow: follow, chunkSize: 2})
 			servers := e.pick(t, 3, withStatus(modelarts.StatusRunning))
-			p, err := e.svc.Prepare(context.Background(), operator, modelarts.BatchStop, ids(servers), e.snapshot(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			id, _, err := e.svc.Execute(context.Background(), operator, p.Token, nil, "", meta)
-			if err != nil {
-				t.Fatal(err)
-			}
+			id := e.run(t, operator, modelarts.BatchStop, ids(servers))
 			svc := e.svc
 			if tt.recover {
 				svc.Wait() // all chunks sent; nothing follows the batch
@@ -808,20 +781,16 @@ func TestFollowRecordsUnwatchedBatch(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			deadline := time.Now().Add(15 * time.Second)
-			for {
+			testutil.Eventually(t, 15*time.Second, "the batch is recorded as done without its page being opened", func() error {
 				b, err := svc.Get(context.Background(), id)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if b.Done() {
-					break
+				if !b.Done() {
+					return errors.New("not done")
 				}
-				if time.Now().After(deadline) {
-					t.Fatal("the batch was never recorded as done without its page being opened")
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
+				return nil
+			})
 			var finals []string
 			if err := e.db.Read.Select(&finals, `SELECT final_status FROM batch_servers WHERE batch_id = ? ORDER BY server_id`, id); err != nil {
 				t.Fatal(err)

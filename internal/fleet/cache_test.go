@@ -10,6 +10,7 @@ import (
 
 	"github.com/devserver-console/console/internal/fleet"
 	"github.com/devserver-console/console/internal/modelarts"
+	"github.com/devserver-console/console/internal/testutil"
 )
 
 // countingLister is a fake ModelArts list that counts walks. Each walk
@@ -59,24 +60,9 @@ func (l *countingLister) set(servers []modelarts.ServerResponse, err error) {
 	l.servers, l.err = servers, err
 }
 
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *fakeClock { return &fakeClock{t: time.Date(2025, 3, 1, 12, 1, 0, 0, time.UTC)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+// newClock returns the fake clock the fleet tests start from.
+func newClock() *testutil.Clock {
+	return testutil.NewClock(time.Date(2025, 3, 1, 12, 1, 0, 0, time.UTC))
 }
 
 func srv(id, name string, st modelarts.Status) modelarts.ServerResponse {

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/devserver-console/console/internal/modelarts"
+	"github.com/devserver-console/console/internal/testutil"
 )
 
 const iamPassword = "IAM-pa55word!"
@@ -69,19 +70,6 @@ func newFakeIAM(t *testing.T, expires time.Time) *fakeIAM {
 	return f
 }
 
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
-
 func authorize(t *testing.T, a modelarts.Authenticator) (http.Header, error) {
 	t.Helper()
 	req := httptest.NewRequest(http.MethodGet, "https://modelarts.example/v1/p/dev-servers", nil)
@@ -95,7 +83,7 @@ func TestIAMToken(t *testing.T) {
 
 	t.Run("fetches once, caches, refreshes 5 minutes before expiry", func(t *testing.T) {
 		iam := newFakeIAM(t, expires)
-		clk := &clock{t: start}
+		clk := testutil.NewClock(start)
 		a := modelarts.NewIAMToken(modelarts.IAMConfig{Endpoint: iam.URL + "/", Username: "ops", Password: iamPassword,
 			Domain: "acme", ProjectName: "cn-north-4", Now: clk.Now})
 		for i := range 3 {

@@ -204,13 +204,25 @@ func TestImages(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			res := do(t, sim, http.MethodGet, path("/images"+tt.query), nil)
-			var got []modelarts.ServerImageResponse
-			decode(t, res, &got)
-			if !strings.HasPrefix(string(res.body), "[") {
-				t.Errorf("body is not a JSON array: %.40s", res.body)
+			// The page wrapper of ListDevServerImages (Huawei's API page and
+			// the official SDK's model), with "data":[] when nothing matches.
+			var page struct {
+				Current, Pages, Size int
+				Total                int64
+				Data                 *[]modelarts.ServerImageResponse
 			}
-			if want := count(tt.want); len(got) != want {
+			decode(t, res, &page)
+			if page.Data == nil {
+				t.Fatalf("body has no \"data\" array: %.60s", res.body)
+			}
+			got := *page.Data
+			want := count(tt.want)
+			if len(got) != want {
 				t.Errorf("got %d images, want %d", len(got), want)
+			}
+			if page.Current != 1 || page.Pages != 1 || page.Size != want || page.Total != int64(want) {
+				t.Errorf("page wrapper current=%d pages=%d size=%d total=%d, want 1, 1, %d, %d",
+					page.Current, page.Pages, page.Size, page.Total, want, want)
 			}
 			for _, img := range got {
 				if !tt.want(img) {
@@ -322,10 +334,12 @@ func TestTestHooks(t *testing.T) {
 
 	img := modelarts.ServerImageResponse{Arch: modelarts.ArchX86, Name: `"><img src=x onerror=alert(1)>`, ServerType: modelarts.ServerTypeECS, Status: modelarts.ImageActive}
 	sim.AddImage(img)
-	var imgs []modelarts.ServerImageResponse
-	decode(t, do(t, sim, http.MethodGet, path("/images?server_type=ECS"), nil), &imgs)
+	var page struct {
+		Data []modelarts.ServerImageResponse
+	}
+	decode(t, do(t, sim, http.MethodGet, path("/images?server_type=ECS"), nil), &page)
 	found := false
-	for _, i := range imgs {
+	for _, i := range page.Data {
 		if i.Name == img.Name {
 			found = true
 			if !modelarts.IsUUID(i.ImageID) {

@@ -3,6 +3,7 @@ package simulator_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/devserver-console/console/internal/modelarts"
 	"github.com/devserver-console/console/internal/simulator"
+	"github.com/devserver-console/console/internal/testutil"
 )
 
 // callLog is a modelarts.Recorder that keeps every state-changing call.
@@ -51,7 +53,7 @@ func (l *callLog) last() *modelarts.CallResult {
 // console's real client signing its requests.
 type integration struct {
 	sim    *simulator.Simulator
-	clock  *fakeClock
+	clock  *testutil.Clock
 	srv    *httptest.Server
 	client *modelarts.Client
 	calls  *callLog
@@ -61,7 +63,7 @@ func newIntegration(t *testing.T) *integration {
 	t.Helper()
 	// The client signs with the wall clock, so the fake clock starts at now
 	// (within the 15-minute skew) and only moves forward by small steps.
-	clock := &fakeClock{t: time.Now()}
+	clock := testutil.NewClock(time.Now())
 	sim := simulator.New(simulator.Options{
 		Servers:    60,
 		Seed:       11,
@@ -247,20 +249,19 @@ func TestClientWallClock(t *testing.T) {
 	if err != nil || got.Status != modelarts.StatusStarting {
 		t.Fatalf("StartServer = %v, %v; want STARTING", got, err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	testutil.Eventually(t, 5*time.Second, "the server reaches RUNNING", func() error {
 		cur, err := client.ShowServer(ctx, s.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if cur.Status == modelarts.StatusRunning {
-			break
-		}
-		if cur.Status != modelarts.StatusStarting || time.Now().After(deadline) {
+		if cur.Status != modelarts.StatusRunning && cur.Status != modelarts.StatusStarting {
 			t.Fatalf("status %s while waiting for RUNNING", cur.Status)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		if cur.Status != modelarts.StatusRunning {
+			return fmt.Errorf("status %s", cur.Status)
+		}
+		return nil
+	})
 }
 
 func TestClientFaults(t *testing.T) {

@@ -1,46 +1,28 @@
 package simulator_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/devserver-console/console/internal/modelarts"
 	"github.com/devserver-console/console/internal/simulator"
+	"github.com/devserver-console/console/internal/testutil"
 )
-
-// syncBuffer is a bytes.Buffer safe for the logger and the test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 var endpointRE = regexp.MustCompile(`endpoint=(http://127\.0\.0\.1:\d+)`)
 
 func TestCommandServesUntilCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr testutil.LogBuffer
 	done := make(chan error, 1)
 	go func() {
 		done <- simulator.Command(ctx, []string{
@@ -50,22 +32,18 @@ func TestCommandServesUntilCancelled(t *testing.T) {
 	}()
 
 	var endpoint string
-	deadline := time.Now().Add(5 * time.Second)
-	for endpoint == "" {
+	testutil.Eventually(t, 5*time.Second, "the simulator logs its endpoint", func() error {
 		if m := endpointRE.FindStringSubmatch(stderr.String()); m != nil {
 			endpoint = m[1]
-			break
+			return nil
 		}
 		select {
 		case err := <-done:
 			t.Fatalf("Command returned early: %v; log:\n%s", err, stderr.String())
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no listening line after 5s; log:\n%s", stderr.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return fmt.Errorf("no listening line; log:\n%s", stderr.String())
+	})
 
 	// An unsigned request is refused: the keys were applied.
 	res, err := http.Get(endpoint + path(""))
@@ -138,7 +116,7 @@ func TestCommandFlagErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var stdout, stderr syncBuffer
+			var stdout, stderr testutil.LogBuffer
 			err := simulator.Command(context.Background(), tt.args, &stdout, &stderr)
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
@@ -147,7 +125,7 @@ func TestCommandFlagErrors(t *testing.T) {
 	}
 
 	t.Run("help", func(t *testing.T) {
-		var stdout, stderr syncBuffer
+		var stdout, stderr testutil.LogBuffer
 		err := simulator.Command(context.Background(), []string{"-h"}, &stdout, &stderr)
 		if !errors.Is(err, flag.ErrHelp) {
 			t.Fatalf("err = %v, want flag.ErrHelp", err)

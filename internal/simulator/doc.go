@@ -10,7 +10,7 @@
 //	GET    ""                list, paged (limit 0–1024, default 10; offset;
 //	                         sort_key createTime|updateTime; sort_dir ASC|DESC)
 //	GET    /all              every server on one page
-//	GET    /images           JSON array of images (server_type, flavor_name)
+//	GET    /images           images on one page (server_type, flavor_name)
 //	GET    /{id}             one server
 //	POST   /action           batch START|STOP|REBOOT|CHANGEOS|REINSTALLOS|DELETE
 //	PUT    /{id}/start       single-server actions, answering the server

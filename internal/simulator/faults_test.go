@@ -15,10 +15,11 @@ import (
 
 	"github.com/devserver-console/console/internal/modelarts"
 	"github.com/devserver-console/console/internal/simulator"
+	"github.com/devserver-console/console/internal/testutil"
 )
 
 // faultServer runs a simulator behind a real HTTP server.
-func faultServer(t *testing.T, opts simulator.Options) (*simulator.Simulator, *fakeClock, *httptest.Server) {
+func faultServer(t *testing.T, opts simulator.Options) (*simulator.Simulator, *testutil.Clock, *httptest.Server) {
 	t.Helper()
 	sim, clock := newSim(t, opts)
 	srv := httptest.NewServer(sim)

@@ -116,8 +116,25 @@ func (s *Simulator) handleServerShow(id string) (any, *apiError) {
 	return cloneServer(srv.resp), nil
 }
 
-// handleImageList serves GET /v1/{project}/dev-servers/images: a JSON array
-// of images, ACTIVE and INACTIVE, filtered by server_type (BMS, ECS or HPS)
+// imagePage is the answer of GET /images (ListDevServerImages): the same
+// page wrapper as the server lists, {current, data, pages, size, total}, as
+// Huawei's API page and the official SDK's ListDevServerImagesResponse have
+// it. All matching images are on the one page.
+type imagePage struct {
+	Current int                             `json:"current"`
+	Data    []modelarts.ServerImageResponse `json:"data"`
+	Pages   int                             `json:"pages"`
+	Size    int                             `json:"size"`
+	Total   int64                           `json:"total"`
+}
+
+// oneImagePage wraps a complete image list in the page wrapper.
+func oneImagePage(data []modelarts.ServerImageResponse) imagePage {
+	return imagePage{Current: 1, Data: data, Pages: 1, Size: len(data), Total: int64(len(data))}
+}
+
+// handleImageList serves GET /v1/{project}/dev-servers/images: one page of
+// images, ACTIVE and INACTIVE, filtered by server_type (BMS, ECS or HPS)
 // and by flavor_name (images of that flavor's server type and architecture;
 // an unknown flavor has none).
 func (s *Simulator) handleImageList(q url.Values) (any, *apiError) {
@@ -131,7 +148,7 @@ func (s *Simulator) handleImageList(q url.Values) (any, *apiError) {
 	if fl := q.Get("flavor_name"); fl != "" {
 		f, ok := flavorFamily(fl)
 		if !ok {
-			return []modelarts.ServerImageResponse{}, nil
+			return oneImagePage([]modelarts.ServerImageResponse{}), nil
 		}
 		fam = f
 	}
@@ -147,7 +164,7 @@ func (s *Simulator) handleImageList(q url.Values) (any, *apiError) {
 		}
 		out = append(out, img)
 	}
-	return out, nil
+	return oneImagePage(out), nil
 }
 
 // handleBatchAction serves POST /v1/{project}/dev-servers/action. The batch

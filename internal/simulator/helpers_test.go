@@ -6,12 +6,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/devserver-console/console/internal/modelarts"
 	"github.com/devserver-console/console/internal/simulator"
+	"github.com/devserver-console/console/internal/testutil"
 )
 
 // project is the project id the tests put in paths.
@@ -19,32 +19,10 @@ const project = "0123456789abcdef0123456789abcdef"
 
 var requestIDRE = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
-// fakeClock is a settable clock for Options.Now.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, time.March, 2, 9, 30, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // newSim builds a simulator on a fake clock and closes it after the test.
-func newSim(t *testing.T, opts simulator.Options) (*simulator.Simulator, *fakeClock) {
+func newSim(t *testing.T, opts simulator.Options) (*simulator.Simulator, *testutil.Clock) {
 	t.Helper()
-	clock := newFakeClock()
+	clock := testutil.NewClock(time.Date(2026, time.March, 2, 9, 30, 0, 0, time.UTC))
 	if opts.Now == nil {
 		opts.Now = clock.Now
 	}

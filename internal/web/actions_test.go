@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"fmt"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -20,6 +21,7 @@ import (
 	"github.com/devserver-console/console/internal/fleet"
 	"github.com/devserver-console/console/internal/modelarts"
 	"github.com/devserver-console/console/internal/simulator"
+	"github.com/devserver-console/console/internal/testutil"
 )
 
 // actionEnv is a running console with an operator signed in.
@@ -58,6 +60,15 @@ func (e *actionEnv) pick(t *testing.T, n int, used map[string]bool, ok func(*mod
 
 func eligible(action modelarts.BatchType) func(*modelarts.ServerResponse) bool {
 	return func(s *modelarts.ServerResponse) bool { ok, _ := modelarts.Eligible(action, s); return ok }
+}
+
+// changeable picks servers of type st and architecture a whose OS can be
+// changed.
+func changeable(st modelarts.ServerType, a modelarts.Arch) func(*modelarts.ServerResponse) bool {
+	return func(s *modelarts.ServerResponse) bool {
+		ok, _ := modelarts.Eligible(modelarts.BatchChangeOS, s)
+		return ok && s.Type() == st && s.Arch() == a
+	}
 }
 
 // selectServers replaces the user's server-side selection with ids.
@@ -137,21 +148,19 @@ func batchIDFrom(t *testing.T, r *apptest.Response) string {
 // stops polling, and returns the last fragment.
 func waitDone(t *testing.T, c *apptest.Client, id string) *goquery.Document {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	var doc *goquery.Document
+	testutil.Eventually(t, 20*time.Second, "batch "+id+" stops polling", func() error {
 		r := c.HTMX(t, http.MethodGet, "/batches/"+id+"/status", nil)
 		if r.Status != http.StatusOK {
 			t.Fatalf("status fragment: %d\n%s", r.Status, r.Body)
 		}
-		doc := r.Doc(t)
-		if _, polling := doc.Find("#batch-status").Attr("hx-trigger"); !polling {
-			return doc
+		doc = r.Doc(t)
+		if _, polling := doc.Find("#batch-status").Attr("hx-trigger"); polling {
+			return fmt.Errorf("still polling:\n%s", r.Body)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("batch %s still polling:\n%s", id, r.Body)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
+	return doc
 }
 
 // serverRows maps server name to its row's cells (before, now, result).
@@ -357,10 +366,7 @@ func fileName(b []byte) string {
 
 func TestActionValidation(t *testing.T) {
 	e := newActionEnv(t)
-	servers := e.pick(t, 1, nil, func(s *modelarts.ServerResponse) bool {
-		ok, _ := modelarts.Eligible(modelarts.BatchChangeOS, s)
-		return ok && s.Type() == modelarts.ServerTypeECS && s.Arch() == modelarts.ArchX86
-	})
+	servers := e.pick(t, 1, nil, changeable(modelarts.ServerTypeECS, modelarts.ArchX86))
 	e.selectServers(t, "operator1", idsOf(servers)...)
 	tooBig := bytes.Repeat([]byte("x"), modelarts.UserDataMaxSize+1)
 	const badPass = "Password-of-root1"
@@ -735,10 +741,7 @@ func TestActionFailuresShown(t *testing.T) {
 
 func TestActionAuditRedaction(t *testing.T) {
 	e := newActionEnv(t)
-	servers := e.pick(t, 1, nil, func(s *modelarts.ServerResponse) bool {
-		ok, _ := modelarts.Eligible(modelarts.BatchReinstallOS, s)
-		return ok
-	})
+	servers := e.pick(t, 1, nil, eligible(modelarts.BatchReinstallOS))
 	e.selectServers(t, "operator1", idsOf(servers)...)
 	_, token := e.preview(t, e.op, modelarts.BatchReinstallOS)
 	const pass = "Qw9-redact-Me"
@@ -781,10 +784,7 @@ func TestActionAuditRedaction(t *testing.T) {
 
 func TestActionWithoutJavaScript(t *testing.T) {
 	e := newActionEnv(t)
-	servers := e.pick(t, 1, nil, func(s *modelarts.ServerResponse) bool {
-		ok, _ := modelarts.Eligible(modelarts.BatchReinstallOS, s)
-		return ok
-	})
+	servers := e.pick(t, 1, nil, eligible(modelarts.BatchReinstallOS))
 	e.selectServers(t, "operator1", idsOf(servers)...)
 	// The action bar posted as a plain form: a whole page comes back.
 	r := e.op.PostForm(t, "/actions/preview", url.Values{"action": {"REINSTALLOS"}})
@@ -835,12 +835,6 @@ func TestActionWithoutJavaScript(t *testing.T) {
 func TestActionChangeOSMixedPlatforms(t *testing.T) {
 	e := newActionEnv(t)
 	used := map[string]bool{}
-	changeable := func(st modelarts.ServerType, a modelarts.Arch) func(*modelarts.ServerResponse) bool {
-		return func(s *modelarts.ServerResponse) bool {
-			ok, _ := modelarts.Eligible(modelarts.BatchChangeOS, s)
-			return ok && s.Type() == st && s.Arch() == a
-		}
-	}
 	ecs := e.pick(t, 1, used, changeable(modelarts.ServerTypeECS, modelarts.ArchX86))
 	bms := e.pick(t, 1, used, changeable(modelarts.ServerTypeBMS, modelarts.ArchARM))
 	e.selectServers(t, "operator1", ecs[0].ID, bms[0].ID)

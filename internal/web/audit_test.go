@@ -24,6 +24,7 @@ import (
 	"github.com/devserver-console/console/internal/auth"
 	"github.com/devserver-console/console/internal/config"
 	"github.com/devserver-console/console/internal/modelarts"
+	"github.com/devserver-console/console/internal/testutil"
 	"github.com/devserver-console/console/internal/views"
 )
 
@@ -452,15 +453,12 @@ func TestAuditVerify(t *testing.T) {
 		return c.Get(t, "/audit").Doc(t).Find(`[data-testid=chain-status]`)
 	}
 	// The console verifies the chain once at start, in the background.
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if running, _ := env.App.Audit().Verifying(); !running {
-			break
+	testutil.Eventually(t, 10*time.Second, "the start-up verification finishes", func() error {
+		if running, _ := env.App.Audit().Verifying(); running {
+			return errors.New("still verifying")
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the start-up verification did not finish")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 	before, err := env.App.Audit().LastVerification(context.Background())
 	if err != nil || before == nil || !before.OK {
 		t.Fatalf("start-up verification = %+v, %v; want an intact chain", before, err)
