@@ -13,7 +13,7 @@ PLAYWRIGHT_DRIVER_PATH ?= $(CURDIR)/.cache/playwright-driver-$(PLAYWRIGHT_VERSIO
 E2E_TIMEOUT            ?= 10m
 export PLAYWRIGHT_DRIVER_PATH
 
-.PHONY: run build generate generate-check lint test test-unit test-deps test-e2e bench clean
+.PHONY: run build generate generate-check lint test test-unit test-deps test-e2e bench clean sdk-check
 
 ## run: start the console on the embedded ModelArts simulator and ./data/console.db
 run:
@@ -38,7 +38,7 @@ lint:
 
 ## test: everything: lint, generated code, unit tests, then the browser tests
 ## (installing Chromium and the Playwright driver first when they are missing)
-test: lint generate-check test-unit test-e2e
+test: lint generate-check test-unit sdk-check test-e2e
 
 ## test-unit: the Go unit, handler and integration tests (no browser needed)
 test-unit:
@@ -53,6 +53,11 @@ test-deps:
 ## test-e2e: the browser journeys in e2e/ (artifacts of failures in e2e/artifacts/)
 test-e2e: test-deps
 	$(GO) test -count=1 -timeout $(E2E_TIMEOUT) ./e2e
+
+## sdk-check: check the simulator and the AK/SK signer against Huawei's official Go SDK
+## (tools/sdkcheck, a separate module, so the main module never depends on the ~45 MiB SDK)
+sdk-check:
+	cd tools/sdkcheck && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 clean:
 	rm -rf bin
