@@ -15,6 +15,7 @@ import (
 	sdkma "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/modelarts/v1"
 
 	"github.com/devserver-console/console/internal/simulator"
+	"github.com/devserver-console/console/internal/testutil"
 )
 
 const (
@@ -22,28 +23,6 @@ const (
 	testSK      = "sdkcheck-secret-key-0123456789abcdefghij"
 	testProject = "0123456789abcdef0123456789abcdef"
 )
-
-// fakeClock is the simulator's clock: it starts at the real time (so the
-// SDK's real X-Sdk-Date stays inside the 15-minute window) and moves only
-// when the test advances it, which makes transitions deterministic.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{t: time.Now()} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // exchange is one request the SDK sent and the simulator's answer, as seen
 // on the wire.
@@ -107,7 +86,7 @@ func (r *recorder) last(t *testing.T) exchange {
 
 type env struct {
 	sim   *simulator.Simulator
-	clock *fakeClock
+	clock *testutil.Clock
 	rec   *recorder
 	url   string
 }
@@ -116,7 +95,9 @@ type env struct {
 // the given fleet size) behind httptest, with a fake clock and a recorder.
 func startSimulator(t *testing.T, servers int) *env {
 	t.Helper()
-	clock := newFakeClock()
+	// The clock starts at the real time, so the SDK's real X-Sdk-Date stays
+	// inside the 15-minute window, and moves only when the test advances it.
+	clock := testutil.NewClock(time.Now())
 	sim := simulator.New(simulator.Options{
 		Servers:    servers,
 		Seed:       7,

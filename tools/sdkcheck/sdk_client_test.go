@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/services/modelarts/v1/model"
 
 	"github.com/devserver-console/console/internal/simulator"
+	"github.com/devserver-console/console/internal/testutil"
 )
 
 var requestIDPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
@@ -423,31 +423,13 @@ func TestSDKErrors(t *testing.T) {
 	}
 }
 
-// syncBuffer is a goroutine-safe writer for the simulator's log.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestSDKAgainstSimulatorCommand runs the standalone "console simulator"
 // command (the same code as `console simulator --addr ... --ak ... --sk ...`)
 // on a free loopback port and drives it with the official client.
 func TestSDKAgainstSimulatorCommand(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var logs syncBuffer
+	var logs testutil.LogBuffer
 	done := make(chan error, 1)
 	go func() {
 		done <- simulator.Command(ctx, []string{
