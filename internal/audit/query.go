@@ -67,7 +67,17 @@ func ParseTimeBound(s string, end bool) (time.Time, error) {
 // phrase (so no FTS syntax is interpreted) and all must match. Words are
 // split by the same tokenizer at query time, so "gpu-node-07" matches the
 // name gpu-node-07. It returns "" when the text has no searchable word.
+//
+// Control characters separate words (the tokenizer never indexes them):
+// FTS5 reads a NUL inside a quoted phrase as the end of the query, so
+// passing one through would turn a typo into an SQL error.
 func ftsQuery(text string) string {
+	text = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, text)
 	var parts []string
 	for _, w := range strings.Fields(text) {
 		if !strings.ContainsFunc(w, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }) {

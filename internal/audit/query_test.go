@@ -104,6 +104,8 @@ func TestListFilters(t *testing.T) {
 		{"text: sign-in failure reason", audit.Filter{Text: "invalid password"}, []int64{7}},
 		{"text: X-Request-Id", audit.Filter{Text: "rid-1"}, []int64{2}},
 		{"text: FTS syntax is taken literally", audit.Filter{Text: `train" OR NEAR(x`}, []int64{}},
+		{"text: a NUL byte separates words instead of breaking the query", audit.Filter{Text: "train\x00b"}, []int64{4, 3}},
+		{"text: control characters only do not filter", audit.Filter{Text: "\x00\x01\x7f"}, []int64{9, 8, 7, 6, 5, 4, 3, 2, 1}},
 		{"text: only punctuation does not filter", audit.Filter{Text: `" * -`}, []int64{9, 8, 7, 6, 5, 4, 3, 2, 1}},
 		{"correlation id", audit.Filter{Correlation: "c3"}, []int64{6, 5}},
 		{"since a day", audit.Filter{Since: day2.Truncate(24 * time.Hour)}, []int64{9, 8, 7, 6, 5, 4, 3}},

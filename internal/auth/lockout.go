@@ -130,7 +130,22 @@ func (s *Store) Authenticate(ctx context.Context, name, password, clientIP strin
 			hash = r.PasswordHash
 		}
 	}
-	ok, err := s.h.verify(ctx, password, hash)
+	// The attempt is judged, and its failure recorded, inside a hashing
+	// slot, and the lock-out is checked again there: attempts sent at once
+	// all pass the first check before any has failed, so without this
+	// each would get its guess judged (a right one signing in) however
+	// far past the limit. Now at most one attempt per slot can overshoot.
+	if err := s.h.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer s.h.release()
+	now = s.now() // waiting for the slot may have taken a while
+	if le, err := s.lockedOut(ctx, subject, clientIP, now); err != nil {
+		return nil, err
+	} else if le != nil {
+		return nil, le
+	}
+	ok, err := s.h.compare(password, hash)
 	if err != nil {
 		return nil, err
 	}

@@ -117,6 +117,11 @@ func (h *hasher) verify(ctx context.Context, password, encoded string) (bool, er
 		return false, err
 	}
 	defer h.release()
+	return h.compare(password, encoded)
+}
+
+// compare is verify for a caller that already holds a slot (acquire).
+func (h *hasher) compare(password, encoded string) (bool, error) {
 	if encoded == "" {
 		_, err := argon2id.ComparePasswordAndHash(password, h.dummy)
 		return false, err

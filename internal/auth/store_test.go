@@ -3,7 +3,10 @@ package auth_test
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -487,5 +490,72 @@ func TestList(t *testing.T) {
 	want := []row{{"bob", auth.RoleViewer, true}, {"carol", auth.RoleApprover, false}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Fatalf("List mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// TestLockoutHoldsAgainstConcurrentGuesses: guesses sent all at once, so
+// that every one passes the lock-out check before any has failed, still
+// get only MaxUserFailures passwords judged; the rest are refused as
+// locked without being checked. (With one hashing slot, exactly so.)
+func TestLockoutHoldsAgainstConcurrentGuesses(t *testing.T) {
+	tests := []struct {
+		name   string
+		policy auth.LockoutPolicy
+		user   func(i int) string
+		addr   func(i int) string
+		max    int
+	}{
+		{"one user name from many addresses", auth.LockoutPolicy{MaxUserFailures: 5},
+			func(int) string { return "alice" },
+			func(i int) string { return "192.0.2." + strconv.Itoa(i+1) }, 5},
+		{"one address guessing many names", auth.LockoutPolicy{MaxAddrFailures: 5},
+			func(i int) string { return []string{"alice", "bob", "carol", "dave"}[i%4] },
+			func(int) string { return "203.0.113.7" }, 5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			// Production hash parameters: each guess takes long enough
+			// for all of them to pass the first check together.
+			s, err := auth.NewStore(newTestDB(t), auth.StoreConfig{
+				Now: newClock().Now, Lockout: tt.policy, HashConcurrency: 1,
+				Log: slog.New(slog.DiscardHandler),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustCreate(t, s, "alice", auth.RoleOperator, goodPW)
+			const n = 24
+			errs := make([]error, n)
+			start := make(chan struct{})
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					_, errs[i] = s.Authenticate(ctx, tt.user(i), "guess number "+strconv.Itoa(i), tt.addr(i))
+				}()
+			}
+			close(start)
+			wg.Wait()
+			judged, locked := 0, 0
+			for i, err := range errs {
+				switch {
+				case errors.Is(err, auth.ErrInvalidCredentials):
+					judged++
+				case errors.Is(err, auth.ErrLocked):
+					locked++
+				default:
+					t.Errorf("guess %d: error = %v, want refused", i, err)
+				}
+			}
+			if judged != tt.max || locked != n-tt.max {
+				t.Errorf("%d guesses judged and %d refused as locked, want %d and %d", judged, locked, tt.max, n-tt.max)
+			}
+			if _, err := s.Authenticate(ctx, "alice", goodPW, tt.addr(0)); !errors.Is(err, auth.ErrLocked) {
+				t.Errorf("right password after the burst: error = %v, want ErrLocked", err)
+			}
+		})
 	}
 }

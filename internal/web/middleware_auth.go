@@ -45,7 +45,55 @@ func (s *Server) useAuth(e *echo.Echo) {
 			e.IPExtractor = echo.ExtractIPDirect()
 		}
 	}
-	e.Use(s.securityHeaders, s.loadSession, s.verifyCSRF)
+	e.Use(s.securityHeaders, s.limitBody, s.loadSession, s.verifyCSRF)
+}
+
+// maxBodyBytes bounds every request body: the largest form, an OS change
+// with 32 KiB of user data given as a file, fits with room to spare.
+const maxBodyBytes = 256 << 10
+
+// maxFormMemory is what a multipart form may hold in memory; with bodies
+// bounded by maxBodyBytes nothing spills to temporary files.
+const maxFormMemory = maxBodyBytes
+
+// errTooLarge is the answer to a request body over maxBodyBytes.
+var errTooLarge = echo.NewHTTPError(http.StatusRequestEntityTooLarge,
+	"This request is too large (at most 256 KiB), so nothing was changed.")
+
+// limitBody bounds the request body before anything reads it. It must run
+// before verifyCSRF, which reads the form of a request without the CSRF
+// header: a limit on a route alone comes too late, after an unbounded
+// form (held in memory up to 32 MiB, its files on disk without limit)
+// has already been read, even for visitors who are not signed in.
+func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		if r.ContentLength > maxBodyBytes {
+			return errTooLarge
+		}
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = http.MaxBytesReader(c.Response(), r.Body, maxBodyBytes)
+		}
+		return next(c)
+	}
+}
+
+// parseForm reads the form of a state-changing request (url-encoded or
+// multipart) once, so that handlers find it parsed. A body over the limit
+// gives errTooLarge; other malformed bodies leave the form empty, which
+// handlers answer like missing fields.
+func parseForm(r *http.Request) error {
+	var err error
+	if ct := r.Header.Get(echo.HeaderContentType); strings.HasPrefix(ct, echo.MIMEMultipartForm) {
+		err = r.ParseMultipartForm(maxFormMemory)
+	} else {
+		err = r.ParseForm()
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return errTooLarge
+	}
+	return nil
 }
 
 // securityHeaders sets the headers every response carries. Cache-Control
@@ -133,6 +181,9 @@ func (s *Server) verifyCSRF(next echo.HandlerFunc) echo.HandlerFunc {
 		switch r.Method {
 		case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
 			return next(c)
+		}
+		if err := parseForm(r); err != nil {
+			return err
 		}
 		binding, _ := c.Get(csrfBindingContextKey).(string)
 		token := r.Header.Get("X-CSRF-Token")
