@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -47,6 +48,10 @@ type Config struct {
 	SessionIdle     time.Duration // CONSOLE_SESSION_IDLE
 	SessionAbsolute time.Duration // CONSOLE_SESSION_ABSOLUTE
 	SecureCookies   bool          // CONSOLE_SECURE_COOKIES: behind a TLS-terminating proxy
+	// TrustedProxies are the addresses or CIDR ranges of reverse proxies
+	// whose X-Forwarded-For is believed (CONSOLE_TRUSTED_PROXIES, comma
+	// separated). Empty: the client address is the connection's.
+	TrustedProxies []netip.Prefix
 
 	// Fleet and batches.
 	FleetTTL  time.Duration // CONSOLE_FLEET_TTL: how long one list walk is shared
@@ -148,6 +153,15 @@ func (c *Config) Flags(fs *flag.FlagSet, getenv func(string) string) error {
 	dur(&c.SessionAbsolute, "session-absolute", "CONSOLE_SESSION_ABSOLUTE", "absolute session lifetime")
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", getenv("CONSOLE_SECURE_COOKIES") == "true" || getenv("CONSOLE_SECURE_COOKIES") == "1",
 		"mark cookies Secure: the console is behind a TLS-terminating proxy ($CONSOLE_SECURE_COOKIES)")
+	fs.Func("trusted-proxies", "comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is believed ($CONSOLE_TRUSTED_PROXIES)", func(v string) error {
+		ps, err := ParsePrefixes(v)
+		if err != nil {
+			return err
+		}
+		c.TrustedProxies = ps
+		return nil
+	})
+	fromEnv("trusted-proxies", "CONSOLE_TRUSTED_PROXIES")
 	dur(&c.FleetTTL, "fleet-ttl", "CONSOLE_FLEET_TTL", "how long one fleet listing is shared between users")
 	integer(&c.ChunkSize, "chunk-size", "CONSOLE_CHUNK_SIZE", "servers per batch request")
 	str(&c.LogLevel, "log-level", "CONSOLE_LOG_LEVEL", "debug, info, warn or error")
@@ -169,6 +183,28 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	return c, c.Validate()
+}
+
+// ParsePrefixes parses a comma-separated list of IP addresses and CIDR
+// ranges; a bare address is a single-address range.
+func ParsePrefixes(v string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(v, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither an IP address nor a CIDR range", f)
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }
 
 var (

@@ -70,6 +70,20 @@ func TestLoad(t *testing.T) {
 		{name: "short admin password", env: map[string]string{"CONSOLE_ADMIN_PASSWORD": "short"}, wantErr: "CONSOLE_ADMIN_PASSWORD"},
 		{name: "idle longer than absolute", args: []string{"--session-idle", "13h"}, wantErr: "session timeouts"},
 		{name: "stray argument", args: []string{"extra"}, wantErr: "unexpected argument"},
+		{name: "bad trusted proxy", env: map[string]string{"CONSOLE_TRUSTED_PROXIES": "10.0.0.1, proxy.local"}, wantErr: "CONSOLE_TRUSTED_PROXIES"},
+		{
+			name: "trusted proxies",
+			env:  map[string]string{"CONSOLE_TRUSTED_PROXIES": "10.0.0.1, 192.168.0.0/16,fd00::/8"},
+			check: func(t *testing.T, c config.Config) {
+				var got []string
+				for _, p := range c.TrustedProxies {
+					got = append(got, p.String())
+				}
+				if want := "10.0.0.1/32 192.168.0.0/16 fd00::/8"; strings.Join(got, " ") != want {
+					t.Errorf("TrustedProxies = %v, want %s", got, want)
+				}
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

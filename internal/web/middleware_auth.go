@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 
@@ -33,17 +35,13 @@ const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 // requireSignedIn and require.
 //
 // Unless e already has an IPExtractor, client addresses (for sign-in
-// throttling and the audit log) come from the connection; behind a TLS
-// proxy (CONSOLE_SECURE_COOKIES) from X-Forwarded-For, trusting only
-// loopback and private-network proxies. Echo's default would believe any
-// client's X-Forwarded-For and let a guesser dodge the per-address limit.
+// throttling and the audit log) come from the connection. Only when
+// CONSOLE_TRUSTED_PROXIES names the reverse proxies is X-Forwarded-For
+// believed, and then only as set by those proxies: Echo's default would
+// believe any client's header and let a guesser dodge the per-address limit.
 func (s *Server) useAuth(e *echo.Echo) {
 	if e.IPExtractor == nil {
-		if s.cfg.SecureCookies {
-			e.IPExtractor = echo.ExtractIPFromXFFHeader()
-		} else {
-			e.IPExtractor = echo.ExtractIPDirect()
-		}
+		e.IPExtractor = clientIPExtractor(s.cfg.TrustedProxies)
 	}
 	e.Use(s.securityHeaders, s.limitBody, s.loadSession, s.verifyCSRF)
 }
@@ -316,4 +314,22 @@ func (s *Server) recordEvent(ctx context.Context, kind string, actor auth.Actor,
 		UserID: actor.UserID, Name: actor.Name, Role: string(actor.Role),
 		ClientIP: actor.ClientIP, UserAgent: actor.UserAgent,
 	}, detail)
+}
+
+// clientIPExtractor returns how to find a request's client address: the
+// connection's, or, with trusted proxies, the nearest X-Forwarded-For hop
+// that is not one of them.
+func clientIPExtractor(trusted []netip.Prefix) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, p := range trusted {
+		opts = append(opts, echo.TrustIPRange(prefixToIPNet(p)))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
+}
+
+func prefixToIPNet(p netip.Prefix) *net.IPNet {
+	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
 }
