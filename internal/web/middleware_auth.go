@@ -43,7 +43,8 @@ func (s *Server) useAuth(e *echo.Echo) {
 	if e.IPExtractor == nil {
 		e.IPExtractor = clientIPExtractor(s.cfg.TrustedProxies)
 	}
-	e.Use(s.securityHeaders, s.limitBody, s.loadSession, s.verifyCSRF)
+	s.anonLimiter = newAnonymousLimiter()
+	e.Use(s.securityHeaders, s.limitBody, s.loadSession, s.throttleAnonymous, s.verifyCSRF)
 }
 
 // maxBodyBytes bounds every request body: the largest form, an OS change

@@ -53,6 +53,8 @@ type Server struct {
 	audit    *audit.Store
 	users    *auth.Store
 	sessions *auth.SessionManager
+	// anonLimiter limits state-changing requests from people not signed in.
+	anonLimiter *middleware.RateLimiterMemoryStore
 
 	fleet      *fleet.Cache
 	selections *fleet.Selections
@@ -141,15 +143,29 @@ func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // headAsGet answers HEAD like GET (health checks and link checkers use
-// it); net/http drops the body of a HEAD response by itself.
+// it). Echo routes the request it was given, so the method is switched in
+// place for the handlers, the body they write is dropped, and the method is
+// put back before net/http finishes the response.
 func headAsGet(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if r := c.Request(); r.Method == http.MethodHead {
-			r.Method = http.MethodGet
+		r := c.Request()
+		if r.Method != http.MethodHead {
+			return next(c)
 		}
+		r.Method = http.MethodGet
+		defer func() { r.Method = http.MethodHead }()
+		c.Response().Writer = noBodyWriter{c.Response().Writer}
 		return next(c)
 	}
 }
+
+// noBodyWriter drops the body of a response to HEAD.
+type noBodyWriter struct{ http.ResponseWriter }
+
+func (w noBodyWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+// Unwrap lets http.ResponseController reach the real writer.
+func (w noBodyWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // ctx returns the request's context.
 func ctx(c echo.Context) context.Context { return c.Request().Context() }

@@ -1,0 +1,45 @@
+package web
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"golang.org/x/time/rate"
+)
+
+// Anonymous state-changing requests (sign-in attempts, and forged or stale
+// posts from nobody signed in) are limited per client address, so nobody
+// can flood the append-only audit log, where each of them is recorded, or
+// keep the password hasher busy. Signed-in users are not limited here.
+const (
+	anonymousRate  = rate.Limit(1) // requests per second, sustained
+	anonymousBurst = 60            // requests at once
+)
+
+// newAnonymousLimiter returns the per-address limiter store.
+func newAnonymousLimiter() *middleware.RateLimiterMemoryStore {
+	return middleware.NewRateLimiterMemoryStoreWithConfig(middleware.RateLimiterMemoryStoreConfig{
+		Rate: anonymousRate, Burst: anonymousBurst, ExpiresIn: 10 * time.Minute,
+	})
+}
+
+// throttleAnonymous answers 429, recording nothing, when an address that
+// is not signed in sends state-changing requests faster than the limit.
+func (s *Server) throttleAnonymous(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		switch c.Request().Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+			return next(c)
+		}
+		if currentUser(c) != nil {
+			return next(c)
+		}
+		if ok, _ := s.anonLimiter.Allow(c.RealIP()); !ok {
+			c.Response().Header().Set("Retry-After", "60")
+			return echo.NewHTTPError(http.StatusTooManyRequests, "Too many attempts from your address. Wait a minute, then try again.")
+		}
+		return next(c)
+	}
+}
