@@ -8,6 +8,7 @@ func (s *Server) routes() {
 	s.registerStaticRoutes(e)
 	s.registerSignInRoutes(e)
 	s.registerUserRoutes(e)
+	s.registerAccountRoutes(e)
 	s.registerServerRoutes(e.Group(""))
 	s.registerActionRoutes(e.Group(""))
 	s.registerBatchRoutes(e.Group(""))

@@ -108,6 +108,10 @@ var routeTable = []routeRule{
 	{route: "GET /batches/:id", target: "/batches/no-such-batch", want: codes{303, 404, 404, 404, 404}},
 	{route: "GET /batches/:id/status", target: "/batches/no-such-batch/status", want: codes{303, 404, 404, 404, 404}},
 
+	// Your account: every signed-in user.
+	{route: "GET /account", want: everyRoleGET},
+	{route: "POST /account/password", form: url.Values{"current_password": {""}, "new_password": {"short"}}, want: codes{401, 422, 422, 422, 422}},
+
 	// Audit log review: approvers and admins.
 	{route: "GET /audit", want: approverGET},
 	{route: "GET /audit/:id", target: "/audit/1", want: approverGET},
