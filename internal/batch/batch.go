@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/devserver-console/console/internal/fleet"
 	"github.com/devserver-console/console/internal/modelarts"
 	"github.com/devserver-console/console/internal/store"
 )
@@ -28,9 +29,12 @@ type Cloud interface {
 	ListImages(ctx context.Context, q modelarts.ImageQuery) ([]modelarts.ServerImageResponse, error)
 }
 
-// Invalidator marks the shared fleet snapshot stale after servers were acted
-// on. (*fleet.Cache) satisfies it.
-type Invalidator interface {
+// Fleet is the part of the shared fleet cache batches use: snapshots to
+// follow a batch to its final states, and Invalidate after servers were
+// acted on. (*fleet.Cache) satisfies it.
+type Fleet interface {
+	Get(ctx context.Context) (*fleet.Snapshot, error)
+	Refresh(ctx context.Context) (*fleet.Snapshot, error)
 	Invalidate()
 }
 
@@ -45,7 +49,7 @@ const (
 // Config builds a Service.
 type Config struct {
 	Cloud Cloud
-	Fleet Invalidator
+	Fleet Fleet
 	DB    *store.DB
 	Log   *slog.Logger
 	// Now is the clock (time.Now when nil).
@@ -75,7 +79,7 @@ type Config struct {
 // Service prepares, executes and tracks batch actions.
 type Service struct {
 	cloud       Cloud
-	fleet       Invalidator
+	fleet       Fleet
 	db          *store.DB
 	log         *slog.Logger
 	now         func() time.Time

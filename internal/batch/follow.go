@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
-
-	"github.com/devserver-console/console/internal/fleet"
 )
 
 // Defaults for following a batch in the background.
@@ -17,23 +15,15 @@ const (
 	DefaultFollowFor      = 2 * time.Hour
 )
 
-// snapshotSource is the part of the fleet cache that following needs.
-// (*fleet.Cache) satisfies it.
-type snapshotSource interface {
-	Get(ctx context.Context) (*fleet.Snapshot, error)
-	Refresh(ctx context.Context) (*fleet.Snapshot, error)
-}
-
 // follow keeps checking batch id in the background until every server has
 // settled and the final states are recorded, so a batch nobody watches is
 // still finished and recorded. (The batch page records them too: whichever
 // looks first records them, once.) It gives up after followFor; the page
 // finishes the record when it is next opened. Wait stops it.
 //
-// It does nothing when following is off or the fleet cannot give snapshots.
+// It does nothing when following is off or there is no fleet cache.
 func (s *Service) follow(id string) {
-	src, ok := s.fleet.(snapshotSource)
-	if !ok || s.followInterval <= 0 {
+	if s.fleet == nil || s.followInterval <= 0 {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.followFor)
@@ -70,7 +60,7 @@ func (s *Service) follow(id string) {
 				return
 			case <-t.C:
 			}
-			done, err := s.check(ctx, src, id)
+			done, err := s.check(ctx, id)
 			switch {
 			case ctx.Err() != nil:
 				return
@@ -85,12 +75,12 @@ func (s *Service) follow(id string) {
 
 // check reads a fleet list no older than the follow interval and records
 // the batch's final states if every server has settled.
-func (s *Service) check(ctx context.Context, src snapshotSource, id string) (bool, error) {
-	snap, err := src.Get(ctx)
+func (s *Service) check(ctx context.Context, id string) (bool, error) {
+	snap, err := s.fleet.Get(ctx)
 	if snap == nil || s.now().Sub(snap.FetchedAt) > s.followInterval {
 		// Too old to judge by (a long cache TTL) or never fetched: ask for
 		// a fresh walk; concurrent callers share it.
-		if fresh, ferr := src.Refresh(ctx); fresh != nil {
+		if fresh, ferr := s.fleet.Refresh(ctx); fresh != nil {
 			snap, err = fresh, nil
 		} else if ferr != nil {
 			err = ferr
