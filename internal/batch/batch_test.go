@@ -309,6 +309,9 @@ func TestExecuteHappyPaths(t *testing.T) {
 			if got := e.mutating() - before; got != 1 {
 				t.Errorf("sent %d state-changing requests, want 1", got)
 			}
+			if len(prog.Servers) != len(picked) {
+				t.Fatalf("progress lists %d servers, want %d", len(prog.Servers), len(picked))
+			}
 			for _, s := range prog.Servers {
 				if s.Current != tt.want || s.Result != batch.ResultSucceeded || s.Gone != tt.wantGone {
 					t.Errorf("server %s: current %s result %s gone %v; want %s succeeded gone %v",
@@ -566,6 +569,9 @@ func TestChunkFailures(t *testing.T) {
 		e.sim.FailNextMethod(http.MethodPost, simulator.FaultTimeout, 1)
 		id := e.run(t, operator, modelarts.BatchStop, ids(servers))
 		prog := e.settle(t, id)
+		if len(prog.Chunks) != 1 || len(prog.Servers) != 2 {
+			t.Fatalf("progress = %d chunks, %d servers; want 1 chunk of 2", len(prog.Chunks), len(prog.Servers))
+		}
 		c := prog.Chunks[0]
 		if c.Outcome != batch.OutcomeUnknown || !c.TimedOut() || c.Took() < 300*time.Millisecond {
 			t.Errorf("chunk = %+v (timed out %v, took %s); want an unknown outcome after the timeout", c, c.TimedOut(), c.Took())
@@ -665,7 +671,9 @@ func TestSecretsNotStored(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		n := 0
 		for rows.Next() {
+			n++
 			vals, err := rows.SliceScan()
 			if err != nil {
 				t.Fatal(err)
@@ -680,7 +688,13 @@ func TestSecretsNotStored(t *testing.T) {
 				}
 			}
 		}
+		if err := rows.Err(); err != nil {
+			t.Fatalf("read %s: %v", table, err)
+		}
 		rows.Close()
+		if n == 0 {
+			t.Errorf("table %s is empty: nothing was checked for secrets", table)
+		}
 	}
 }
 
@@ -734,12 +748,19 @@ func TestStatusIgnoresListPredatingTheAction(t *testing.T) {
 	if prog.Done {
 		t.Fatal("a list older than the action finished the batch")
 	}
+	if len(prog.Servers) != len(servers) {
+		t.Fatalf("progress lists %d servers, want %d", len(prog.Servers), len(servers))
+	}
 	for _, s := range prog.Servers {
 		if s.Result != batch.ResultInProgress {
 			t.Errorf("%s: result %s from a stale list, want in_progress", s.Name, s.Result)
 		}
 	}
-	for _, s := range e.settle(t, id).Servers {
+	settled := e.settle(t, id).Servers
+	if len(settled) != len(servers) {
+		t.Fatalf("settled progress lists %d servers, want %d", len(settled), len(servers))
+	}
+	for _, s := range settled {
 		if s.Result != batch.ResultSucceeded || !s.Gone {
 			t.Errorf("%s: result %s gone %v", s.Name, s.Result, s.Gone)
 		}

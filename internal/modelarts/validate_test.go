@@ -285,6 +285,11 @@ func FuzzValidate(f *testing.F) {
 			return
 		}
 		err := req.Validate()
+		// Validate is deterministic: the same request gets the same verdict
+		// and the same messages, so what the form showed is what is enforced.
+		if again := req.Validate(); (again == nil) != (err == nil) || (err != nil && again.Error() != err.Error()) {
+			t.Fatalf("Validate(%q) not deterministic: %v then %v", body, err, again)
+		}
 		if err == nil {
 			// A valid request must really satisfy the basic rules.
 			if !req.Type.Valid() || len(req.Servers) == 0 {
@@ -293,6 +298,11 @@ func FuzzValidate(f *testing.F) {
 			for _, s := range req.Servers {
 				if !modelarts.IsUUID(s.ID) {
 					t.Fatalf("Validate accepted id %q", s.ID)
+				}
+			}
+			if req.ExtendParam != nil && req.ExtendParam.AdminPass != "" {
+				if perr := modelarts.ValidatePassword(req.ExtendParam.AdminPass, modelarts.DefaultLoginUser); perr != nil {
+					t.Fatalf("Validate accepted an admin_pass ValidatePassword rejects: %v", perr)
 				}
 			}
 			return
@@ -307,7 +317,18 @@ func FuzzValidate(f *testing.F) {
 			}
 		}
 		if req.ExtendParam != nil {
-			_ = modelarts.ValidatePassword(req.ExtendParam.AdminPass, req.ExtendParam.KeyPairName)
+			p1 := modelarts.ValidatePassword(req.ExtendParam.AdminPass, req.ExtendParam.KeyPairName)
+			p2 := modelarts.ValidatePassword(req.ExtendParam.AdminPass, req.ExtendParam.KeyPairName)
+			if (p1 == nil) != (p2 == nil) || (p1 != nil && p1.Error() != p2.Error()) {
+				t.Fatalf("ValidatePassword not deterministic: %v then %v", p1, p2)
+			}
+			// For the OS actions, a password ValidatePassword rejects for the
+			// login user must be reported on extend_param.admin_pass.
+			if req.Type.NeedsOSParams() && req.ExtendParam.AdminPass != "" &&
+				modelarts.ValidatePassword(req.ExtendParam.AdminPass, modelarts.DefaultLoginUser) != nil &&
+				verrs.For("extend_param.admin_pass") == "" {
+				t.Fatalf("Validate(%q) did not report the weak admin_pass: %v", body, err)
+			}
 		}
 	})
 }

@@ -161,5 +161,9 @@ func TestNoKeysAcceptsAnything(t *testing.T) {
 		r.Header.Set("X-Auth-Token", "anything")
 		sim.ServeHTTP(w, r)
 	})
-	decode(t, do(t, h, http.MethodGet, path(""), nil), new(modelarts.ServerPage))
+	var page modelarts.ServerPage
+	decode(t, do(t, h, http.MethodGet, path(""), nil), &page)
+	if page.Total == 0 || len(page.Data) == 0 {
+		t.Errorf("page = total %d, %d servers; want the fleet listed", page.Total, len(page.Data))
+	}
 }

@@ -175,6 +175,9 @@ func TestClientBatchCycle(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ListAllServers after: %v", err)
 	}
+	if len(after) != len(all) {
+		t.Fatalf("ListAllServers after = %d servers, before %d; want the same fleet", len(after), len(all))
+	}
 	stopped := 0
 	for i, s := range after {
 		if s.ID != all[i].ID {

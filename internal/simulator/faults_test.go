@@ -63,12 +63,11 @@ func call(t *testing.T, srv *httptest.Server, ctx context.Context, method, p str
 
 func TestFaultsOneShot(t *testing.T) {
 	tests := []struct {
-		name      string
-		kind      simulator.FaultKind
-		timeout   time.Duration
-		check     func(t *testing.T, r wireResult)
-		applied   bool // whether the STOP took effect
-		wantFault string
+		name    string
+		kind    simulator.FaultKind
+		timeout time.Duration
+		check   func(t *testing.T, r wireResult)
+		applied bool // whether the STOP took effect
 	}{
 		{
 			name: "error", kind: simulator.FaultError,

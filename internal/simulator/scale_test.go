@@ -51,7 +51,7 @@ func TestScale(t *testing.T) {
 	start = time.Now()
 	page, err := client.BatchAction(ctx, req)
 	batched := time.Since(start)
-	if err != nil || len(page.Data) != len(req.Servers) {
+	if err != nil || len(req.Servers) != 1000 || len(page.Data) != len(req.Servers) {
 		t.Fatalf("BatchAction on %d servers: %v", len(req.Servers), err)
 	}
 	clock.Advance(transition)
@@ -67,8 +67,12 @@ func TestScale(t *testing.T) {
 	perPage := time.Since(start) / pages
 
 	start = time.Now()
-	do(t, sim, http.MethodGet, path("?limit=10&sort_key=updateTime&sort_dir=DESC"), nil)
+	var byUpdatePage modelarts.ServerPage
+	decode(t, do(t, sim, http.MethodGet, path("?limit=10&sort_key=updateTime&sort_dir=DESC"), nil), &byUpdatePage)
 	byUpdate := time.Since(start)
+	if len(byUpdatePage.Data) != 10 {
+		t.Errorf("updateTime page has %d servers, want 10", len(byUpdatePage.Data))
+	}
 
 	t.Logf("5000 servers: build %s, ListAllServers (5 pages of 1024) %s, batch STOP of %d %s, 10-item page at offset ~4900 %s, updateTime page %s",
 		built, walked, len(req.Servers), batched, perPage, byUpdate)

@@ -323,6 +323,9 @@ func TestClientDecodesEverySimulatedField(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ListAllServers: %v", err)
 	}
+	if len(all) != 60 {
+		t.Fatalf("ListAllServers = %d servers, want the 60 simulated", len(all))
+	}
 	if diff := cmp.Diff(sim.Servers(), all); diff != "" {
 		t.Fatalf("listed servers differ from the simulator's (-sim +client):\n%s", diff)
 	}

@@ -236,6 +236,9 @@ func TestSDKShowDevServer(t *testing.T) {
 	e := startSimulator(t, 12)
 	client := sdkClient(t, e.url, testAK, testSK)
 	listed := listAll(t, e, client, 50, model.GetListDevServersRequestSortDirEnum().ASC)
+	if len(listed) != 12 {
+		t.Fatalf("listed %d servers, want the 12 simulated", len(listed))
+	}
 
 	for _, s := range listed {
 		t.Run(deref(s.Name), func(t *testing.T) {
