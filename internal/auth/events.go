@@ -16,6 +16,13 @@ const (
 	EventUserDisabled    = "user.disabled"
 	EventUserEnabled     = "user.enabled"
 	EventUserPassword    = "user.password_changed"
+	EventUserSessions    = "user.sessions_ended"
+	EventSessionEnded    = "session.ended"
+
+	EventFactorEnrolled   = "mfa.enrolled"
+	EventFactorReset      = "mfa.reset"
+	EventFactorFailure    = "mfa.failure"
+	EventRecoveryCodeUsed = "mfa.recovery_code_used"
 )
 
 // Event is a security event for the audit log. Detail never holds a

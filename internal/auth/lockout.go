@@ -11,42 +11,66 @@ import (
 	"github.com/jmoiron/sqlx"
 )
 
-// LockoutPolicy throttles password guessing. After MaxUserFailures failed
-// sign-ins for one user name (known or not), or MaxAddrFailures from one
-// client address, within Window, that name or address cannot sign in for
-// Duration. Attempts while locked are refused without checking the
-// password and do not extend the lock.
+// LockoutPolicy throttles password (and second-factor) guessing with
+// growing delays instead of lock-outs. Failures are counted per user name
+// AND client address, and per client address across all names. After
+// FreeFailures failures of one name from one address (AddrFreeFailures
+// from one address in all), each further failure makes that pair (or
+// address) wait before its next attempt is judged: BaseDelay, then twice
+// as long each time, up to MaxDelay. A name is never locked for everyone:
+// guesses from one address do not slow the same name down from another.
+// Attempts that arrive while a pair or address must wait are refused
+// without checking the password and do not lengthen the wait. A count is
+// forgotten Forget after its last failure, and a pair's on success.
 type LockoutPolicy struct {
-	MaxUserFailures int
-	MaxAddrFailures int
-	Window          time.Duration
-	Duration        time.Duration
+	FreeFailures     int
+	AddrFreeFailures int
+	BaseDelay        time.Duration
+	MaxDelay         time.Duration
+	Forget           time.Duration
 }
 
-// DefaultLockoutPolicy is 5 failures per name or 20 per address within 15
-// minutes, then 15 minutes locked.
+// DefaultLockoutPolicy: 3 free failures per name and address and 20 per
+// address, then delays of 1 s, 2 s, 4 s … up to 15 minutes; counts are
+// forgotten an hour after the last failure. Eleven wrong guesses at one
+// name from one address take over four minutes of waiting, a hundred
+// take more than a day.
 var DefaultLockoutPolicy = LockoutPolicy{
-	MaxUserFailures: 5,
-	MaxAddrFailures: 20,
-	Window:          15 * time.Minute,
-	Duration:        15 * time.Minute,
+	FreeFailures:     3,
+	AddrFreeFailures: 20,
+	BaseDelay:        time.Second,
+	MaxDelay:         15 * time.Minute,
+	Forget:           time.Hour,
 }
 
 func (p LockoutPolicy) withDefaults() LockoutPolicy {
 	d := DefaultLockoutPolicy
-	if p.MaxUserFailures > 0 {
-		d.MaxUserFailures = p.MaxUserFailures
+	if p.FreeFailures > 0 {
+		d.FreeFailures = p.FreeFailures
 	}
-	if p.MaxAddrFailures > 0 {
-		d.MaxAddrFailures = p.MaxAddrFailures
+	if p.AddrFreeFailures > 0 {
+		d.AddrFreeFailures = p.AddrFreeFailures
 	}
-	if p.Window > 0 {
-		d.Window = p.Window
+	if p.BaseDelay > 0 {
+		d.BaseDelay = p.BaseDelay
 	}
-	if p.Duration > 0 {
-		d.Duration = p.Duration
+	if p.MaxDelay > 0 {
+		d.MaxDelay = p.MaxDelay
+	}
+	if p.Forget > 0 {
+		d.Forget = p.Forget
 	}
 	return d
+}
+
+// delay is the wait after the given number of failures over the free ones
+// (1 for the first).
+func (p LockoutPolicy) delay(over int) time.Duration {
+	d := p.BaseDelay
+	for i := 1; i < over && d < p.MaxDelay; i++ {
+		d *= 2
+	}
+	return min(d, p.MaxDelay)
 }
 
 // ErrInvalidCredentials is the one error for every failed sign-in: unknown
@@ -77,9 +101,10 @@ func (e *CredentialsError) Is(target error) bool { return target == ErrInvalidCr
 
 // LockedError is a refused or lock-triggering sign-in. It matches ErrLocked.
 type LockedError struct {
-	Kind      string    // "user" (the name) or "addr" (the client address)
-	Until     time.Time // when sign-in is possible again
-	Triggered bool      // this attempt's failure started the lock-out
+	Kind      string    // "pair" (the name from this address) or "addr" (the client address)
+	Until     time.Time // when the next attempt will be judged
+	Triggered bool      // this attempt's failure started or lengthened the wait
+	Failures  int       // failures counted so far (set when Triggered)
 }
 
 func (e *LockedError) Error() string { return ErrLocked.Error() }
@@ -159,7 +184,7 @@ func (s *Store) Authenticate(ctx context.Context, name, password, clientIP strin
 		reason = ReasonDisabled
 	}
 	if reason == "" {
-		if err := s.clearUserFailures(ctx, subject); err != nil {
+		if err := s.clearFailures(ctx, subject, clientIP); err != nil {
 			return nil, err
 		}
 		return r.user(), nil
@@ -175,73 +200,39 @@ func (s *Store) Authenticate(ctx context.Context, name, password, clientIP strin
 	return nil, cerr
 }
 
-// lockedOut returns the lock-out in force for the name or address, if any.
+// lockedOut returns the wait in force for the name from this address, or
+// for the address, if any.
 func (s *Store) lockedOut(ctx context.Context, subject, addr string, now time.Time) (*LockedError, error) {
+	return lockedOutQ(ctx, s.db.Read, subject, addr, now)
+}
+
+func lockedOutQ(ctx context.Context, q sqlx.QueryerContext, subject, addr string, now time.Time) (*LockedError, error) {
 	var row struct {
 		Kind  string `db:"kind"`
-		Until int64  `db:"locked_until"`
+		Until int64  `db:"blocked_until"`
 	}
-	err := s.db.Read.GetContext(ctx, &row, `SELECT kind, locked_until FROM login_lockouts
-		WHERE ((kind = 'user' AND subject = ?) OR (kind = 'addr' AND subject = ? AND subject <> ''))
-		  AND locked_until > ?
-		ORDER BY locked_until DESC LIMIT 1`, subject, addr, millis(now))
+	err := sqlx.GetContext(ctx, q, &row, `SELECT kind, blocked_until FROM signin_throttle
+		WHERE ((kind = 'pair' AND name = ? AND addr = ?) OR (kind = 'addr' AND name = '' AND addr = ? AND addr <> ''))
+		  AND blocked_until > ?
+		ORDER BY blocked_until DESC LIMIT 1`, subject, addr, addr, millis(now))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("auth: read lock-outs: %w", err)
+		return nil, fmt.Errorf("auth: read sign-in delays: %w", err)
 	}
 	return &LockedError{Kind: row.Kind, Until: fromMillis(row.Until)}, nil
 }
 
-// recordFailure notes a failed attempt for the name and the address and
-// starts a lock-out for either when it crosses its threshold.
+// recordFailure counts a failed attempt for the name from this address and
+// for the address, and makes either wait when it is past its free
+// failures. The counts live in the database, so every replica sees them.
 func (s *Store) recordFailure(ctx context.Context, subject, addr string, now time.Time) (*LockedError, error) {
-	p := s.lockout
-	nowMS := millis(now)
-	since := millis(now.Add(-p.Window))
 	var locked *LockedError
 	err := s.tx(ctx, func(tx *sqlx.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM login_failures WHERE at <= ?`, since); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM login_lockouts WHERE locked_until <= ?`, nowMS); err != nil {
-			return err
-		}
-		check := func(kind, subj string, max int) error {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO login_failures (kind, subject, at) VALUES (?, ?, ?)`, kind, subj, nowMS); err != nil {
-				return err
-			}
-			var n int
-			if err := tx.GetContext(ctx, &n, `SELECT count(*) FROM login_failures WHERE kind = ? AND subject = ? AND at > ?`, kind, subj, since); err != nil {
-				return err
-			}
-			if n < max {
-				return nil
-			}
-			until := now.Add(p.Duration)
-			if _, err := tx.ExecContext(ctx, `INSERT INTO login_lockouts (kind, subject, locked_until) VALUES (?, ?, ?)
-				ON CONFLICT (kind, subject) DO UPDATE SET locked_until = excluded.locked_until`, kind, subj, millis(until)); err != nil {
-				return err
-			}
-			// A fresh count starts when the lock-out ends.
-			if _, err := tx.ExecContext(ctx, `DELETE FROM login_failures WHERE kind = ? AND subject = ?`, kind, subj); err != nil {
-				return err
-			}
-			if locked == nil {
-				locked = &LockedError{Kind: kind, Until: until, Triggered: true}
-			}
-			return nil
-		}
-		if err := check("user", subject, p.MaxUserFailures); err != nil {
-			return err
-		}
-		if addr != "" {
-			if err := check("addr", addr, p.MaxAddrFailures); err != nil {
-				return err
-			}
-		}
-		return nil
+		var err error
+		locked, err = s.countFailure(ctx, tx, subject, addr, now)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("auth: record sign-in failure: %w", err)
@@ -249,8 +240,54 @@ func (s *Store) recordFailure(ctx context.Context, subject, addr string, now tim
 	return locked, nil
 }
 
-func (s *Store) clearUserFailures(ctx context.Context, subject string) error {
-	if _, err := s.db.Write.ExecContext(ctx, `DELETE FROM login_failures WHERE kind = 'user' AND subject = ?`, subject); err != nil {
+// countFailure is recordFailure inside the caller's transaction.
+func (s *Store) countFailure(ctx context.Context, tx *sqlx.Tx, subject, addr string, now time.Time) (*LockedError, error) {
+	p := s.lockout
+	nowMS := millis(now)
+	var locked *LockedError
+	err := func() error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM signin_throttle WHERE last_failure_at <= ?`, millis(now.Add(-p.Forget))); err != nil {
+			return err
+		}
+		bump := func(kind, name, addr string, free int) error {
+			var n int
+			if err := tx.GetContext(ctx, &n, `INSERT INTO signin_throttle (kind, name, addr, failures, last_failure_at, blocked_until)
+				VALUES (?, ?, ?, 1, ?, 0)
+				ON CONFLICT (kind, name, addr) DO UPDATE SET failures = failures + 1, last_failure_at = excluded.last_failure_at
+				RETURNING failures`, kind, name, addr, nowMS); err != nil {
+				return err
+			}
+			if n <= free {
+				return nil
+			}
+			until := now.Add(p.delay(n - free))
+			if _, err := tx.ExecContext(ctx, `UPDATE signin_throttle SET blocked_until = ? WHERE kind = ? AND name = ? AND addr = ?`,
+				millis(until), kind, name, addr); err != nil {
+				return err
+			}
+			if locked == nil || until.After(locked.Until) {
+				locked = &LockedError{Kind: kind, Until: until, Triggered: true, Failures: n}
+			}
+			return nil
+		}
+		if err := bump("pair", subject, addr, p.FreeFailures); err != nil {
+			return err
+		}
+		if addr != "" {
+			if err := bump("addr", "", addr, p.AddrFreeFailures); err != nil {
+				return err
+			}
+		}
+		return nil
+	}()
+	return locked, err
+}
+
+// clearFailures forgets the failures of the name from this address after
+// a successful sign-in. The address's own count stays: a guesser who also
+// owns one account cannot reset it.
+func (s *Store) clearFailures(ctx context.Context, subject, addr string) error {
+	if _, err := s.db.Write.ExecContext(ctx, `DELETE FROM signin_throttle WHERE kind = 'pair' AND name = ? AND addr = ?`, subject, addr); err != nil {
 		return fmt.Errorf("auth: clear sign-in failures: %w", err)
 	}
 	return nil

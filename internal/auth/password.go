@@ -3,13 +3,18 @@ package auth
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"regexp"
+	"runtime/debug"
 	"strings"
+	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/alexedwards/argon2id"
+	"golang.org/x/crypto/argon2"
 )
 
 // Password length limits. The upper bound keeps a single sign-in attempt
@@ -63,38 +68,91 @@ func ValidPassword(password string) error {
 
 // hasher hashes and verifies passwords, bounding how many argon2id runs are
 // in flight at once so a burst of sign-ins cannot exhaust memory.
+//
+// Each argon2id run allocates its memory parameter (19 MiB) afresh. The Go
+// runtime keeps freed heap mapped and returns it to the system only
+// slowly, so a console that has hashed a few passwords would sit tens of
+// MiB larger while idle. When the last run in flight ends and no other
+// starts for releaseAfter, the hasher hands the memory back at once.
 type hasher struct {
 	params argon2id.Params
 	sem    chan struct{}
-	dummy  string // a hash of a random password, verified for unknown users
+	dummy  string // random salt and key in PHC form, verified for unknown users
+
+	mu       sync.Mutex
+	inFlight int
+	timer    *time.Timer
+	// freeMemory returns unused heap to the system (debug.FreeOSMemory).
+	freeMemory func()
 }
+
+// releaseAfter is how long the hasher waits after the last argon2id run
+// before returning its memory: long enough that a burst of sign-ins
+// reuses it, short enough that an idle console stays small.
+const releaseAfter = 2 * time.Second
 
 func newHasher(params argon2id.Params, concurrency int) (*hasher, error) {
 	if concurrency < 1 {
 		concurrency = 1
 	}
-	h := &hasher{params: params, sem: make(chan struct{}, concurrency)}
-	pw, err := randomPassword()
-	if err != nil {
-		return nil, err
+	h := &hasher{params: params, sem: make(chan struct{}, concurrency), freeMemory: debug.FreeOSMemory}
+	// The dummy "hash" is random bytes in the PHC format with the current
+	// parameters: verifying against it costs exactly one argon2id run, no
+	// password matches it, and making it costs no hashing (and none of the
+	// 19 MiB) at start.
+	salt := make([]byte, params.SaltLength)
+	key := make([]byte, params.KeyLength)
+	if _, err := rand.Read(salt); err != nil {
+		return nil, fmt.Errorf("auth: dummy hash: %w", err)
 	}
-	h.dummy, err = argon2id.CreateHash(pw, &h.params)
-	if err != nil {
-		return nil, fmt.Errorf("auth: hash dummy password: %w", err)
+	if _, err := rand.Read(key); err != nil {
+		return nil, fmt.Errorf("auth: dummy hash: %w", err)
 	}
+	h.dummy = fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, params.Memory, params.Iterations, params.Parallelism,
+		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
 	return h, nil
 }
 
 func (h *hasher) acquire(ctx context.Context) error {
 	select {
 	case h.sem <- struct{}{}:
+		h.mu.Lock()
+		h.inFlight++
+		if h.timer != nil {
+			h.timer.Stop()
+		}
+		h.mu.Unlock()
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("auth: wait to hash password: %w", ctx.Err())
 	}
 }
 
-func (h *hasher) release() { <-h.sem }
+func (h *hasher) release() {
+	<-h.sem
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.inFlight--
+	if h.inFlight > 0 {
+		return
+	}
+	if h.timer == nil {
+		h.timer = time.AfterFunc(releaseAfter, h.releaseMemory)
+	} else {
+		h.timer.Reset(releaseAfter)
+	}
+}
+
+// releaseMemory returns the argon2id buffers to the system unless a run
+// started meanwhile.
+func (h *hasher) releaseMemory() {
+	h.mu.Lock()
+	idle := h.inFlight == 0
+	h.mu.Unlock()
+	if idle {
+		h.freeMemory()
+	}
+}
 
 // hash returns the argon2id hash of password in PHC string format.
 func (h *hasher) hash(ctx context.Context, password string) (string, error) {
@@ -140,24 +198,36 @@ const passwordAlphabet = "abcdefghjkmnpqrstuvwxyz23456789"
 // characters from a 31-letter alphabet (about 124 bits), easy to read off a
 // terminal and type.
 func randomPassword() (string, error) {
-	const groups, per = 5, 5
+	s, err := randomString(25)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i += 5 {
+		if i > 0 {
+			b.WriteByte('-')
+		}
+		b.WriteString(s[i : i+5])
+	}
+	return b.String(), nil
+}
+
+// randomString returns n characters drawn uniformly from passwordAlphabet.
+func randomString(n int) (string, error) {
 	// Rejection sampling keeps every letter equally likely: bytes at or
 	// above the largest multiple of the alphabet size are drawn again.
 	limit := byte(256 - 256%len(passwordAlphabet))
 	var b strings.Builder
 	var one [1]byte
-	for n := 0; n < groups*per; {
+	for i := 0; i < n; {
 		if _, err := rand.Read(one[:]); err != nil {
-			return "", fmt.Errorf("auth: random password: %w", err)
+			return "", fmt.Errorf("auth: random string: %w", err)
 		}
 		if one[0] >= limit {
 			continue
 		}
-		if n > 0 && n%per == 0 {
-			b.WriteByte('-')
-		}
 		b.WriteByte(passwordAlphabet[int(one[0])%len(passwordAlphabet)])
-		n++
+		i++
 	}
 	return b.String(), nil
 }

@@ -40,7 +40,15 @@ const maxTouchEvery = time.Minute
 var (
 	ErrNoSession      = errors.New("not signed in")
 	ErrSessionExpired = fmt.Errorf("session expired: %w", ErrNoSession)
+	// ErrSecondFactorPending: the password was right but the second
+	// factor is still to be given. Load returns the user and session with
+	// it, for the code form only; it matches ErrNoSession, so nothing else
+	// treats the request as signed in.
+	ErrSecondFactorPending = fmt.Errorf("second factor pending: %w", ErrNoSession)
 )
+
+// FactorWait is how long a sign-in may wait for its second factor.
+const FactorWait = 5 * time.Minute
 
 // SessionConfig configures a SessionManager.
 type SessionConfig struct {
@@ -71,6 +79,14 @@ type Session struct {
 	ExpiresAt  time.Time
 	ClientIP   string `db:"client_ip"`
 	UserAgent  string `db:"user_agent"`
+	// FactorPending marks a sign-in waiting for its second factor.
+	FactorPending bool
+}
+
+// Handle names the session in forms (ending one of your sessions)
+// without revealing what the cookie is checked against.
+func (s *Session) Handle() string {
+	return hashID("handle:" + s.IDHash)[:32]
 }
 
 // SessionManager issues, loads and ends sessions: a signed and encrypted
@@ -186,6 +202,18 @@ func (m *SessionManager) writeCookie(w http.ResponseWriter, r *http.Request, id 
 // (rotation), stores a new session with a fresh random id and sets the
 // cookie. The returned Session describes the new session.
 func (m *SessionManager) Begin(w http.ResponseWriter, r *http.Request, u *User) (*Session, error) {
+	return m.begin(w, r, u, false)
+}
+
+// BeginPending starts a sign-in that waits for the second factor: like
+// Begin, but the session signs nobody in (Load gives
+// ErrSecondFactorPending) and it ends after FactorWait. Begin, once the
+// code is right, replaces it.
+func (m *SessionManager) BeginPending(w http.ResponseWriter, r *http.Request, u *User) (*Session, error) {
+	return m.begin(w, r, u, true)
+}
+
+func (m *SessionManager) begin(w http.ResponseWriter, r *http.Request, u *User, pending bool) (*Session, error) {
 	ctx := r.Context()
 	now := m.now()
 	buf := make([]byte, 32)
@@ -201,6 +229,11 @@ func (m *SessionManager) Begin(w http.ResponseWriter, r *http.Request, u *User) 
 		ExpiresAt:  fromMillis(millis(now.Add(m.cfg.Absolute))),
 		ClientIP:   clientIP(r),
 		UserAgent:  truncate(r.UserAgent(), 512),
+
+		FactorPending: pending,
+	}
+	if pending {
+		s.ExpiresAt = fromMillis(millis(now.Add(min(FactorWait, m.cfg.Absolute))))
 	}
 	old := m.cookieID(r)
 	err := writeTx(ctx, m.db, func(tx *sqlx.Tx) error {
@@ -214,8 +247,8 @@ func (m *SessionManager) Begin(w http.ResponseWriter, r *http.Request, u *User) 
 		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at < ?`, millis(now.Add(-7*24*time.Hour))); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (id_hash, user_id, created_at, last_seen_at, expires_at, client_ip, user_agent)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, s.IDHash, s.UserID, millis(now), millis(now), millis(s.ExpiresAt), s.ClientIP, s.UserAgent)
+		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (id_hash, user_id, created_at, last_seen_at, expires_at, client_ip, user_agent, factor_pending)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, s.IDHash, s.UserID, millis(now), millis(now), millis(s.ExpiresAt), s.ClientIP, s.UserAgent, pending)
 		return err
 	})
 	if err != nil {
@@ -239,6 +272,8 @@ type sessionRow struct {
 	Name       string        `db:"name"`
 	Role       string        `db:"role"`
 	Disabled   bool          `db:"disabled"`
+	Pending    bool          `db:"factor_pending"`
+	HasFactor  bool          `db:"has_factor"`
 }
 
 // Load returns the signed-in user and session of r. Any missing, forged,
@@ -253,7 +288,8 @@ func (m *SessionManager) Load(r *http.Request) (*User, *Session, error) {
 	ctx := r.Context()
 	var row sessionRow
 	err := m.db.Read.GetContext(ctx, &row, `SELECT s.id_hash, s.user_id, s.created_at, s.last_seen_at, s.expires_at,
-			s.revoked_at, s.client_ip, s.user_agent, u.name, u.role, u.disabled
+			s.revoked_at, s.client_ip, s.user_agent, s.factor_pending, u.name, u.role, u.disabled,
+			EXISTS (SELECT 1 FROM user_factors f WHERE f.user_id = u.id AND f.confirmed_at IS NOT NULL) AS has_factor
 		FROM sessions s JOIN users u ON u.id = s.user_id
 		WHERE s.id_hash = ?`, hashID(id))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -289,18 +325,64 @@ func (m *SessionManager) Load(r *http.Request) (*User, *Session, error) {
 			row.LastSeenAt = nowMS
 		}
 	}
-	u := &User{ID: row.UserID, Name: row.Name, Role: Role(row.Role), Disabled: row.Disabled}
+	u := &User{ID: row.UserID, Name: row.Name, Role: Role(row.Role), Disabled: row.Disabled, HasFactor: row.HasFactor}
 	s := &Session{
-		IDHash:     row.IDHash,
-		UserID:     row.UserID,
-		CreatedAt:  fromMillis(row.CreatedAt),
-		LastSeenAt: fromMillis(row.LastSeenAt),
-		ExpiresAt:  fromMillis(row.ExpiresAt),
-		ClientIP:   row.ClientIP,
-		UserAgent:  row.UserAgent,
+		FactorPending: row.Pending,
+		IDHash:        row.IDHash,
+		UserID:        row.UserID,
+		CreatedAt:     fromMillis(row.CreatedAt),
+		LastSeenAt:    fromMillis(row.LastSeenAt),
+		ExpiresAt:     fromMillis(row.ExpiresAt),
+		ClientIP:      row.ClientIP,
+		UserAgent:     row.UserAgent,
+	}
+	if row.Pending {
+		return u, s, ErrSecondFactorPending
 	}
 	return u, s, nil
 }
+
+// List returns the user's active sessions (not ended, not expired, not
+// waiting for a second factor), most recently used first.
+func (m *SessionManager) List(ctx context.Context, userID int64) ([]Session, error) {
+	now := millis(m.now())
+	var rows []sessionRow
+	err := m.db.Read.SelectContext(ctx, &rows, `SELECT id_hash, user_id, created_at, last_seen_at, expires_at, client_ip, user_agent
+		FROM sessions WHERE user_id = ? AND revoked_at IS NULL AND factor_pending = 0 AND expires_at > ? AND last_seen_at > ?
+		ORDER BY last_seen_at DESC, created_at DESC`, userID, now, now-m.cfg.Idle.Milliseconds())
+	if err != nil {
+		return nil, fmt.Errorf("auth: list sessions of user %d: %w", userID, err)
+	}
+	out := make([]Session, len(rows))
+	for i, r := range rows {
+		out[i] = Session{IDHash: r.IDHash, UserID: r.UserID, CreatedAt: fromMillis(r.CreatedAt), LastSeenAt: fromMillis(r.LastSeenAt),
+			ExpiresAt: fromMillis(r.ExpiresAt), ClientIP: r.ClientIP, UserAgent: r.UserAgent}
+	}
+	return out, nil
+}
+
+// ErrSessionNotFound: no active session of the user has that handle.
+var ErrSessionNotFound = errors.New("that session has already ended")
+
+// EndByHandle ends one of the user's active sessions, named by its
+// Handle. Someone else's session is never found.
+func (m *SessionManager) EndByHandle(ctx context.Context, userID int64, handle string) (*Session, error) {
+	list, err := m.List(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	for i := range list {
+		if subtleEqual(list[i].Handle(), handle) {
+			if err := m.revoke(ctx, list[i].IDHash, "ended_by_user"); err != nil {
+				return nil, err
+			}
+			return &list[i], nil
+		}
+	}
+	return nil, ErrSessionNotFound
+}
+
+func subtleEqual(a, b string) bool { return hmac.Equal([]byte(a), []byte(b)) }
 
 func (m *SessionManager) revoke(ctx context.Context, idHash, reason string) error {
 	if _, err := m.db.Write.ExecContext(ctx, `UPDATE sessions SET revoked_at = ?, revoked_reason = ?

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/alexedwards/argon2id"
@@ -41,6 +40,13 @@ type StoreConfig struct {
 	// Log receives operational messages (default slog.Default()). Nothing
 	// secret is ever logged.
 	Log *slog.Logger
+	// SecretKey, when set (at least 32 bytes, kept outside the database),
+	// seals TOTP secrets at rest with AES-256-GCM. Without it they are
+	// stored as plain base32 (see docs/security.md).
+	SecretKey []byte
+	// Issuer names the console in authenticator apps (default
+	// "DevServer Console").
+	Issuer string
 }
 
 // Store keeps the console's users in SQLite and authenticates them.
@@ -51,6 +57,8 @@ type Store struct {
 	h       *hasher
 	record  Recorder
 	log     *slog.Logger
+	sealer  *sealer
+	issuer  string
 }
 
 // NewStore returns a user store over db.
@@ -78,6 +86,13 @@ func NewStore(db *store.DB, cfg StoreConfig) (*Store, error) {
 		return nil, err
 	}
 	s.h = h
+	if s.sealer, err = newSealer(cfg.SecretKey); err != nil {
+		return nil, err
+	}
+	s.issuer = cfg.Issuer
+	if s.issuer == "" {
+		s.issuer = "DevServer Console"
+	}
 	return s, nil
 }
 
@@ -91,6 +106,7 @@ type userRow struct {
 	CreatedAt         int64  `db:"created_at"`
 	UpdatedAt         int64  `db:"updated_at"`
 	PasswordChangedAt int64  `db:"password_changed_at"`
+	HasFactor         bool   `db:"has_factor"`
 }
 
 func (r *userRow) user() *User {
@@ -102,6 +118,7 @@ func (r *userRow) user() *User {
 		CreatedAt:         fromMillis(r.CreatedAt),
 		UpdatedAt:         fromMillis(r.UpdatedAt),
 		PasswordChangedAt: fromMillis(r.PasswordChangedAt),
+		HasFactor:         r.HasFactor,
 	}
 }
 
@@ -109,7 +126,8 @@ func millis(t time.Time) int64 { return t.UnixMilli() }
 
 func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
 
-const userColumns = `id, name, role, password_hash, disabled, created_at, updated_at, password_changed_at`
+const userColumns = `id, name, role, password_hash, disabled, created_at, updated_at, password_changed_at,
+	EXISTS (SELECT 1 FROM user_factors f WHERE f.user_id = users.id AND f.confirmed_at IS NOT NULL) AS has_factor`
 
 // CreateUser adds a user. The name is unique regardless of case.
 func (s *Store) CreateUser(ctx context.Context, name string, role Role, password string) (*User, error) {
@@ -290,11 +308,8 @@ func (s *Store) SetPassword(ctx context.Context, id int64, password string) erro
 		if revoked, err = revokeUserSessions(ctx, tx, id, now, "password_changed"); err != nil {
 			return err
 		}
-		subject := strings.ToLower(r.Name)
-		if _, err := tx.ExecContext(ctx, `DELETE FROM login_lockouts WHERE kind = 'user' AND subject = ?`, subject); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM login_failures WHERE kind = 'user' AND subject = ?`, subject); err != nil {
+		// Lift the delays on the name, from every address.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM signin_throttle WHERE kind = 'pair' AND name = ?`, userSubject(r.Name)); err != nil {
 			return err
 		}
 		u = r.user()

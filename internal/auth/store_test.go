@@ -127,54 +127,85 @@ func TestAuthenticate(t *testing.T) {
 	}
 }
 
-func TestLockoutPerUserName(t *testing.T) {
+// TestDelaysPerNameAndAddress: failures of one name from one address
+// slow that pair down with growing delays; the same name from another
+// address is not slowed at all (no denial of service by guessing).
+func TestDelaysPerNameAndAddress(t *testing.T) {
 	ctx := context.Background()
 	clk := newClock()
 	s := newTestStore(t, newTestDB(t), clk, nil)
 	mustCreate(t, s, "alice", auth.RoleOperator, goodPW)
+	const attacker, owner = "203.0.113.7", "192.0.2.1"
 
-	// Four failures from different addresses: still just "incorrect".
-	for i := range 4 {
-		_, err := s.Authenticate(ctx, "alice", "guess", "192.0.2."+string(rune('1'+i)))
+	// Three free failures: just "incorrect".
+	for i := range 3 {
+		_, err := s.Authenticate(ctx, "alice", "guess", attacker)
 		if !errors.Is(err, auth.ErrInvalidCredentials) || errors.Is(err, auth.ErrLocked) {
 			t.Fatalf("failure %d: error = %v, want ErrInvalidCredentials only", i+1, err)
 		}
-		clk.Advance(time.Minute)
 	}
-	// The fifth fails and starts the lock-out.
-	_, err := s.Authenticate(ctx, "ALICE", "guess", "192.0.2.9")
+	// Then each failure makes the pair wait twice as long as the last.
+	for i, want := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second} {
+		_, err := s.Authenticate(ctx, "ALICE", "guess", attacker)
+		var le *auth.LockedError
+		if !errors.Is(err, auth.ErrInvalidCredentials) || !errors.As(err, &le) || !le.Triggered || le.Kind != "pair" {
+			t.Fatalf("failure %d: error = %v (%+v), want invalid credentials and a delay", i+4, err, le)
+		}
+		if got := le.Until.Sub(clk.Now()); got != want {
+			t.Fatalf("failure %d: delay %v, want %v", i+4, got, want)
+		}
+		// While waiting, even the right password is not judged.
+		if _, err := s.Authenticate(ctx, "alice", goodPW, attacker); !errors.Is(err, auth.ErrLocked) || errors.Is(err, auth.ErrInvalidCredentials) {
+			t.Fatalf("right password during the delay: error = %v, want ErrLocked only", err)
+		}
+		clk.Advance(want)
+	}
+	// The owner, from their own address, signs in at once.
+	if _, err := s.Authenticate(ctx, "alice", goodPW, owner); err != nil {
+		t.Fatalf("owner from another address: %v", err)
+	}
+	// The attacker's pair is still counted: the next failure waits 16 s.
+	_, err := s.Authenticate(ctx, "alice", "guess", attacker)
 	var le *auth.LockedError
-	if !errors.Is(err, auth.ErrInvalidCredentials) || !errors.As(err, &le) || !le.Triggered || le.Kind != "user" {
-		t.Fatalf("fifth failure: error = %v (%+v), want invalid credentials and a triggered user lock-out", err, le)
-	}
-	if want := clk.Now().Add(15 * time.Minute); !le.Until.Equal(want) {
-		t.Fatalf("locked until %v, want %v", le.Until, want)
-	}
-	// Now even the right password is refused, from anywhere.
-	clk.Advance(14 * time.Minute)
-	if _, err := s.Authenticate(ctx, "alice", goodPW, "198.51.100.1"); !errors.Is(err, auth.ErrLocked) || errors.Is(err, auth.ErrInvalidCredentials) {
-		t.Fatalf("right password while locked: error = %v, want ErrLocked", err)
-	}
-	// Attempts while locked do not extend the lock.
-	clk.Advance(time.Minute + time.Second)
-	if _, err := s.Authenticate(ctx, "alice", goodPW, "198.51.100.1"); err != nil {
-		t.Fatalf("right password after the lock-out: %v", err)
+	if !errors.As(err, &le) || le.Until.Sub(clk.Now()) != 16*time.Second {
+		t.Fatalf("next failure from the attacker: %v (%+v), want a 16 s delay", err, le)
 	}
 }
 
-func TestLockoutPerAddress(t *testing.T) {
+func TestDelayIsCapped(t *testing.T) {
+	p := auth.DefaultLockoutPolicy
+	ctx := context.Background()
+	clk := newClock()
+	s := newTestStore(t, newTestDB(t), clk, nil)
+	var last time.Duration
+	for range 40 {
+		_, err := s.Authenticate(ctx, "alice", "guess", "203.0.113.7")
+		var le *auth.LockedError
+		if errors.As(err, &le) {
+			last = le.Until.Sub(clk.Now())
+			clk.Advance(last)
+		}
+	}
+	if last != p.MaxDelay {
+		t.Fatalf("delay after 40 failures = %v, want the cap %v", last, p.MaxDelay)
+	}
+}
+
+func TestDelaysPerAddress(t *testing.T) {
 	ctx := context.Background()
 	clk := newClock()
 	s := newTestStore(t, newTestDB(t), clk, nil)
 	mustCreate(t, s, "alice", auth.RoleOperator, goodPW)
 	const attacker = "203.0.113.7"
-	// Twenty failures spread over many names (none reaches 5 per name).
-	for i := range 20 {
+	// Twenty-one failures spread over many names (none past 3 per name):
+	// the twenty-first delays the address.
+	for i := range 21 {
 		name := "user" + string(rune('a'+i%10))
 		_, err := s.Authenticate(ctx, name, "guess", attacker)
-		locked := errors.Is(err, auth.ErrLocked)
-		if wantLocked := i == 19; locked != wantLocked {
-			t.Fatalf("failure %d: locked = %v (%v), want %v", i+1, locked, err, wantLocked)
+		var le *auth.LockedError
+		delayed := errors.As(err, &le)
+		if wantDelayed := i == 20; delayed != wantDelayed || (delayed && le.Kind != "addr") {
+			t.Fatalf("failure %d: delayed = %v (%v), want %v of the address", i+1, delayed, err, wantDelayed)
 		}
 	}
 	tests := []struct {
@@ -191,38 +222,34 @@ func TestLockoutPerAddress(t *testing.T) {
 			if got := errors.Is(err, auth.ErrLocked); got != tt.wantLocked {
 				t.Fatalf("locked = %v (%v), want %v", got, err, tt.wantLocked)
 			}
-			var le *auth.LockedError
-			if tt.wantLocked && (!errors.As(err, &le) || le.Kind != "addr") {
-				t.Fatalf("lock-out = %+v, want kind addr", le)
-			}
 		})
 	}
 }
 
-func TestLockoutWindow(t *testing.T) {
+func TestFailuresAreForgotten(t *testing.T) {
 	tests := []struct {
-		name       string
-		between    func(t *testing.T, s *auth.Store, clk *testutil.Clock)
-		wantLocked bool
+		name        string
+		between     func(t *testing.T, s *auth.Store, clk *testutil.Clock)
+		wantDelayed bool
 	}{
 		{
-			name:       "eight failures inside the window lock",
-			between:    func(t *testing.T, s *auth.Store, clk *testutil.Clock) { clk.Advance(time.Minute) },
-			wantLocked: true,
+			name:        "failures a minute apart add up",
+			between:     func(t *testing.T, s *auth.Store, clk *testutil.Clock) { clk.Advance(time.Minute) },
+			wantDelayed: true,
 		},
 		{
-			name:       "failures older than the window are forgotten",
-			between:    func(t *testing.T, s *auth.Store, clk *testutil.Clock) { clk.Advance(15*time.Minute + time.Second) },
-			wantLocked: false,
+			name:        "failures an hour old are forgotten",
+			between:     func(t *testing.T, s *auth.Store, clk *testutil.Clock) { clk.Advance(time.Hour) },
+			wantDelayed: false,
 		},
 		{
-			name: "a successful sign-in resets the count",
+			name: "a successful sign-in from the address resets the count",
 			between: func(t *testing.T, s *auth.Store, clk *testutil.Clock) {
 				if _, err := s.Authenticate(context.Background(), "alice", goodPW, "192.0.2.1"); err != nil {
 					t.Fatal(err)
 				}
 			},
-			wantLocked: false,
+			wantDelayed: false,
 		},
 	}
 	for _, tt := range tests {
@@ -235,18 +262,18 @@ func TestLockoutWindow(t *testing.T) {
 				_, err := s.Authenticate(ctx, "alice", "guess", "192.0.2.1")
 				return err
 			}
-			for range 4 {
+			for range 2 {
 				fail()
 			}
 			tt.between(t, s, clk)
-			locked := false
-			for range 4 {
+			delayed := false
+			for range 2 {
 				if errors.Is(fail(), auth.ErrLocked) {
-					locked = true
+					delayed = true
 				}
 			}
-			if locked != tt.wantLocked {
-				t.Fatalf("locked = %v, want %v", locked, tt.wantLocked)
+			if delayed != tt.wantDelayed {
+				t.Fatalf("delayed = %v, want %v", delayed, tt.wantDelayed)
 			}
 		})
 	}
@@ -257,7 +284,7 @@ func TestLockoutPolicyIsConfigurable(t *testing.T) {
 	clk := newClock()
 	s, err := auth.NewStore(newTestDB(t), auth.StoreConfig{
 		Now: clk.Now, HashParams: cheapParams,
-		Lockout: auth.LockoutPolicy{MaxUserFailures: 2, Duration: time.Minute},
+		Lockout: auth.LockoutPolicy{FreeFailures: 1, BaseDelay: time.Minute},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -265,11 +292,11 @@ func TestLockoutPolicyIsConfigurable(t *testing.T) {
 	mustCreate(t, s, "alice", auth.RoleViewer, goodPW)
 	s.Authenticate(ctx, "alice", "x", "")
 	if _, err := s.Authenticate(ctx, "alice", "x", ""); !errors.Is(err, auth.ErrLocked) {
-		t.Fatalf("second failure with MaxUserFailures 2: %v, want locked", err)
+		t.Fatalf("second failure with FreeFailures 1: %v, want delayed", err)
 	}
 	clk.Advance(time.Minute)
 	if _, err := s.Authenticate(ctx, "alice", goodPW, ""); err != nil {
-		t.Fatalf("after a one-minute lock-out: %v", err)
+		t.Fatalf("after a one-minute delay: %v", err)
 	}
 }
 
@@ -284,7 +311,7 @@ func TestSetPasswordLiftsLockout(t *testing.T) {
 	if err := s.SetPassword(ctx, u.ID, newPW); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Authenticate(ctx, "alice", newPW, "192.0.2.2"); err != nil {
+	if _, err := s.Authenticate(ctx, "alice", newPW, "192.0.2.1"); err != nil {
 		t.Fatalf("new password after reset: %v", err)
 	}
 	if _, err := s.Authenticate(ctx, "alice", goodPW, "192.0.2.2"); !errors.Is(err, auth.ErrInvalidCredentials) {
@@ -495,8 +522,9 @@ func TestList(t *testing.T) {
 
 // TestLockoutHoldsAgainstConcurrentGuesses: guesses sent all at once, so
 // that every one passes the lock-out check before any has failed, still
-// get only MaxUserFailures passwords judged; the rest are refused as
-// locked without being checked. (With one hashing slot, exactly so.)
+// get only the free failures and the one that starts the delay judged;
+// the rest are refused as delayed without being checked. (With one
+// hashing slot, exactly so.)
 func TestLockoutHoldsAgainstConcurrentGuesses(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -505,10 +533,10 @@ func TestLockoutHoldsAgainstConcurrentGuesses(t *testing.T) {
 		addr   func(i int) string
 		max    int
 	}{
-		{"one user name from many addresses", auth.LockoutPolicy{MaxUserFailures: 5},
+		{"one user name from one address", auth.LockoutPolicy{FreeFailures: 4},
 			func(int) string { return "alice" },
-			func(i int) string { return "192.0.2." + strconv.Itoa(i+1) }, 5},
-		{"one address guessing many names", auth.LockoutPolicy{MaxAddrFailures: 5},
+			func(i int) string { return "192.0.2.1" }, 5},
+		{"one address guessing many names", auth.LockoutPolicy{AddrFreeFailures: 4},
 			func(i int) string { return []string{"alice", "bob", "carol", "dave"}[i%4] },
 			func(int) string { return "203.0.113.7" }, 5},
 	}

@@ -68,6 +68,9 @@ type User struct {
 	CreatedAt         time.Time `db:"-"`
 	UpdatedAt         time.Time `db:"-"`
 	PasswordChangedAt time.Time `db:"-"`
+	// HasFactor is true when the user has a confirmed second factor. Set
+	// by the Store and by SessionManager.Load.
+	HasFactor bool `db:"-"`
 }
 
 type userKey struct{}

@@ -52,6 +52,9 @@ type Config struct {
 	// whose X-Forwarded-For is believed (CONSOLE_TRUSTED_PROXIES, comma
 	// separated). Empty: the client address is the connection's.
 	TrustedProxies []netip.Prefix
+	// MFARequired lists the roles that must use a second factor
+	// (CONSOLE_MFA_REQUIRED, comma separated, e.g. "operator,approver,admin").
+	MFARequired []string
 
 	// Fleet and batches.
 	FleetTTL  time.Duration // CONSOLE_FLEET_TTL: how long one list walk is shared
@@ -162,6 +165,15 @@ func (c *Config) Flags(fs *flag.FlagSet, getenv func(string) string) error {
 		return nil
 	})
 	fromEnv("trusted-proxies", "CONSOLE_TRUSTED_PROXIES")
+	fs.Func("mfa-required", "comma-separated roles that must use a second factor, e.g. operator,approver,admin ($CONSOLE_MFA_REQUIRED)", func(v string) error {
+		roles, err := ParseRoles(v)
+		if err != nil {
+			return err
+		}
+		c.MFARequired = roles
+		return nil
+	})
+	fromEnv("mfa-required", "CONSOLE_MFA_REQUIRED")
 	dur(&c.FleetTTL, "fleet-ttl", "CONSOLE_FLEET_TTL", "how long one fleet listing is shared between users")
 	integer(&c.ChunkSize, "chunk-size", "CONSOLE_CHUNK_SIZE", "servers per batch request")
 	str(&c.LogLevel, "log-level", "CONSOLE_LOG_LEVEL", "debug, info, warn or error")
@@ -183,6 +195,27 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	return c, c.Validate()
+}
+
+// ParseRoles parses a comma-separated list of console roles, ignoring
+// spaces, case and repeats.
+func ParseRoles(v string) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	for _, r := range strings.Split(v, ",") {
+		r = strings.ToLower(strings.TrimSpace(r))
+		if r == "" || seen[r] {
+			continue
+		}
+		switch r {
+		case "viewer", "operator", "approver", "admin":
+		default:
+			return nil, fmt.Errorf("%q is not a role (viewer, operator, approver or admin)", r)
+		}
+		seen[r] = true
+		out = append(out, r)
+	}
+	return out, nil
 }
 
 // ParsePrefixes parses a comma-separated list of IP addresses and CIDR

@@ -70,6 +70,16 @@ func TestLoad(t *testing.T) {
 		{name: "short admin password", env: map[string]string{"CONSOLE_ADMIN_PASSWORD": "short"}, wantErr: "CONSOLE_ADMIN_PASSWORD"},
 		{name: "idle longer than absolute", args: []string{"--session-idle", "13h"}, wantErr: "session timeouts"},
 		{name: "stray argument", args: []string{"extra"}, wantErr: "unexpected argument"},
+		{name: "bad MFA role", env: map[string]string{"CONSOLE_MFA_REQUIRED": "operator,root"}, wantErr: "CONSOLE_MFA_REQUIRED"},
+		{
+			name: "MFA required roles",
+			env:  map[string]string{"CONSOLE_MFA_REQUIRED": " Operator, admin,operator,"},
+			check: func(t *testing.T, c config.Config) {
+				if got := strings.Join(c.MFARequired, " "); got != "operator admin" {
+					t.Errorf("MFARequired = %q, want operator admin", got)
+				}
+			},
+		},
 		{name: "bad trusted proxy", env: map[string]string{"CONSOLE_TRUSTED_PROXIES": "10.0.0.1, proxy.local"}, wantErr: "CONSOLE_TRUSTED_PROXIES"},
 		{
 			name: "trusted proxies",

@@ -143,7 +143,7 @@ func readOSForm(c echo.Context, action modelarts.BatchType) *osForm {
 		f.params.ImageID = strings.TrimSpace(c.FormValue("image_id"))
 	}
 	keyPair := strings.TrimSpace(c.FormValue("key_pair_name"))
-	pass := c.FormValue("admin_pass")
+	pass := bodyValue(c, "admin_pass")
 	switch f.login {
 	case views.LoginKeyPair:
 		f.params.KeyPairName = keyPair
@@ -303,7 +303,7 @@ func (s *Server) handleActionValidate(c echo.Context) error {
 // longer be confirmed it has already answered (an error, or the first
 // result of a used token) and returns nil.
 func (s *Server) lookupPrepared(c echo.Context) (*batch.Prepared, error) {
-	p, err := s.batches.Lookup(ctx(c), currentUser(c), c.FormValue("token"))
+	p, err := s.batches.Lookup(ctx(c), currentUser(c), bodyValue(c, "token"))
 	switch {
 	case errors.Is(err, batch.ErrTokenUnknown):
 		return nil, echo.NewHTTPError(http.StatusUnprocessableEntity, msgPreviewUnknown)
@@ -339,7 +339,7 @@ func (s *Server) handleActionReview(c echo.Context) error {
 		return s.render(c, http.StatusUnprocessableEntity, views.ActionGone(msgNothingToSend))
 	}
 	var shown batch.Params
-	page := views.ConfirmPageForm{Token: c.FormValue("token")}
+	page := views.ConfirmPageForm{Token: bodyValue(c, "token")}
 	if p.Action.NeedsOSParams() {
 		f := readOSForm(c, p.Action)
 		errs := f.check(p.Action)
@@ -431,7 +431,7 @@ func (s *Server) handleActionExecute(c echo.Context) error {
 		params = form.params
 	}
 	actor := auth.ActorFrom(ctx(c))
-	id, _, err := s.batches.Execute(ctx(c), u, c.FormValue("token"), params, c.FormValue("confirm"),
+	id, _, err := s.batches.Execute(ctx(c), u, bodyValue(c, "token"), params, c.FormValue("confirm"),
 		batch.Meta{ClientIP: actor.ClientIP, UserAgent: actor.UserAgent})
 	var invalid *batch.InvalidParamsError
 	switch {

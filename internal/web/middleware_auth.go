@@ -22,6 +22,8 @@ const (
 	sessionContextKey        = "session"         // *auth.Session, nil when signed out
 	csrfBindingContextKey    = "csrf_binding"    // what the CSRF token is bound to
 	sessionExpiredContextKey = "session_expired" // true when the request's session just timed out
+	pendingUserContextKey    = "pending_user"    // *auth.User whose sign-in waits for the second factor
+	enrolRequiredContextKey  = "enrol_required"  // true when the user's role needs a factor they lack
 )
 
 // contentSecurityPolicy allows only the console's own scripts, styles and
@@ -44,7 +46,7 @@ func (s *Server) useAuth(e *echo.Echo) {
 		e.IPExtractor = clientIPExtractor(s.cfg.TrustedProxies)
 	}
 	s.anonLimiter = newAnonymousLimiter()
-	e.Use(s.securityHeaders, s.limitBody, s.loadSession, s.throttleAnonymous, s.verifyCSRF)
+	e.Use(s.securityHeaders, s.limitBody, s.loadSession, s.throttleAnonymous, s.verifyCSRF, s.enforceEnrolment)
 }
 
 // maxBodyBytes bounds every request body: the largest form, an OS change
@@ -132,8 +134,15 @@ func (s *Server) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c)
 		}
 		u, sess, err := s.sessions.Load(r)
+		bindTo := sess
 		switch {
 		case err == nil:
+		case errors.Is(err, auth.ErrSecondFactorPending):
+			// Only the code form sees this user; CSRF tokens bind to the
+			// pending session so that form can be posted.
+			c.Set(pendingUserContextKey, u)
+			bindTo = sess
+			u, sess = nil, nil
 		case errors.Is(err, auth.ErrNoSession):
 			u, sess = nil, nil
 			if errors.Is(err, auth.ErrSessionExpired) {
@@ -152,7 +161,10 @@ func (s *Server) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
 		c.SetRequest(r.WithContext(ctx))
 		c.Set(userContextKey, u)
 		c.Set(sessionContextKey, sess)
-		binding := s.sessions.CSRFBinding(c.Response(), r, sess)
+		if u != nil && !u.HasFactor && s.factorRequired(u.Role) {
+			c.Set(enrolRequiredContextKey, true)
+		}
+		binding := s.sessions.CSRFBinding(c.Response(), r, bindTo)
 		c.Set(csrfBindingContextKey, binding)
 		c.Set(csrfContextKey, s.sessions.CSRFToken(binding))
 		return next(c)
@@ -172,8 +184,10 @@ var errCSRF = echo.NewHTTPError(http.StatusForbidden,
 
 // verifyCSRF refuses every state-changing request (anything but GET, HEAD,
 // OPTIONS and TRACE) whose token, from the X-CSRF-Token header (htmx) or
-// the _csrf form field, does not match the session. It runs before any
-// handler, so a refused request changes nothing.
+// the _csrf field of the request body, does not match the session. A token
+// in the query string is never read: URLs end up in logs, history and
+// Referer headers. It runs before any handler, so a refused request
+// changes nothing.
 func (s *Server) verifyCSRF(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
@@ -191,7 +205,7 @@ func (s *Server) verifyCSRF(next echo.HandlerFunc) echo.HandlerFunc {
 		binding, _ := c.Get(csrfBindingContextKey).(string)
 		token := r.Header.Get("X-CSRF-Token")
 		if token == "" {
-			token = c.FormValue("_csrf")
+			token = bodyValue(c, "_csrf")
 		}
 		if s.sessions.VerifyCSRF(binding, token) {
 			return next(c)
@@ -220,6 +234,65 @@ func crossSiteReason(r *http.Request) string {
 		return ""
 	}
 	return "cross_site_request"
+}
+
+// bodyValue returns a field of the request body (url-encoded or
+// multipart), never of the query string. Secrets and one-time tokens are
+// read with it.
+func bodyValue(c echo.Context, name string) string {
+	r := c.Request()
+	if r.PostForm == nil {
+		if err := parseForm(r); err != nil {
+			return ""
+		}
+	}
+	if vs := r.PostForm[name]; len(vs) > 0 {
+		return vs[0]
+	}
+	return ""
+}
+
+// factorRequired reports whether CONSOLE_MFA_REQUIRED names role.
+func (s *Server) factorRequired(role auth.Role) bool {
+	for _, r := range s.cfg.MFARequired {
+		if r == string(role) {
+			return true
+		}
+	}
+	return false
+}
+
+// enrolmentPaths are all a user may reach while their role needs a second
+// factor they have not set up.
+var enrolmentPaths = map[string]bool{
+	"/account": true, "/account/factor": true, "/account/factor/confirm": true, "/signout": true,
+}
+
+// enforceEnrolment sends a signed-in user whose role must use a second
+// factor (CONSOLE_MFA_REQUIRED), and who has none, to set one up: pages
+// redirect to /account, anything else is refused (and audited).
+func (s *Server) enforceEnrolment(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		if c.Get(enrolRequiredContextKey) != true || enrolmentPaths[r.URL.Path] || noSessionPath(r.URL.Path) {
+			return next(c)
+		}
+		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && !isHTMX(c) {
+			return c.Redirect(http.StatusSeeOther, "/account")
+		}
+		s.recordDenied(c, map[string]string{"reason": "second_factor_required"})
+		if isHTMX(c) {
+			c.Response().Header().Set("HX-Redirect", "/account")
+		}
+		return echo.NewHTTPError(http.StatusForbidden,
+			"Your role must use a second factor. Set one up on Your account first; until then nothing else is possible.")
+	}
+}
+
+// pendingUser returns the user whose sign-in waits for a second factor.
+func pendingUser(c echo.Context) *auth.User {
+	u, _ := c.Get(pendingUserContextKey).(*auth.User)
+	return u
 }
 
 // currentUser returns the signed-in user, or nil.

@@ -21,10 +21,11 @@ import (
 
 // auditEvent is a security event as stored in the audit log.
 type auditEvent struct {
-	Kind   string
-	Actor  string
-	Role   string
-	Detail map[string]string
+	Kind     string
+	Actor    string
+	Role     string
+	ClientIP string
+	Detail   map[string]string
 }
 
 // auditEvents returns the stored security events of the given kinds, oldest
@@ -32,7 +33,7 @@ type auditEvent struct {
 func auditEvents(t *testing.T, env *apptest.Env, kinds ...string) []auditEvent {
 	t.Helper()
 	rows, err := env.App.DB().Read.QueryContext(context.Background(),
-		`SELECT kind, actor_name, actor_role, detail FROM audit_entries ORDER BY id`)
+		`SELECT kind, actor_name, actor_role, client_ip, detail FROM audit_entries ORDER BY id`)
 	if err != nil {
 		t.Fatalf("read audit log: %v", err)
 	}
@@ -41,7 +42,7 @@ func auditEvents(t *testing.T, env *apptest.Env, kinds ...string) []auditEvent {
 	for rows.Next() {
 		var e auditEvent
 		var detail string
-		if err := rows.Scan(&e.Kind, &e.Actor, &e.Role, &detail); err != nil {
+		if err := rows.Scan(&e.Kind, &e.Actor, &e.Role, &e.ClientIP, &detail); err != nil {
 			t.Fatal(err)
 		}
 		if len(kinds) > 0 && !contains(kinds, e.Kind) {

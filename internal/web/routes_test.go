@@ -77,6 +77,10 @@ var routeTable = []routeRule{
 	// Sign-in (signin.go).
 	{route: "GET /signin", want: codes{200, 303, 303, 303, 303}},
 	{route: "POST /signin", form: url.Values{"username": {""}, "password": {""}}, want: codes{422, 422, 422, 422, 422}},
+	// The second sign-in step: only a sign-in waiting for its code sees the
+	// form; everyone else is sent on (signed in) or back to /signin.
+	{route: "GET /signin/code", want: codes{303, 303, 303, 303, 303}},
+	{route: "POST /signin/code", form: url.Values{"code": {"123456"}}, want: codes{303, 303, 303, 303, 303}},
 	{route: "POST /signout", endsSession: true, want: codes{303, 303, 303, 303, 303}},
 
 	// User management (users.go): admins only.
@@ -86,6 +90,8 @@ var routeTable = []routeRule{
 	{route: "POST /users/:id/password", target: "/users/{user}/password", form: url.Values{"password": {"short"}}, want: adminOnlyPOST(422)},
 	{route: "POST /users/:id/disable", target: "/users/{user}/disable", want: adminOnlyPOST(303)},
 	{route: "POST /users/:id/enable", target: "/users/{user}/enable", want: adminOnlyPOST(303)},
+	{route: "POST /users/:id/factor/reset", target: "/users/{user}/factor/reset", want: adminOnlyPOST(303)},
+	{route: "POST /users/:id/sessions/end", target: "/users/{user}/sessions/end", want: adminOnlyPOST(303)},
 
 	// The fleet and the selection (servers.go, selection.go): every role.
 	{route: "GET /", want: codes{303, 303, 303, 303, 303}},
@@ -111,6 +117,9 @@ var routeTable = []routeRule{
 	// Your account: every signed-in user.
 	{route: "GET /account", want: everyRoleGET},
 	{route: "POST /account/password", form: url.Values{"current_password": {""}, "new_password": {"short"}}, want: codes{401, 422, 422, 422, 422}},
+	{route: "POST /account/factor/confirm", form: url.Values{"code": {""}}, want: codes{401, 422, 422, 422, 422}},
+	{route: "POST /account/sessions/end", form: url.Values{"session": {"no-such-session"}}, want: codes{401, 303, 303, 303, 303}},
+	{route: "POST /account/factor", want: codes{401, 303, 303, 303, 303}},
 
 	// Audit log review: approvers and admins.
 	{route: "GET /audit", want: approverGET},

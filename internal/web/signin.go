@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,8 +29,16 @@ const (
 func (s *Server) registerSignInRoutes(e *echo.Echo) {
 	e.GET("/signin", s.handleSignInForm)
 	e.POST("/signin", s.handleSignIn)
+	e.GET("/signin/code", s.handleSignInCodeForm)
+	e.POST("/signin/code", s.handleSignInCode)
 	e.POST("/signout", s.handleSignOut)
 }
+
+// Messages of the second sign-in step.
+const (
+	msgBadCode     = "That code is not right. Enter the current code from your authenticator app, or an unused recovery code."
+	msgMissingCode = "Enter the code from your authenticator app."
+)
 
 // handleSignInForm shows the sign-in form; a signed-in user goes straight
 // on to next.
@@ -71,7 +81,7 @@ func (s *Server) handleSignIn(c echo.Context) error {
 	if len(name) > maxUsernameLen {
 		name = name[:maxUsernameLen]
 	}
-	password := c.FormValue("password")
+	password := bodyValue(c, "password")
 	next := safeNext(c.FormValue("next"))
 	form := views.SignInForm{Username: name, Next: nextField(next)}
 	if name == "" || password == "" {
@@ -83,6 +93,18 @@ func (s *Server) handleSignIn(c echo.Context) error {
 	actor.UserID, actor.Role = 0, ""
 	actor.Name = name // the name that was tried
 	u, err := s.users.Authenticate(ctx, name, password, actor.ClientIP)
+	if err == nil && u.HasFactor {
+		// The password is right; the sign-in waits for the code. Nothing
+		// is signed in yet, so the success is recorded after the code.
+		if _, err := s.sessions.BeginPending(c.Response(), r, u); err != nil {
+			return err
+		}
+		target := "/signin/code"
+		if next != "/" {
+			target += "?" + url.Values{"next": {next}}.Encode()
+		}
+		return redirect(c, target)
+	}
 	if err == nil {
 		actor.UserID, actor.Name, actor.Role = u.ID, u.Name, u.Role
 		detail := map[string]string{}
@@ -99,50 +121,137 @@ func (s *Server) handleSignIn(c echo.Context) error {
 		return redirect(c, next)
 	}
 
+	status, msg, rerr := s.signinRefused(c, actor, err, nil)
+	if rerr != nil {
+		return rerr
+	}
+	form.Error = msg
+	return s.render(c, status, views.SignInPage(form))
+}
+
+// signinRefused audits a refused sign-in step (password, second factor or
+// the current password on /account/password) and returns the status and
+// message to show: signin.failure for a wrong secret, signin.locked when a
+// delay is in force or this failure started one. Errors that are neither
+// are returned as they are.
+func (s *Server) signinRefused(c echo.Context, actor auth.Actor, err error, extra map[string]string) (int, string, error) {
+	ctx := c.Request().Context()
 	var ce *auth.CredentialsError
 	var le *auth.LockedError
 	isCred, isLocked := errors.As(err, &ce), errors.As(err, &le)
 	if !isCred && !isLocked {
-		return err
+		return 0, "", err
 	}
 	if isCred {
-		if rerr := s.recordEvent(ctx, auth.EventSigninFailure, actor, map[string]string{"reason": ce.Reason}); rerr != nil {
-			s.log.ErrorContext(ctx, "sign-in failure not recorded in the audit log", slog.String("error", rerr.Error()))
+		detail := map[string]string{"reason": ce.Reason}
+		for k, v := range extra {
+			detail[k] = v
+		}
+		if rerr := s.recordEvent(ctx, auth.EventSigninFailure, actor, detail); rerr != nil {
+			s.log.ErrorContext(ctx, "sign-in failure not recorded in the audit log", slog.String("err", rerr.Error()))
 		}
 	}
 	status := http.StatusUnauthorized
-	form.Error = msgBadCredentials
+	msg := msgBadCredentials
 	if isLocked {
 		detail := map[string]string{
-			"locked":       map[string]string{"user": "username", "addr": "client address"}[le.Kind],
+			"locked":       map[string]string{"pair": "username from this address", "addr": "client address"}[le.Kind],
 			"locked_until": le.Until.UTC().Format(time.RFC3339),
 		}
 		if le.Triggered {
 			detail["started_by_this_attempt"] = "true"
+			detail["failures"] = strconv.Itoa(le.Failures)
+		}
+		for k, v := range extra {
+			detail[k] = v
 		}
 		if rerr := s.recordEvent(ctx, auth.EventSigninLocked, actor, detail); rerr != nil {
-			s.log.ErrorContext(ctx, "sign-in lock-out not recorded in the audit log", slog.String("error", rerr.Error()))
+			s.log.ErrorContext(ctx, "sign-in delay not recorded in the audit log", slog.String("err", rerr.Error()))
 		}
 		status = http.StatusTooManyRequests
-		form.Error = lockedMessage(le.Until, time.Now())
-		c.Response().Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(time.Until(le.Until).Seconds()))))
+		msg = lockedMessage(le.Until, time.Now())
+		c.Response().Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(time.Until(le.Until).Seconds())))))
 	}
-	s.log.InfoContext(ctx, "sign-in refused", slog.String("client_ip", actor.ClientIP), slog.Bool("locked", isLocked))
-	return s.render(c, status, views.SignInPage(form))
+	s.log.InfoContext(ctx, "sign-in refused", slog.String("client_ip", actor.ClientIP), slog.Bool("delayed", isLocked))
+	return status, msg, nil
+}
+
+// handleSignInCodeForm asks for the second factor of a sign-in whose
+// password was right.
+func (s *Server) handleSignInCodeForm(c echo.Context) error {
+	next := safeNext(c.QueryParam("next"))
+	if currentUser(c) != nil {
+		return c.Redirect(http.StatusSeeOther, next)
+	}
+	if pendingUser(c) == nil {
+		return c.Redirect(http.StatusSeeOther, "/signin")
+	}
+	return s.render(c, http.StatusOK, views.SignInCodePage(views.SignInCodeForm{Next: nextField(next)}))
+}
+
+// handleSignInCode checks the second factor. On success the pending
+// session is replaced by a real one (rotation) and the sign-in is
+// recorded; a wrong code is audited like a wrong password and counts
+// towards the same delays.
+func (s *Server) handleSignInCode(c echo.Context) error {
+	r := c.Request()
+	ctx := r.Context()
+	next := safeNext(bodyValue(c, "next"))
+	if currentUser(c) != nil {
+		return redirect(c, next)
+	}
+	u := pendingUser(c)
+	if u == nil {
+		return redirect(c, "/signin?expired=1")
+	}
+	form := views.SignInCodeForm{Next: nextField(next)}
+	code := strings.TrimSpace(bodyValue(c, "code"))
+	if code == "" {
+		form.Error = msgMissingCode
+		return s.render(c, http.StatusUnprocessableEntity, views.SignInCodePage(form))
+	}
+	actor := auth.ActorFrom(ctx)
+	actor.UserID, actor.Name, actor.Role = u.ID, u.Name, u.Role
+	method, err := s.users.VerifyFactor(ctx, u.ID, code, actor.ClientIP)
+	if err == nil {
+		if err := s.recordEvent(ctx, auth.EventSigninSuccess, actor, map[string]string{"second_factor": method}); err != nil {
+			return fmt.Errorf("sign-in of %s not recorded in the audit log, so refused: %w", u.Name, err)
+		}
+		if _, err := s.sessions.Begin(c.Response(), r, u); err != nil {
+			return err
+		}
+		s.log.InfoContext(ctx, "signed in", slog.String("user", u.Name), slog.String("client_ip", actor.ClientIP), slog.String("second_factor", method))
+		return redirect(c, next)
+	}
+	if errors.Is(err, auth.ErrNoFactor) { // reset by an admin meanwhile
+		return redirect(c, "/signin")
+	}
+	status, msg, rerr := s.signinRefused(c, actor, err, map[string]string{"step": "second_factor"})
+	if rerr != nil {
+		return rerr
+	}
+	if status == http.StatusUnauthorized {
+		msg = msgBadCode
+	}
+	form.Error = msg
+	return s.render(c, status, views.SignInCodePage(form))
 }
 
 // lockedMessage tells a locked-out user how long to wait, without saying
 // whether the name exists.
 func lockedMessage(until, now time.Time) string {
-	mins := int(math.Ceil(until.Sub(now).Minutes()))
-	if mins < 1 {
-		mins = 1
+	wait := until.Sub(now)
+	n, unit := int(math.Ceil(wait.Minutes())), "minute"
+	if wait < 90*time.Second {
+		n, unit = int(math.Ceil(wait.Seconds())), "second"
 	}
-	unit := "minutes"
-	if mins == 1 {
-		unit = "minute"
+	if n < 1 {
+		n = 1
 	}
-	return fmt.Sprintf("Too many failed sign-in attempts. Try again in %d %s.", mins, unit)
+	if n != 1 {
+		unit += "s"
+	}
+	return fmt.Sprintf("Too many failed sign-in attempts. Try again in %d %s.", n, unit)
 }
 
 // handleSignOut ends the session server-side (the cookie stops working,

@@ -43,8 +43,9 @@ func TestLockedMessage(t *testing.T) {
 	}{
 		{"fifteen minutes", now.Add(15 * time.Minute), "Too many failed sign-in attempts. Try again in 15 minutes."},
 		{"rounds up", now.Add(90 * time.Second), "Too many failed sign-in attempts. Try again in 2 minutes."},
-		{"one minute", now.Add(10 * time.Second), "Too many failed sign-in attempts. Try again in 1 minute."},
-		{"already over", now.Add(-time.Second), "Too many failed sign-in attempts. Try again in 1 minute."},
+		{"short delays in seconds", now.Add(10 * time.Second), "Too many failed sign-in attempts. Try again in 10 seconds."},
+		{"one second", now.Add(time.Second), "Too many failed sign-in attempts. Try again in 1 second."},
+		{"already over", now.Add(-time.Second), "Too many failed sign-in attempts. Try again in 1 second."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

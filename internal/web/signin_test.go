@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -264,44 +265,87 @@ func TestSessionExpiry(t *testing.T) {
 	}
 }
 
-func TestLockout(t *testing.T) {
-	env := apptest.New(t)
-	pw := env.CreateUser(t, "lena", auth.RoleViewer)
+// fromAddr is a client whose requests come through a trusted proxy that
+// says the browser is at addr.
+func fromAddr(t *testing.T, env *apptest.Env, addr string) (*apptest.Client, func(path string, form url.Values) *apptest.Response) {
+	t.Helper()
 	c := env.Anonymous(t)
-	c.Get(t, "/signin")
-	for i := range 4 {
-		if r := c.PostForm(t, "/signin", url.Values{"username": {"lena"}, "password": {"guess number " + string(rune('a'+i))}}); r.Status != 401 {
+	h := http.Header{"X-Forwarded-For": {addr}}
+	c.Do(t, http.MethodGet, "/signin", nil, h)
+	post := func(path string, form url.Values) *apptest.Response {
+		f := url.Values{"_csrf": {c.CSRF}}
+		for k, v := range form {
+			f[k] = v
+		}
+		return c.Do(t, http.MethodPost, path, strings.NewReader(f.Encode()),
+			http.Header{"X-Forwarded-For": {addr}, "Content-Type": {"application/x-www-form-urlencoded"}})
+	}
+	return c, post
+}
+
+func trustLoopbackProxy(c *config.Config) {
+	c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+}
+
+// TestSignInDelays: wrong passwords for one name from one address slow
+// that address down with growing delays (audited); the same name from
+// another address signs in at once, so guessing is no denial of service.
+func TestSignInDelays(t *testing.T) {
+	env := apptest.New(t, trustLoopbackProxy)
+	pw := env.CreateUser(t, "lena", auth.RoleViewer)
+	attacker, post := fromAddr(t, env, "203.0.113.7")
+	for i := range 3 {
+		if r := post("/signin", url.Values{"username": {"lena"}, "password": {"guess number " + string(rune('a'+i))}}); r.Status != 401 {
 			t.Fatalf("failure %d: status %d, want 401", i+1, r.Status)
 		}
 	}
-	r := c.PostForm(t, "/signin", url.Values{"username": {"lena"}, "password": {"the fifth guess"}})
+	r := post("/signin", url.Values{"username": {"lena"}, "password": {"the fourth guess"}})
 	if r.Status != http.StatusTooManyRequests {
-		t.Fatalf("fifth failure: status %d, want 429", r.Status)
+		t.Fatalf("fourth failure: status %d, want 429", r.Status)
 	}
-	// Even the right password is refused now, with a message to wait.
-	r = c.PostForm(t, "/signin", url.Values{"username": {"lena"}, "password": {pw}})
+	// Even the right password waits now, with a message saying how long.
+	r = post("/signin", url.Values{"username": {"lena"}, "password": {pw}})
 	if r.Status != http.StatusTooManyRequests {
-		t.Fatalf("right password while locked: status %d, want 429", r.Status)
+		t.Fatalf("right password during the delay: status %d, want 429", r.Status)
 	}
-	if got := strings.TrimSpace(r.Doc(t).Find(`[role="alert"]`).Text()); got != "Too many failed sign-in attempts. Try again in 15 minutes." {
+	if got := strings.TrimSpace(r.Doc(t).Find(`[role="alert"]`).Text()); got != "Too many failed sign-in attempts. Try again in 1 second." {
 		t.Fatalf("message %q", got)
 	}
-	if r.Header.Get("Retry-After") == "" {
-		t.Error("no Retry-After")
+	if r.Header.Get("Retry-After") != "1" {
+		t.Errorf("Retry-After %q, want 1", r.Header.Get("Retry-After"))
 	}
-	if sessionCookie(t, env, c) != nil {
-		t.Fatal("signed in while locked")
+	if sessionCookie(t, env, attacker) != nil {
+		t.Fatal("signed in during the delay")
 	}
-	if n := len(auditEvents(t, env, auth.EventSigninFailure)); n != 5 {
-		t.Errorf("signin.failure events: %d, want 5", n)
+	failures := auditEvents(t, env, auth.EventSigninFailure)
+	if len(failures) != 4 || failures[3].ClientIP != "203.0.113.7" {
+		t.Errorf("signin.failure events: %+v, want 4 from the attacker's address", failures)
 	}
 	locked := auditEvents(t, env, auth.EventSigninLocked)
-	if len(locked) != 2 || locked[0].Detail["started_by_this_attempt"] != "true" || locked[1].Detail["locked"] != "username" {
+	if len(locked) != 2 || locked[0].Detail["started_by_this_attempt"] != "true" || locked[1].Detail["locked"] != "username from this address" {
 		t.Fatalf("signin.locked events %+v, want the start and the refused attempt", locked)
 	}
-	// Other users are not affected.
-	if r := env.As(t, auth.RoleAdmin).Get(t, "/users"); r.Status != 200 {
-		t.Fatalf("admin during lena's lock-out: %d", r.Status)
+	// Lena, from her own address, is not slowed down at all.
+	lena, postLena := fromAddr(t, env, "192.0.2.1")
+	if r := postLena("/signin", url.Values{"username": {"lena"}, "password": {pw}}); r.Status != http.StatusSeeOther {
+		t.Fatalf("lena from her own address during the attacker's delay: %d, want 303", r.Status)
+	}
+	if sessionCookie(t, env, lena) == nil {
+		t.Fatal("lena not signed in")
+	}
+}
+
+// TestAnonymousPostsCannotLockOutAdmin is the attack from issue 13: five
+// anonymous posts used to lock admin out for 15 minutes for everyone.
+func TestAnonymousPostsCannotLockOutAdmin(t *testing.T) {
+	env := apptest.New(t, trustLoopbackProxy)
+	_, post := fromAddr(t, env, "198.51.100.66")
+	for range 5 {
+		post("/signin", url.Values{"username": {"admin"}, "password": {"not the password"}})
+	}
+	_, postAdmin := fromAddr(t, env, "192.0.2.10")
+	if r := postAdmin("/signin", url.Values{"username": {"admin"}, "password": {apptest.AdminPassword}}); r.Status != http.StatusSeeOther {
+		t.Fatalf("admin after five anonymous guesses from elsewhere: status %d, want 303", r.Status)
 	}
 }
 

@@ -22,6 +22,8 @@ func (s *Server) registerUserRoutes(e *echo.Echo) {
 	e.POST("/users/:id/password", s.handleUserPassword, admin)
 	e.POST("/users/:id/disable", s.handleUserDisable, admin)
 	e.POST("/users/:id/enable", s.handleUserEnable, admin)
+	e.POST("/users/:id/factor/reset", s.handleUserFactorReset, admin)
+	e.POST("/users/:id/sessions/end", s.handleUserSessionsEnd, admin)
 }
 
 // doneMessages are the notices shown after a change (Post/Redirect/Get).
@@ -32,6 +34,8 @@ var doneMessages = map[string]string{
 	"password": "Set a new password for %s; their sessions have ended.",
 	"disabled": "Disabled %s; their sessions have ended.",
 	"enabled":  "Enabled %s.",
+	"factor":   "Reset the second factor of %s; they set up a new one at their next sign-in.",
+	"sessions": "Ended every session of %s.",
 }
 
 // handleUserList shows every user with the controls to manage them.
@@ -69,7 +73,7 @@ func doneURL(what string, id int64) string {
 func (s *Server) handleUserCreate(c echo.Context) error {
 	name := strings.TrimSpace(c.FormValue("name"))
 	role := auth.Role(c.FormValue("role"))
-	password := c.FormValue("password")
+	password := bodyValue(c, "password")
 	f := views.NewUserForm{Name: name, Role: string(role), Errors: map[string]string{}}
 	if err := auth.ValidName(name); err != nil {
 		f.Errors["name"] = "Use 1 to 64 letters, digits, dots, hyphens or underscores, starting with a letter or digit."
@@ -142,7 +146,7 @@ func (s *Server) handleUserPassword(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	password := c.FormValue("password")
+	password := bodyValue(c, "password")
 	if err := auth.ValidPassword(password); err != nil {
 		return s.rowError(c, u, "The new password must be "+strconv.Itoa(auth.MinPasswordLen)+" to "+strconv.Itoa(auth.MaxPasswordLen)+" characters.")
 	}
@@ -185,4 +189,42 @@ func (s *Server) handleUserEnable(c echo.Context) error {
 		return err
 	}
 	return redirect(c, doneURL("enabled", u.ID))
+}
+
+// handleUserFactorReset removes a user's second factor (a lost device).
+// The store records the reset in the audit log.
+func (s *Server) handleUserFactorReset(c echo.Context) error {
+	u, err := s.userTarget(c)
+	if err != nil {
+		return err
+	}
+	if err := s.users.ResetFactor(ctx(c), u.ID); err != nil {
+		return err
+	}
+	return redirect(c, doneURL("factor", u.ID))
+}
+
+// handleUserSessionsEnd signs a user out everywhere. An admin ending their
+// own sessions is signed out too.
+func (s *Server) handleUserSessionsEnd(c echo.Context) error {
+	u, err := s.userTarget(c)
+	if err != nil {
+		return err
+	}
+	n, err := s.sessions.RevokeUser(ctx(c), u.ID, "ended_by_admin")
+	if err != nil {
+		return err
+	}
+	if err := s.recordEvent(ctx(c), auth.EventUserSessions, auth.ActorFrom(ctx(c)), map[string]string{
+		"user": u.Name, "user_id": strconv.FormatInt(u.ID, 10), "ended_logins": strconv.FormatInt(n, 10),
+	}); err != nil {
+		s.log.ErrorContext(ctx(c), "sessions ended but not recorded in the audit log", "user", u.Name, "err", err)
+	}
+	if me := currentUser(c); me.ID == u.ID {
+		if err := s.sessions.End(c.Response(), c.Request()); err != nil {
+			return err
+		}
+		return redirect(c, "/signin?signedout=1")
+	}
+	return redirect(c, doneURL("sessions", u.ID))
 }
