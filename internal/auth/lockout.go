@@ -34,7 +34,7 @@ type LockoutPolicy struct {
 // address, then delays of 1 s, 2 s, 4 s … up to 15 minutes; counts are
 // forgotten an hour after the last failure. Eleven wrong guesses at one
 // name from one address take over four minutes of waiting, a hundred
-// take more than a day.
+// take about 22 hours.
 var DefaultLockoutPolicy = LockoutPolicy{
 	FreeFailures:     3,
 	AddrFreeFailures: 20,

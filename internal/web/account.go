@@ -170,8 +170,8 @@ func (s *Server) handleSessionEnd(c echo.Context) error {
 	cur := currentSession(c)
 	current := cur != nil && cur.IDHash == ended.IDHash
 	if err := s.recordEvent(ctx(c), auth.EventSessionEnded, auth.ActorFrom(ctx(c)), map[string]string{
-		"user": me.Name, "user_id": strconv.FormatInt(me.ID, 10), "session_address": ended.ClientIP,
-		"session_started": ended.CreatedAt.UTC().Format(time.RFC3339), "current": strconv.FormatBool(current),
+		"user": me.Name, "user_id": strconv.FormatInt(me.ID, 10), "address": ended.ClientIP,
+		"started": ended.CreatedAt.UTC().Format(time.RFC3339), "current": strconv.FormatBool(current),
 	}); err != nil {
 		s.log.ErrorContext(ctx(c), "session ended but not recorded in the audit log", "user", me.Name, "err", err)
 	}
