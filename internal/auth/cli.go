@@ -21,6 +21,7 @@ const userUsage = `usage: console user COMMAND
   role NAME ROLE         change a user's role
   disable NAME           stop a user from signing in; ends the user's sessions
   enable NAME            let a disabled user sign in again
+  reset-factor NAME      remove the user's second factor (a lost device); they set up a new one
   list                   list users
 
 Roles: viewer, operator, approver, admin. Passwords: at least 12 characters.
@@ -121,6 +122,25 @@ func RunUserCommand(ctx context.Context, s *Store, args []string, stdin io.Reade
 		}
 		fmt.Fprintf(stdout, "Enabled %s.\n", u.Name)
 		return nil
+	case "reset-factor":
+		name, err := oneName(rest)
+		if err != nil {
+			return usage("reset-factor: %v", err)
+		}
+		u, err := s.GetByName(ctx, name)
+		if err != nil {
+			return fmt.Errorf("reset-factor %s: %w", name, err)
+		}
+		if !u.HasFactor {
+			fmt.Fprintf(stdout, "%s has no second factor.\n", u.Name)
+		}
+		if err := s.ResetFactor(ctx, u.ID); err != nil {
+			return fmt.Errorf("reset-factor %s: %w", name, err)
+		}
+		if u.HasFactor {
+			fmt.Fprintf(stdout, "Removed the second factor of %s; they set up a new one at their next sign-in.\n", u.Name)
+		}
+		return nil
 	case "list":
 		if len(rest) != 0 {
 			return usage("list takes no arguments")
@@ -130,13 +150,17 @@ func RunUserCommand(ctx context.Context, s *Store, args []string, stdin io.Reade
 			return err
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "NAME\tROLE\tDISABLED\tCREATED")
+		fmt.Fprintln(tw, "NAME\tROLE\tDISABLED\tSECOND FACTOR\tCREATED")
 		for _, u := range users {
 			disabled := "no"
 			if u.Disabled {
 				disabled = "yes"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Name, u.Role, disabled, u.CreatedAt.Format("2006-01-02 15:04 MST"))
+			factor := "no"
+			if u.HasFactor {
+				factor = "yes"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.Name, u.Role, disabled, factor, u.CreatedAt.Format("2006-01-02 15:04 MST"))
 		}
 		return tw.Flush()
 	case "help", "-h", "--help":

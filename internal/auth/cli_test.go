@@ -51,6 +51,8 @@ func TestUserCommand(t *testing.T) {
 		{"disable the last admin", "", []string{"disable", "root"}, "", auth.ErrLastAdmin, false},
 		{"enable", "", []string{"enable", "bob"}, "Enabled bob.\n", nil, false},
 		{"disable again", "", []string{"disable", "bob"}, "Disabled bob; their sessions have ended.\n", nil, false},
+		{"reset-factor without one", "", []string{"reset-factor", "bob"}, "bob has no second factor.\n", nil, false},
+		{"reset-factor, unknown user", "", []string{"reset-factor", "nobody"}, "", auth.ErrUserNotFound, false},
 		{"unknown command", "", []string{"delete", "bob"}, "", auth.ErrUsage, false},
 		{"no command", "", nil, "", auth.ErrUsage, false},
 	}
@@ -96,10 +98,10 @@ func TestUserCommand(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := "NAME   ROLE      DISABLED  CREATED\n" +
-			"alice  operator  no        2026-03-01 09:00 UTC\n" +
-			"bob    approver  yes       2026-03-01 09:00 UTC\n" +
-			"root   admin     no        2026-03-01 09:00 UTC\n"
+		want := "NAME   ROLE      DISABLED  SECOND FACTOR  CREATED\n" +
+			"alice  operator  no        no             2026-03-01 09:00 UTC\n" +
+			"bob    approver  yes       no             2026-03-01 09:00 UTC\n" +
+			"root   admin     no        no             2026-03-01 09:00 UTC\n"
 		if diff := cmp.Diff(want, out); diff != "" {
 			t.Fatalf("list mismatch (-want +got):\n%s", diff)
 		}

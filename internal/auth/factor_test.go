@@ -159,6 +159,10 @@ func TestWrongCodesCountTowardsDelays(t *testing.T) {
 		if _, err := s.VerifyFactor(ctx, u.ID, "123456", "203.0.113.7"); !errors.Is(err, auth.ErrInvalidCredentials) || errors.Is(err, auth.ErrLocked) {
 			t.Fatalf("wrong code %d: %v", i+1, err)
 		}
+		// Someone with the password signing in again does not reset the count.
+		if _, err := s.Authenticate(ctx, "alice", goodPW, "203.0.113.7"); err != nil {
+			t.Fatalf("password between wrong codes: %v", err)
+		}
 	}
 	if _, err := s.VerifyFactor(ctx, u.ID, "123456", "203.0.113.7"); !errors.Is(err, auth.ErrLocked) {
 		t.Fatalf("fourth wrong code: %v, want a delay", err)
@@ -329,5 +333,23 @@ func TestUnknownUserStillCostsAHash(t *testing.T) {
 	var ce *auth.CredentialsError
 	if !errors.As(err, &ce) || ce.Reason != auth.ReasonUnknownUser {
 		t.Fatalf("unknown user: %v", err)
+	}
+}
+
+// TestResetFactorFromTheCommandLine: the way back in for an admin who lost
+// their device and recovery codes when no other admin can reset it.
+func TestResetFactorFromTheCommandLine(t *testing.T) {
+	clk := newClock()
+	rec := &recorded{}
+	s, u, _, _ := enrolled(t, clk, rec)
+	out, _, err := runUser(t, s, "", "reset-factor", "alice")
+	if err != nil || out != "Removed the second factor of alice; they set up a new one at their next sign-in.\n" {
+		t.Fatalf("reset-factor: %q, %v", out, err)
+	}
+	if got, _ := s.Get(context.Background(), u.ID); got.HasFactor {
+		t.Fatal("factor still on")
+	}
+	if last := rec.all()[len(rec.all())-1]; last.Kind != auth.EventFactorReset || last.Actor.Name != "cli" {
+		t.Fatalf("last event %+v, want mfa.reset by the cli", last)
 	}
 }

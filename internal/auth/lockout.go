@@ -184,8 +184,13 @@ func (s *Store) Authenticate(ctx context.Context, name, password, clientIP strin
 		reason = ReasonDisabled
 	}
 	if reason == "" {
-		if err := s.clearFailures(ctx, subject, clientIP); err != nil {
-			return nil, err
+		// With a second factor the sign-in is not over: the count is
+		// cleared only when the code is right too, or else re-entering a
+		// stolen password would reset the delays on guessing the code.
+		if !r.HasFactor {
+			if err := s.clearFailures(ctx, subject, clientIP); err != nil {
+				return nil, err
+			}
 		}
 		return r.user(), nil
 	}
