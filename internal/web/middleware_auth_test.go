@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/PuerkitoBio/goquery"
 	"github.com/google/go-cmp/cmp"
@@ -184,11 +185,29 @@ func TestPagesHaveNoInlineScript(t *testing.T) {
 		t.Fatalf("audit entries: %v", err)
 	}
 
+	// A user setting up a second factor, then signing in with it.
+	mfaPW := env.CreateUser(t, "mfa1", auth.RoleViewer)
+	mfa := env.SignIn(t, "mfa1", mfaPW)
+	mfa.Get(t, "/account")
+	mfa.PostForm(t, "/account/factor", nil)
+	enrolling := mfa.Get(t, "/account").Body
+	secret := strings.TrimSpace((&apptest.Response{Body: enrolling}).Doc(t).Find("#factor-secret").Text())
+	recovery := mfa.PostForm(t, "/account/factor/confirm", url.Values{"code": {totpCode(t, secret, time.Now())}})
+	if recovery.Status != http.StatusOK {
+		t.Fatalf("confirm the factor: %d", recovery.Status)
+	}
+	codeClient, _ := signInWithPassword(t, env, "mfa1", mfaPW, "")
+
 	pages := []struct {
 		name string
 		body func() string
 	}{
 		{"sign-in", func() string { return env.Anonymous(t).Get(t, "/signin").Body }},
+		{"sign-in code", func() string { return codeClient.Get(t, "/signin/code").Body }},
+		{"account", func() string { return adminC.Get(t, "/account").Body }},
+		{"account, enrolling", func() string { return enrolling }},
+		{"account, recovery codes", func() string { return recovery.Body }},
+		{"account, factor on", func() string { return mfa.Get(t, "/account").Body }},
 		{"users", func() string { return adminC.Get(t, "/users").Body }},
 		{"forbidden", func() string { return env.As(t, auth.RoleViewer).Get(t, "/users").Body }},
 		{"not found", func() string { return adminC.Get(t, "/no-such-page").Body }},
