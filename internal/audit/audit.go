@@ -97,12 +97,20 @@ const (
 	EventUserDisabled        EventKind = "user.disabled"
 	EventUserEnabled         EventKind = "user.enabled"
 	EventUserPasswordChanged EventKind = "user.password_changed"
+	EventUserSessionsEnded   EventKind = "user.sessions_ended"
+	EventSessionEnded        EventKind = "session.ended"
+	EventMFAEnrolled         EventKind = "mfa.enrolled"
+	EventMFAFailure          EventKind = "mfa.failure"
+	EventMFAReset            EventKind = "mfa.reset"
+	EventMFARecoveryCodeUsed EventKind = "mfa.recovery_code_used"
 )
 
 // EventKinds lists the security event kinds RecordEvent accepts.
 var EventKinds = []EventKind{
 	EventSignInSuccess, EventSignInFailure, EventSignInLocked, EventSignOut, EventAccessDenied,
 	EventUserCreated, EventUserRoleChanged, EventUserDisabled, EventUserEnabled, EventUserPasswordChanged,
+	EventUserSessionsEnded, EventSessionEnded,
+	EventMFAEnrolled, EventMFAFailure, EventMFAReset, EventMFARecoveryCodeUsed,
 }
 
 // IsSecurityEvent reports whether k can be recorded by RecordEvent: one of
