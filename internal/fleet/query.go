@@ -38,6 +38,8 @@ const (
 	ParamSort       = "sort"
 	ParamPage       = "page"
 	ParamPerPage    = "per_page"
+	// ParamSelected=1 shows only the servers the user has selected.
+	ParamSelected = "selected"
 )
 
 // Query is what the fleet page shows: filters, sort and page. It lives in
@@ -50,8 +52,14 @@ type Query struct {
 	ServerType []string
 	Arch       []string
 	Flavor     []string
-	// Q matches a substring of the name or id, ignoring case.
+	// Q matches a substring of the name, id, private IP, image name or
+	// flavor, ignoring case.
 	Q string
+	// SelectedOnly shows only the servers in the selection given with
+	// WithSelection (the URL's selected=1).
+	SelectedOnly bool
+	// selected holds the user's selected server ids (see WithSelection).
+	selected map[string]bool
 	// Sort is name, status or created, with a "-" prefix for descending.
 	// Empty means name.
 	Sort    string
@@ -63,15 +71,16 @@ type Query struct {
 // name, and page numbers are clamped (Page >= 1, 1 <= PerPage <= MaxPerPage).
 func ParseQuery(v url.Values) Query {
 	q := Query{
-		Status:     cleanList(v[ParamStatus]),
-		Category:   cleanList(v[ParamCategory]),
-		ServerType: cleanList(v[ParamServerType]),
-		Arch:       cleanList(v[ParamArch]),
-		Flavor:     cleanList(v[ParamFlavor]),
-		Q:          strings.TrimSpace(v.Get(ParamQ)),
-		Sort:       v.Get(ParamSort),
-		Page:       atoiDefault(v.Get(ParamPage), 1),
-		PerPage:    atoiDefault(v.Get(ParamPerPage), DefaultPerPage),
+		Status:       cleanList(v[ParamStatus]),
+		Category:     cleanList(v[ParamCategory]),
+		ServerType:   cleanList(v[ParamServerType]),
+		Arch:         cleanList(v[ParamArch]),
+		Flavor:       cleanList(v[ParamFlavor]),
+		Q:            strings.TrimSpace(v.Get(ParamQ)),
+		Sort:         v.Get(ParamSort),
+		SelectedOnly: v.Get(ParamSelected) == "1",
+		Page:         atoiDefault(v.Get(ParamPage), 1),
+		PerPage:      atoiDefault(v.Get(ParamPerPage), DefaultPerPage),
 	}
 	return q.normalized()
 }
@@ -146,7 +155,33 @@ func (q Query) FilterValues() url.Values {
 	if q.Q != "" {
 		v.Set(ParamQ, q.Q)
 	}
+	if q.SelectedOnly {
+		v.Set(ParamSelected, "1")
+	}
 	return v
+}
+
+// WithSelection returns a copy of q that knows the user's selected server
+// ids, which the selected=1 filter (SelectedOnly) matches against. Without
+// it, SelectedOnly matches nothing.
+func (q Query) WithSelection(ids []string) Query {
+	q.selected = make(map[string]bool, len(ids))
+	for _, id := range ids {
+		q.selected[id] = true
+	}
+	return q
+}
+
+// ShowSelected returns the query that shows exactly the n selected servers:
+// no other filter, the same sort, page 1, with a page large enough for all
+// of them (up to MaxPerPage).
+func (q Query) ShowSelected(n int) Query {
+	q = q.normalized()
+	per := q.PerPage
+	if n > per {
+		per = min(n, MaxPerPage)
+	}
+	return Query{SelectedOnly: true, Sort: q.Sort, PerPage: per, Page: 1, selected: q.selected}
 }
 
 // WithPage returns a copy of q showing page p.
@@ -157,7 +192,7 @@ func (q Query) WithPage(p int) Query {
 
 // Filtered reports whether any filter is set.
 func (q Query) Filtered() bool {
-	return len(q.Status)+len(q.Category)+len(q.ServerType)+len(q.Arch)+len(q.Flavor) > 0 || q.Q != ""
+	return len(q.Status)+len(q.Category)+len(q.ServerType)+len(q.Arch)+len(q.Flavor) > 0 || q.Q != "" || q.SelectedOnly
 }
 
 // Facet is one value a filter can take, with how many servers of the whole
@@ -210,10 +245,69 @@ func (q Query) Match(s *modelarts.ServerResponse) bool {
 	if len(q.Flavor) > 0 && !slices.Contains(q.Flavor, s.Flavor) {
 		return false
 	}
-	if q.Q != "" && !containsFold(s.Name, q.Q) && !containsFold(s.ID, q.Q) {
+	if q.SelectedOnly && !q.selected[s.ID] {
+		return false
+	}
+	if q.Q != "" && !matchesText(s, q.Q) {
 		return false
 	}
 	return true
+}
+
+// matchesText reports whether the search text is in the server's name, id,
+// private IP, image name or flavor (ignoring case).
+func matchesText(s *modelarts.ServerResponse, text string) bool {
+	if containsFold(s.Name, text) || containsFold(s.ID, text) || containsFold(s.Flavor, text) {
+		return true
+	}
+	if img := s.ImageInfo(); img != nil && containsFold(img.Name, text) {
+		return true
+	}
+	return containsFold(s.PrivateIP(), text)
+}
+
+// Hidden counts the selected servers a page of the fleet does not show.
+type Hidden struct {
+	// Selected is how many selected servers are in the fleet.
+	Selected int
+	// Filtered are excluded by the filters; OtherPages match them but are
+	// on another page.
+	Filtered, OtherPages int
+}
+
+// Total is how many selected servers the page does not show.
+func (h Hidden) Total() int { return h.Filtered + h.OtherPages }
+
+// HiddenSelection counts the selected servers (selected, from the fleet)
+// that the page r of query q does not show.
+func HiddenSelection(selected []*modelarts.ServerResponse, q Query, r Result) Hidden {
+	h := Hidden{Selected: len(selected)}
+	if len(selected) == 0 {
+		return h
+	}
+	onPage := make(map[string]bool, len(r.Items))
+	for _, s := range r.Items {
+		onPage[s.ID] = true
+	}
+	for _, s := range selected {
+		switch {
+		case onPage[s.ID]:
+		case !q.Match(s):
+			h.Filtered++
+		default:
+			h.OtherPages++
+		}
+	}
+	return h
+}
+
+// PageIDs returns the ids of the servers on the page r.
+func (r Result) PageIDs() map[string]bool {
+	m := make(map[string]bool, len(r.Items))
+	for _, s := range r.Items {
+		m[s.ID] = true
+	}
+	return m
 }
 
 // containsFold reports whether sub is in s, ignoring case, without

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/devserver-console/console/internal/fleet"
 	"github.com/devserver-console/console/internal/modelarts"
@@ -151,6 +152,8 @@ func TestQueryValuesRoundTrip(t *testing.T) {
 		{name: "empty and duplicate values dropped", query: "status=&status=RUNNING&status=RUNNING", want: "status=RUNNING"},
 		{name: "bad values normalised", query: "sort=drop+table&page=0&per_page=9999", want: "per_page=500"},
 		{name: "markup in q is just text", query: "q=%3Cscript%3E", want: "q=%3Cscript%3E"},
+		{name: "only the selection", query: "selected=1&sort=status", want: "selected=1&sort=status"},
+		{name: "selected other than 1 is off", query: "selected=yes", want: ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -160,7 +163,7 @@ func TestQueryValuesRoundTrip(t *testing.T) {
 				t.Errorf("Values() = %q, want %q", got, tt.want)
 			}
 			again := fleet.ParseQuery(q.Values())
-			if diff := cmp.Diff(q, again); diff != "" {
+			if diff := cmp.Diff(q, again, cmpopts.IgnoreUnexported(fleet.Query{})); diff != "" {
 				t.Errorf("round trip mismatch (-first +second):\n%s", diff)
 			}
 		})
@@ -181,5 +184,71 @@ func TestQueryFilterValuesAndFiltered(t *testing.T) {
 	}
 	if got := q.WithPage(5).Values().Get("page"); got != "5" {
 		t.Errorf("WithPage(5) page = %q", got)
+	}
+}
+
+func TestSearchMatchesIPImageAndFlavor(t *testing.T) {
+	servers := queryFleet()
+	servers[1].Endpoints = []modelarts.EndpointsRes{{URI: "10.0.0.6"}}
+	servers[3].Image.Name = "HCE2.0_Ascend"
+	tests := []struct{ q, want string }{
+		{"10.0.0.6", "dev-02"},
+		{"hce2.0", "spod-04"},
+		{"SNT9C", "hps-03"},
+		{"id-05", "Dev-05"},
+	}
+	for _, tt := range tests {
+		r := fleet.Apply(servers, fleet.Query{Q: tt.q})
+		if got := names(r.Items); len(got) != 1 || got[0] != tt.want {
+			t.Errorf("q=%q found %v, want [%s]", tt.q, got, tt.want)
+		}
+	}
+}
+
+func TestSelectedOnlyAndHiddenSelection(t *testing.T) {
+	servers := queryFleet()
+	byID := map[string]*modelarts.ServerResponse{}
+	for i := range servers {
+		byID[servers[i].ID] = &servers[i]
+	}
+	sel := []string{"id-01", "id-02", "id-04"}
+	selected := []*modelarts.ServerResponse{byID["id-01"], byID["id-02"], byID["id-04"]}
+
+	// selected=1 shows exactly the selection, and nothing without one.
+	q := fleet.Query{SelectedOnly: true}
+	if got := names(fleet.Apply(servers, q).Items); len(got) != 0 {
+		t.Errorf("selected=1 without a selection shows %v", got)
+	}
+	q = q.WithSelection(sel)
+	if diff := cmp.Diff([]string{"dev-02", "llm-train-01", "spod-04"}, names(fleet.Apply(servers, q).Items)); diff != "" {
+		t.Errorf("selected=1 (-want +got):\n%s", diff)
+	}
+	if !q.Filtered() {
+		t.Error("selected=1 does not count as a filter")
+	}
+
+	// Filter on STOPPED, one per page, sorted by name: dev-02 is shown, the
+	// two RUNNING ones are filtered out.
+	q = fleet.Query{Status: []string{"STOPPED"}}.WithSelection(sel)
+	r := fleet.Apply(servers, q)
+	h := fleet.HiddenSelection(selected, q, r)
+	if h != (fleet.Hidden{Selected: 3, Filtered: 2}) || h.Total() != 2 {
+		t.Errorf("hidden by filter = %+v", h)
+	}
+	// No filter, two per page: page 1 is dev-02, Dev-05; the other two
+	// selected servers are on later pages.
+	q = fleet.Query{PerPage: 2, Page: 1}.WithSelection(sel)
+	r = fleet.Apply(servers, q)
+	if h := fleet.HiddenSelection(selected, q, r); h != (fleet.Hidden{Selected: 3, OtherPages: 2}) {
+		t.Errorf("hidden by paging = %+v", h)
+	}
+	// "Show the selected servers" shows all of them on one page.
+	show := q.ShowSelected(len(sel))
+	r = fleet.Apply(servers, show)
+	if h := fleet.HiddenSelection(selected, show, r); h.Total() != 0 || r.Total != 3 {
+		t.Errorf("ShowSelected: hidden %+v, total %d", h, r.Total)
+	}
+	if got := show.Values().Encode(); got != "per_page=3&selected=1" {
+		t.Errorf("ShowSelected URL = %q", got)
 	}
 }

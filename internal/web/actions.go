@@ -76,6 +76,7 @@ func (s *Server) handleActionPreview(c echo.Context) error {
 		return fmt.Errorf("prepare %s: %w", action, err)
 	}
 	d := previewData(p)
+	d.View, d.Offscreen = viewParam(c), offscreen(c, snap, ids, ids)
 	if action.NeedsOSParams() && len(p.Targets) > 0 {
 		d.OS = &views.OSFormData{Login: views.LoginKeyPair}
 		if action == modelarts.BatchChangeOS {
@@ -359,6 +360,7 @@ func (s *Server) handleActionReview(c echo.Context) error {
 		}
 		if len(errs) > 0 {
 			d := previewData(p)
+			d.View = viewParam(c)
 			d.OS = f.data(images, errs)
 			return s.render(c, http.StatusUnprocessableEntity, views.ActionForm(d))
 		}
@@ -367,6 +369,18 @@ func (s *Server) handleActionReview(c echo.Context) error {
 		page.NeedPassword = f.params.AdminPass != ""
 	}
 	confirm := views.ConfirmData{Action: p.Action, Targets: p.Targets, Params: shown}
+	if snap, _ := s.fleet.Latest(ctx(c)); snap != nil {
+		// Only to mark the servers the user's fleet page does not show.
+		sel, err := s.selections.List(ctx(c), currentUser(c).ID)
+		if err != nil {
+			return err
+		}
+		targets := make([]string, len(p.Targets))
+		for i, t := range p.Targets {
+			targets[i] = t.ID
+		}
+		confirm.Offscreen = offscreen(c, snap, sel, targets)
+	}
 	if !isHTMX(c) {
 		return s.render(c, http.StatusOK, views.ActionConfirmPage(confirm, page))
 	}
@@ -436,6 +450,7 @@ func (s *Server) handleActionExecute(c echo.Context) error {
 	var invalid *batch.InvalidParamsError
 	switch {
 	case err == nil:
+		s.deselectCovered(c, u.ID, id, p)
 		return redirect(c, "/batches/"+id)
 	case errors.Is(err, batch.ErrConfirmation):
 		word := batch.Word(p.Action)
@@ -470,6 +485,7 @@ func (s *Server) rerenderOSForm(c echo.Context, p *batch.Prepared, f *osForm, er
 		images, _ = s.imagesFor(c, p)
 	}
 	d := previewData(p)
+	d.View = viewParam(c)
 	d.OS = f.data(images, errs)
 	if isHTMX(c) {
 		h := c.Response().Header()

@@ -1,10 +1,13 @@
 package web
 
 import (
+	"log/slog"
 	"net/http"
+	"net/url"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/devserver-console/console/internal/batch"
 	"github.com/devserver-console/console/internal/fleet"
 	"github.com/devserver-console/console/internal/views"
 )
@@ -34,7 +37,7 @@ func (s *Server) handleSelectionToggle(c echo.Context) error {
 	case "on", "true", "1":
 		on = true
 	}
-	snap, ferr := s.fleet.Get(ctx(c))
+	snap, ferr := s.fleet.Latest(ctx(c))
 	if on {
 		if snap == nil {
 			return s.fleetUnavailable(c, ferr)
@@ -66,7 +69,7 @@ func (s *Server) handleSelectionAll(c echo.Context) error {
 		return err
 	}
 	q := fleet.ParseQuery(c.QueryParams())
-	snap, ferr := s.fleet.Get(ctx(c))
+	snap, ferr := s.fleet.Latest(ctx(c))
 	if snap == nil {
 		return s.fleetUnavailable(c, ferr)
 	}
@@ -102,4 +105,61 @@ func (s *Server) selectionCount(c echo.Context, owner int64, snap *fleet.Snapsho
 	}
 	sel, err := s.selections.Resolve(ctx(c), owner, snap)
 	return len(sel), err
+}
+
+// deselectCovered removes the servers a submitted batch covered (those
+// sent and those skipped) from the user's selection, so the next action
+// starts from what the person picks next, not from what they already
+// acted on. Servers selected after the preview stay. The batch has been
+// submitted either way, so a failure here is logged, not shown.
+func (s *Server) deselectCovered(c echo.Context, owner int64, batchID string, p *batch.Prepared) {
+	ids := make([]string, 0, len(p.Targets)+len(p.Skipped))
+	for _, t := range p.Targets {
+		ids = append(ids, t.ID)
+	}
+	for _, sk := range p.Skipped {
+		ids = append(ids, sk.ID)
+	}
+	if err := s.selections.Remove(ctx(c), owner, ids...); err != nil {
+		s.log.ErrorContext(ctx(c), "could not remove a submitted batch's servers from the selection",
+			slog.String("batch", batchID), slog.String("err", err.Error()))
+	}
+}
+
+// maxViewLength bounds the fleet query a preview carries in its "view" field.
+const maxViewLength = 4096
+
+// offscreen returns, of ids, those the fleet page the action was started
+// from (its query in the form field "view") does not show, given the
+// user's selection sel. Without a readable view it marks nothing.
+func offscreen(c echo.Context, snap *fleet.Snapshot, sel []string, ids []string) map[string]bool {
+	view := c.FormValue("view")
+	if snap == nil || len(view) > maxViewLength || c.Request().Form == nil {
+		return nil
+	}
+	if _, ok := c.Request().Form["view"]; !ok {
+		return nil
+	}
+	vals, err := url.ParseQuery(view)
+	if err != nil {
+		return nil
+	}
+	q := fleet.ParseQuery(vals).WithSelection(sel)
+	onPage := fleet.Apply(snap.Servers, q).PageIDs()
+	out := make(map[string]bool)
+	for _, id := range ids {
+		if !onPage[id] {
+			out[id] = true
+		}
+	}
+	return out
+}
+
+// viewParam is the fleet query the action form carries, when it is short
+// enough to carry on.
+func viewParam(c echo.Context) string {
+	if v := c.FormValue("view"); len(v) <= maxViewLength {
+		return v
+	}
+	return ""
 }

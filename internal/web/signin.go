@@ -262,6 +262,13 @@ func (s *Server) handleSignOut(c echo.Context) error {
 	if err := s.sessions.End(c.Response(), r); err != nil {
 		return err
 	}
+	if u != nil && s.selections != nil {
+		// Signing out ends the work: the next sign-in starts with nothing
+		// selected (on every device, since the selection is the user's).
+		if err := s.selections.Clear(r.Context(), u.ID); err != nil {
+			s.log.ErrorContext(r.Context(), "could not clear the selection at sign-out", slog.String("err", err.Error()))
+		}
+	}
 	if u != nil {
 		if err := s.recordEvent(r.Context(), auth.EventSignout, auth.ActorFrom(r.Context()), nil); err != nil {
 			s.log.ErrorContext(r.Context(), "sign-out not recorded in the audit log", slog.String("error", err.Error()))
