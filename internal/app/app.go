@@ -166,6 +166,9 @@ func (a *App) newClient(ctx context.Context) (*modelarts.Client, error) {
 		HTTPClient: &http.Client{Timeout: cfg.RequestTimeout},
 		Recorder:   a.audit.Recorder(),
 		Logger:     a.log,
+		// The largest page the list API allows: a walk of 2,000 servers is
+		// 2 calls instead of 20.
+		PageSize: modelarts.MaxPageSize,
 	}
 	if cfg.Simulated() {
 		a.sim = simulator.New(simulator.Options{Servers: cfg.SimServers, Seed: cfg.SimSeed, Transition: cfg.SimTransition})

@@ -150,6 +150,46 @@ func (c *Cache) Get(ctx context.Context) (*Snapshot, error) {
 	return c.walk(ctx, gen)
 }
 
+// Latest is Get for page views (stale-while-revalidate): it answers at
+// once with the snapshot it has, and when that is older than the TTL it
+// starts a walk in the background (joining one already in flight) instead
+// of waiting for it. It waits only when there is no snapshot at all. A
+// failure remembered for one TTL is returned as Get returns it, without
+// walking; after that the last error is returned with the snapshot while
+// a new walk runs. Callers that must judge on current data (previews,
+// batches) use Get. With a TTL of zero (no sharing: every view is current,
+// as in tests) Latest is Get.
+func (c *Cache) Latest(ctx context.Context) (*Snapshot, error) {
+	if c.ttl <= 0 {
+		return c.Get(ctx)
+	}
+	c.mu.Lock()
+	now := c.now()
+	s, lastErr, gen := c.snap, c.lastErr, c.gen
+	current := c.attemptGen == c.gen
+	fresh := s != nil && current && lastErr == nil && now.Sub(s.FetchedAt) < c.ttl
+	remembered := lastErr != nil && current && now.Sub(c.lastAttempt) < c.ttl
+	c.mu.Unlock()
+	switch {
+	case fresh:
+		return s, nil
+	case remembered:
+		return s, lastErr
+	case s == nil:
+		return c.walk(ctx, gen)
+	}
+	c.start(ctx, gen) // revalidate in the background; its result is kept
+	return s, lastErr
+}
+
+// Age is how old snapshot s is by the cache's clock (0 for nil).
+func (c *Cache) Age(s *Snapshot) time.Duration {
+	if s == nil {
+		return 0
+	}
+	return max(0, c.now().Sub(s.FetchedAt))
+}
+
 // Refresh walks the list now (joining a walk already in flight for the
 // current generation) and returns the new snapshot; on failure it returns
 // the previous snapshot with the error.
@@ -172,8 +212,24 @@ func (c *Cache) Invalidate() {
 // ErrWalk wraps every list-walk failure the cache returns.
 var ErrWalk = errors.New("fleet: list servers")
 
+// walk starts (or joins) the walk of generation gen and waits for it, or
+// for ctx to end.
 func (c *Cache) walk(ctx context.Context, gen uint64) (*Snapshot, error) {
-	ch := c.group.DoChan(strconv.FormatUint(gen, 10), func() (any, error) {
+	ch := c.start(ctx, gen)
+	select {
+	case r := <-ch:
+		s, _ := r.Val.(*Snapshot)
+		return s, r.Err
+	case <-ctx.Done():
+		return c.Current(), fmt.Errorf("fleet: waiting for the server list: %w", ctx.Err())
+	}
+}
+
+// start starts (or joins) the walk of generation gen, on a context detached
+// from ctx and bounded by WalkTimeout, and returns the channel its result
+// arrives on. The channel is buffered, so nobody has to read it.
+func (c *Cache) start(ctx context.Context, gen uint64) <-chan singleflight.Result {
+	return c.group.DoChan(strconv.FormatUint(gen, 10), func() (any, error) {
 		timeout := c.WalkTimeout
 		if timeout <= 0 {
 			timeout = DefaultWalkTimeout
@@ -200,11 +256,4 @@ func (c *Cache) walk(ctx context.Context, gen uint64) (*Snapshot, error) {
 		}
 		return s, nil
 	})
-	select {
-	case r := <-ch:
-		s, _ := r.Val.(*Snapshot)
-		return s, r.Err
-	case <-ctx.Done():
-		return c.Current(), fmt.Errorf("fleet: waiting for the server list: %w", ctx.Err())
-	}
 }

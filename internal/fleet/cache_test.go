@@ -346,3 +346,95 @@ func (s *switchLister) ListAllServers(ctx context.Context) ([]modelarts.ServerRe
 	s.mu.Unlock()
 	return l.ListAllServers(ctx)
 }
+
+// TestCacheLatestServesStaleWhileRevalidating: once a snapshot exists, an
+// expired one is answered at once while one walk runs in the background;
+// only the very first call waits.
+func TestCacheLatestServesStaleWhileRevalidating(t *testing.T) {
+	l := &countingLister{}
+	l.set([]modelarts.ServerResponse{srv("a", "alpha", modelarts.StatusRunning)}, nil)
+	clock := newClock()
+	c := fleet.NewCache(l, 5*time.Second, clock.Now)
+	ctx := context.Background()
+
+	// No snapshot at all: Latest waits for the walk.
+	first, err := c.Latest(ctx)
+	if err != nil || first.Len() != 1 || l.walks.Load() != 1 {
+		t.Fatalf("first Latest: %d servers, err %v, %d walks", first.Len(), err, l.walks.Load())
+	}
+	// Fresh: no walk.
+	if s, err := c.Latest(ctx); s != first || err != nil || l.walks.Load() != 1 {
+		t.Fatalf("fresh Latest walked or changed: %v, %d walks", err, l.walks.Load())
+	}
+
+	// Expired, with a walk that blocks: every Latest answers with the old
+	// snapshot at once, and they share one background walk.
+	clock.Advance(6 * time.Second)
+	gate, entered := make(chan struct{}), make(chan struct{}, 10)
+	l.mu.Lock()
+	l.gate, l.entered = gate, entered
+	l.mu.Unlock()
+	l.set([]modelarts.ServerResponse{srv("a", "alpha", modelarts.StatusRunning), srv("b", "beta", modelarts.StatusStopped)}, nil)
+	for range 20 {
+		s, err := c.Latest(ctx)
+		if s != first || err != nil {
+			t.Fatalf("stale Latest = %d servers, err %v; want the old snapshot at once", s.Len(), err)
+		}
+	}
+	if got := c.Age(first); got != 6*time.Second {
+		t.Errorf("Age = %s, want 6s", got)
+	}
+	<-entered // the background walk started...
+	close(gate)
+	testutil.Eventually(t, 5*time.Second, "the background walk to land", func() error {
+		if c.Current().Len() != 2 {
+			return errors.New("still the old snapshot")
+		}
+		return nil
+	})
+	if n := l.walks.Load(); n != 2 {
+		t.Errorf("%d walks, want 2 (one background walk for 20 stale reads)", n)
+	}
+	if s, err := c.Latest(ctx); s.Len() != 2 || err != nil {
+		t.Errorf("after the walk: %d servers, err %v", s.Len(), err)
+	}
+}
+
+// TestCacheLatestKeepsRememberedFailure: a failed walk is remembered for a
+// TTL (no walk per page view); after it, the stale snapshot is served with
+// the error while a new walk runs in the background.
+func TestCacheLatestKeepsRememberedFailure(t *testing.T) {
+	l := &countingLister{}
+	l.set([]modelarts.ServerResponse{srv("a", "alpha", modelarts.StatusRunning)}, nil)
+	clock := newClock()
+	c := fleet.NewCache(l, 5*time.Second, clock.Now)
+	ctx := context.Background()
+	old, _ := c.Latest(ctx)
+
+	boom := errors.New("connection refused")
+	l.set(nil, boom)
+	if _, err := c.Refresh(ctx); !errors.Is(err, boom) {
+		t.Fatalf("Refresh err = %v", err)
+	}
+	for range 5 {
+		s, err := c.Latest(ctx)
+		if s != old || !errors.Is(err, boom) {
+			t.Fatalf("Latest after a failure = %v, %v; want the old snapshot and the error", s, err)
+		}
+	}
+	if n := l.walks.Load(); n != 2 {
+		t.Fatalf("%d walks; a remembered failure must not walk again", n)
+	}
+	clock.Advance(6 * time.Second)
+	l.set([]modelarts.ServerResponse{srv("b", "beta", modelarts.StatusRunning)}, nil)
+	s, err := c.Latest(ctx)
+	if s != old || !errors.Is(err, boom) {
+		t.Fatalf("Latest after the TTL = %v, %v; want the old snapshot and the last error at once", s, err)
+	}
+	testutil.Eventually(t, 5*time.Second, "the background walk to succeed", func() error {
+		if s, err := c.Latest(ctx); err != nil || s.Len() != 1 || s.Servers[0].ID != "b" {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+}

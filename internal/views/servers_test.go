@@ -66,14 +66,15 @@ func TestServersPageEscapesHostileText(t *testing.T) {
 		t.Run(p.name, func(t *testing.T) {
 			s := hostileServer(p.text, p.text, modelarts.StatusRunning)
 			v := serversView([]modelarts.ServerResponse{s}, fleet.Query{Q: p.text})
-			v.FetchError = p.text
+			prob := &views.CloudProblem{Kind: "console", Title: p.text, Advice: p.text, Reference: p.text}
+			v.Problem = prob
 			for _, page := range []struct {
 				name string
 				c    templ.Component
 			}{
 				{"fleet page", views.ServersPage(v)},
 				{"poll fragment", views.ServersTable(v)},
-				{"detail page", views.ServerDetailPage(views.ServerDetailView{Server: &s, FetchedAt: v.FetchedAt, FetchError: p.text})},
+				{"detail page", views.ServerDetailPage(views.ServerDetailView{Server: &s, FetchedAt: v.FetchedAt, Problem: prob})},
 			} {
 				doc, raw := renderDoc(t, auth.RoleOperator, page.c)
 				if n := doc.Find("script:not([src])").Length(); n != 0 {

@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -62,17 +61,28 @@ func (s *Server) handleServerRows(c echo.Context) error {
 	return s.render(c, status, views.ServersTable(v))
 }
 
-// handleServerRefresh forces a fresh list walk, then shows the fleet again
-// with the same query. A failed walk is reported by the page it redirects
-// to (the cache keeps the error with the older data).
+// handleServerRefresh forces a fresh list walk (waiting for it), then shows
+// the fleet again with the same query: htmx gets the table in place (the
+// button is disabled while it waits), a plain form post is redirected to
+// the page. A failed walk is reported by the table or page (the cache keeps
+// the error with the older data).
 func (s *Server) handleServerRefresh(c echo.Context) error {
 	if s.fleet == nil {
 		return errFleetNotConfigured
 	}
-	if _, err := s.fleet.Refresh(ctx(c)); err != nil {
-		s.log.WarnContext(ctx(c), "fleet refresh failed", slog.String("error", err.Error()))
+	_, _ = s.fleet.Refresh(ctx(c)) // a failure is remembered and shown below
+	if !isHTMX(c) {
+		return redirect(c, serversURL(fleet.ParseQuery(c.QueryParams())))
 	}
-	return redirect(c, serversURL(fleet.ParseQuery(c.QueryParams())))
+	v, status, err := s.serversView(c, false)
+	if err != nil {
+		return err
+	}
+	if status != http.StatusOK {
+		// htmx swaps only 2xx answers: the table itself says what failed.
+		status = http.StatusOK
+	}
+	return s.render(c, status, views.ServersTable(v))
 }
 
 // handleServerView renders one server's detail page from the cache.
@@ -81,7 +91,7 @@ func (s *Server) handleServerView(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	snap, ferr := s.fleet.Get(ctx(c))
+	snap, ferr := s.fleet.Latest(ctx(c))
 	if ferr != nil && snap == nil {
 		return s.fleetUnavailable(c, ferr)
 	}
@@ -92,7 +102,10 @@ func (s *Server) handleServerView(c echo.Context) error {
 	}
 	v := views.ServerDetailView{Server: srv, FetchedAt: snap.FetchedAt}
 	if ferr != nil {
-		v.FetchError = ferr.Error()
+		v.Problem = s.cloudProblem(c, ferr, "server page")
+	}
+	if err := s.serverBatches(c, u, &v); err != nil {
+		return err
 	}
 	sel, err := s.selections.Resolve(ctx(c), u.ID, snap)
 	if err != nil {
@@ -115,37 +128,43 @@ func (s *Server) serversView(c echo.Context, poll bool) (views.ServersView, int,
 		return views.ServersView{}, 0, err
 	}
 	q := fleet.ParseQuery(c.QueryParams())
-	snap, ferr := s.fleet.Get(ctx(c))
+	snap, ferr := s.fleet.Latest(ctx(c))
 	status := http.StatusOK
 	v := views.ServersView{Poll: poll}
 	if ferr != nil {
 		if errors.Is(ferr, context.Canceled) && ctx(c).Err() != nil {
 			return v, 0, ferr // the client went away; nobody reads the page
 		}
-		s.log.WarnContext(ctx(c), "fleet unavailable", slog.String("error", ferr.Error()))
-		v.FetchError = ferr.Error()
+		v.Problem = s.cloudProblem(c, ferr, "fleet page")
 		if snap == nil {
 			status = http.StatusServiceUnavailable
 		}
 	}
-	if snap != nil {
-		v.FetchedAt = snap.FetchedAt
-		v.Result = fleet.Apply(snap.Servers, q)
-	} else {
-		v.Result = fleet.Apply(nil, q)
-	}
-	q.Page, q.PerPage = v.Result.Page, v.Result.PerPage
-	v.Query = q
 
 	sel, err := s.selections.Resolve(ctx(c), u.ID, snap)
 	if err != nil {
 		return v, 0, err
 	}
 	v.Selected = make(map[string]bool, len(sel))
-	for _, x := range sel {
+	ids := make([]string, len(sel))
+	for i, x := range sel {
 		v.Selected[x.ID] = true
+		ids[i] = x.ID
 	}
 	v.SelectedCount = len(sel)
+	q = q.WithSelection(ids)
+
+	if snap != nil {
+		v.FetchedAt = snap.FetchedAt
+		v.Age = s.fleet.Age(snap)
+		v.Stale = s.fleet.TTL() > 0 && v.Age >= s.fleet.TTL()
+		v.Result = fleet.Apply(snap.Servers, q)
+	} else {
+		v.Result = fleet.Apply(nil, q)
+	}
+	q.Page, q.PerPage = v.Result.Page, v.Result.PerPage
+	v.Query = q
+	v.Hidden = fleet.HiddenSelection(sel, q, v.Result)
 	if snap == nil {
 		// Nothing can be resolved without a fleet: show the stored count.
 		if v.SelectedCount, err = s.selections.Count(ctx(c), u.ID); err != nil {
@@ -171,8 +190,14 @@ func (s *Server) fleetUser(c echo.Context) (*auth.User, error) {
 // fleetUnavailable answers a request that needs the fleet when it has never
 // been fetched: 503 with the reason, which (unlike a 500) is worth showing.
 func (s *Server) fleetUnavailable(c echo.Context, err error) error {
-	s.log.WarnContext(ctx(c), "fleet unavailable", slog.String("error", err.Error()))
-	msg := "The fleet could not be fetched from ModelArts, so there is nothing to show yet. Try again in a moment. (" + err.Error() + ")"
+	if err == nil {
+		err = errors.New("no fleet snapshot")
+	}
+	p := s.cloudProblem(c, err, "fleet")
+	msg := p.Title + " The fleet could not be fetched, so there is nothing to show yet. " + p.Advice
+	if p.Reference != "" {
+		msg += " (Reference: " + p.Reference + ")"
+	}
 	if isHTMX(c) {
 		return s.render(c, http.StatusServiceUnavailable, views.ErrorFragment(msg))
 	}
@@ -185,4 +210,31 @@ func serversURL(q fleet.Query) string {
 		return "/servers?" + enc
 	}
 	return "/servers"
+}
+
+// serverBatchesLimit is how many batches the server page lists.
+const serverBatchesLimit = 50
+
+// serverBatches fills the server page's "Batches on this server": every
+// batch for people who may open everyone's batches, the user's own for
+// those who may run actions, nothing for the others (who could open none).
+func (s *Server) serverBatches(c echo.Context, u *auth.User, v *views.ServerDetailView) error {
+	if s.batches == nil {
+		return nil
+	}
+	var owner int64
+	switch {
+	case u.Role.Can(auth.PermViewAllBatches):
+		v.BatchesScope = "all"
+	case u.Role.Can(auth.PermRunActions):
+		v.BatchesScope, owner = "mine", u.ID
+	default:
+		return nil
+	}
+	list, err := s.batches.ForServer(ctx(c), v.Server.ID, owner, serverBatchesLimit)
+	if err != nil {
+		return err
+	}
+	v.Batches, v.BatchesShown = list, true
+	return nil
 }

@@ -191,7 +191,7 @@ func TestRootRedirectsToServers(t *testing.T) {
 
 func TestServersPageListsEveryColumn(t *testing.T) {
 	env, sim := fleetEnv(t)
-	c := env.As(t, auth.RoleViewer)
+	c := env.As(t, auth.RoleApprover)
 	r := getFollow(t, c, "/servers")
 	mustStatus(t, r, http.StatusOK)
 	doc := r.Doc(t)
@@ -724,14 +724,22 @@ func TestServersPolling(t *testing.T) {
 func TestServersFetchErrors(t *testing.T) {
 	env, sim := fleetEnv(t)
 	sim.SetFaults(simulator.Faults{ErrorRate: 1})
-	c := env.As(t, auth.RoleViewer)
+	c := env.As(t, auth.RoleOperator)
 
 	r := getFollow(t, c, "/servers")
 	mustStatus(t, r, http.StatusServiceUnavailable)
 	doc := r.Doc(t)
 	alert := doc.Find("#fleet-table [role=alert]")
-	if !strings.Contains(alert.Text(), "Could not fetch the fleet") || !strings.Contains(alert.Text(), "No data to show") {
+	if !strings.Contains(alert.Text(), "ModelArts answered with an error on its side") || !strings.Contains(alert.Text(), "No data to show") {
 		t.Errorf("alert = %q", alert.Text())
+	}
+	if strings.Contains(alert.Text(), "ModelArts.0050") || strings.Contains(alert.Text(), "fleet: list servers") {
+		t.Errorf("the raw error reaches the page: %q", alert.Text())
+	}
+	// A viewer gets the plain words only.
+	viewer := env.As(t, auth.RoleViewer)
+	if got := getFollow(t, viewer, "/servers").Doc(t).Find("#fleet-table [role=alert]").Text(); !strings.Contains(got, "ModelArts is unavailable.") || strings.Contains(got, "error on its side") {
+		t.Errorf("viewer's alert = %q", got)
 	}
 
 	sim.SetFaults(simulator.Faults{})
@@ -746,7 +754,7 @@ func TestServersFetchErrors(t *testing.T) {
 	mustStatus(t, r, http.StatusOK)
 	doc = r.Doc(t)
 	alert = doc.Find("#fleet-table [role=alert]")
-	if !strings.Contains(alert.Text(), "Could not fetch the fleet") || !strings.Contains(alert.Text(), "Showing data from") {
+	if !strings.Contains(alert.Text(), "ModelArts answered with an error") || !strings.Contains(alert.Text(), "Showing data from") {
 		t.Errorf("alert = %q", alert.Text())
 	}
 	if got := len(rowNames(doc)); got != rows {
@@ -794,8 +802,15 @@ func TestServerDetail(t *testing.T) {
 	if got := doc.Find(`section[aria-labelledby=sec-volumes] tbody tr`).Length(); got != len(hps.Volumes) {
 		t.Errorf("%d volume rows, want %d", got, len(hps.Volumes))
 	}
-	if doc.Find(`a[href="/audit?server=`+hps.ID+`"]`).Length() != 1 {
-		t.Error("no link to the server's audit history")
+	if doc.Find(`a[href^="/audit"]`).Length() != 0 {
+		t.Error("a viewer gets a link to the audit log, which answers Forbidden")
+	}
+	if doc.Find("#sec-batches").Length() != 0 {
+		t.Error("a viewer, who has no batches, gets a batches section")
+	}
+	approver := env.As(t, auth.RoleApprover)
+	if getFollow(t, approver, "/servers/"+hps.ID).Doc(t).Find(`a[href="/audit?server=`+hps.ID+`"]`).Length() != 1 {
+		t.Error("no link to the server's audit history for an approver")
 	}
 
 	t.Run("unknown server is 404", func(t *testing.T) {
