@@ -182,6 +182,18 @@ func (c *Cache) Latest(ctx context.Context) (*Snapshot, error) {
 	return s, lastErr
 }
 
+// Stale reports whether s is no longer current: older than the TTL, or
+// taken before an Invalidate, or replaced by a newer snapshot. A page that
+// shows a stale snapshot says so and looks again shortly.
+func (c *Cache) Stale(s *Snapshot) bool {
+	if s == nil {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return s != c.snap || c.attemptGen != c.gen || c.now().Sub(s.FetchedAt) >= c.ttl
+}
+
 // Age is how old snapshot s is by the cache's clock (0 for nil).
 func (c *Cache) Age(s *Snapshot) time.Duration {
 	if s == nil {

@@ -381,6 +381,9 @@ func TestCacheLatestServesStaleWhileRevalidating(t *testing.T) {
 			t.Fatalf("stale Latest = %d servers, err %v; want the old snapshot at once", s.Len(), err)
 		}
 	}
+	if !c.Stale(first) {
+		t.Error("an expired snapshot is not Stale")
+	}
 	if got := c.Age(first); got != 6*time.Second {
 		t.Errorf("Age = %s, want 6s", got)
 	}
@@ -397,6 +400,13 @@ func TestCacheLatestServesStaleWhileRevalidating(t *testing.T) {
 	}
 	if s, err := c.Latest(ctx); s.Len() != 2 || err != nil {
 		t.Errorf("after the walk: %d servers, err %v", s.Len(), err)
+	}
+	if cur := c.Current(); c.Stale(cur) || !c.Stale(first) {
+		t.Error("Stale: the new snapshot is stale or the replaced one is not")
+	}
+	c.Invalidate()
+	if !c.Stale(c.Current()) {
+		t.Error("an invalidated snapshot is not Stale")
 	}
 }
 

@@ -157,7 +157,7 @@ func (s *Server) serversView(c echo.Context, poll bool) (views.ServersView, int,
 	if snap != nil {
 		v.FetchedAt = snap.FetchedAt
 		v.Age = s.fleet.Age(snap)
-		v.Stale = s.fleet.TTL() > 0 && v.Age >= s.fleet.TTL()
+		v.Stale = s.fleet.TTL() > 0 && s.fleet.Stale(snap)
 		v.Result = fleet.Apply(snap.Servers, q)
 	} else {
 		v.Result = fleet.Apply(nil, q)
