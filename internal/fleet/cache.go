@@ -87,6 +87,9 @@ func (s *Snapshot) Len() int {
 // started it (bounded by WalkTimeout), so one cancelled request cannot fail
 // the walk for everyone else waiting on it.
 //
+// Page views read it with Latest, which serves an expired snapshot at once
+// and refreshes it in the background; Get waits for a current one.
+//
 // A failed walk keeps the previous snapshot: Get and Refresh return it
 // together with the error, so a page can show older data and say why it is
 // not fresh. A failure is remembered for one TTL too, so an unreachable API
