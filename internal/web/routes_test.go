@@ -99,6 +99,7 @@ var routeTable = []routeRule{
 	{route: "GET /servers/rows", want: everyRoleGET},
 	{route: "GET /servers/:id", target: "/servers/no-such-server", want: codes{303, 404, 404, 404, 404}},
 	{route: "POST /servers/refresh", want: codes{401, 303, 303, 303, 303}},
+	{route: "POST /servers/columns", form: url.Values{"col": {"id"}}, want: codes{401, 303, 303, 303, 303}},
 	{route: "POST /selection", form: url.Values{"id": {"no-such-server"}}, want: codes{401, 303, 303, 303, 303}},
 	{route: "POST /selection/all", want: codes{401, 303, 303, 303, 303}},
 	{route: "POST /selection/clear", want: codes{401, 303, 303, 303, 303}},

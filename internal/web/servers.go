@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 
 	"github.com/labstack/echo/v4"
 
@@ -22,6 +23,7 @@ func (s *Server) registerServerRoutes(g *echo.Group) {
 	g.GET("/servers/rows", s.handleServerRows, view)
 	g.POST("/servers/refresh", s.handleServerRefresh, view)
 	g.GET("/servers/:id", s.handleServerView, view)
+	g.POST("/servers/columns", s.handleServerColumns, view)
 	s.registerSelectionRoutes(g, view)
 }
 
@@ -165,6 +167,9 @@ func (s *Server) serversView(c echo.Context, poll bool) (views.ServersView, int,
 	q.Page, q.PerPage = v.Result.Page, v.Result.PerPage
 	v.Query = q
 	v.Hidden = fleet.HiddenSelection(sel, q, v.Result)
+	if v.Columns, err = s.selections.Columns(ctx(c), u.ID); err != nil {
+		return v, 0, err
+	}
 	if snap == nil {
 		// Nothing can be resolved without a fleet: show the stored count.
 		if v.SelectedCount, err = s.selections.Count(ctx(c), u.ID); err != nil {
@@ -237,4 +242,32 @@ func (s *Server) serverBatches(c echo.Context, u *auth.User, v *views.ServerDeta
 	}
 	v.Batches, v.BatchesShown = list, true
 	return nil
+}
+
+// handleServerColumns remembers which optional columns of the fleet table
+// the user wants (form values "col"; "reset" goes back to every column),
+// then shows the fleet again with the same query. Unknown keys are
+// ignored.
+func (s *Server) handleServerColumns(c echo.Context) error {
+	u, err := s.fleetUser(c)
+	if err != nil {
+		return err
+	}
+	if _, err := c.FormParams(); err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "The column choice could not be read.")
+	}
+	form := c.Request().PostForm // the form only, not the fleet query in the URL
+	var keys []string
+	if form.Get("reset") == "" {
+		keys = []string{}
+		for _, col := range views.FleetColumns {
+			if slices.Contains(form["col"], col.Key) {
+				keys = append(keys, col.Key)
+			}
+		}
+	}
+	if err := s.selections.SetColumns(ctx(c), u.ID, keys); err != nil {
+		return err
+	}
+	return redirect(c, serversURL(fleet.ParseQuery(c.QueryParams())))
 }

@@ -191,13 +191,15 @@ func TestRootRedirectsToServers(t *testing.T) {
 
 func TestServersPageListsEveryColumn(t *testing.T) {
 	env, sim := fleetEnv(t)
-	c := env.As(t, auth.RoleApprover)
+	c := env.As(t, auth.RoleAdmin)
 	r := getFollow(t, c, "/servers")
 	mustStatus(t, r, http.StatusOK)
 	doc := r.Doc(t)
 
 	var headers []string
 	doc.Find("#fleet-table thead th[scope=col]").Each(func(_ int, s *goquery.Selection) {
+		s = s.Clone()
+		s.Find("[aria-hidden=true]").Remove()
 		headers = append(headers, strings.TrimSpace(s.Text()))
 	})
 	wantHeaders := []string{"Selected", "Name", "Status", "ID", "Flavor", "Category", "Server type", "Arch", "Image", "Private IP", "Charging", "Created", "History"}
@@ -221,7 +223,7 @@ func TestServersPageListsEveryColumn(t *testing.T) {
 		cells := row.Children()
 		text := func(n int) string { return strings.Join(strings.Fields(cells.Eq(n).Text()), " ") }
 		img := s.ImageInfo()
-		want := []string{"", s.Name, statusWords[s.Status], s.ID, s.Flavor, map[modelarts.Category]string{
+		want := []string{"", s.Name, statusWords[s.Status], s.ID[:8] + "… Copy", s.Flavor, map[modelarts.Category]string{
 			modelarts.CategoryServer: "SERVER", modelarts.CategoryHPS: "HPS supernode", modelarts.CategorySPOD: "SPOD",
 		}[s.Category], string(s.Type()), string(s.Arch()), img.Name, s.PrivateIP(), map[modelarts.ChargingMode]string{
 			modelarts.ChargingPostPaid: "Pay-per-use", modelarts.ChargingPrePaid: "Yearly/monthly",
@@ -232,6 +234,13 @@ func TestServersPageListsEveryColumn(t *testing.T) {
 		}
 		if diff := gocmp.Diff(want, got); diff != "" {
 			t.Errorf("row %d (%s) mismatch (-want +got):\n%s", i, s.Name, diff)
+		}
+		// A short id, the full one in its tooltip and on the copy button.
+		if cells.Eq(3).Find("[title]").First().AttrOr("title", "") != s.ID || cells.Eq(3).Find("button[data-copy]").AttrOr("data-copy", "") != s.ID {
+			t.Errorf("%s: the id cell lacks the full id in its tooltip or copy button", s.Name)
+		}
+		if got := cells.Eq(3).Find("button").AttrOr("aria-label", ""); got != "Copy the ID of "+s.Name {
+			t.Errorf("%s: copy button is named %q", s.Name, got)
 		}
 		if id, _ := row.Attr("data-server-id"); id != s.ID {
 			t.Errorf("row %d data-server-id = %q, want %q", i, id, s.ID)
@@ -552,10 +561,10 @@ func TestSelection(t *testing.T) {
 		}
 	})
 	t.Run("each user has their own selection", func(t *testing.T) {
-		viewer := env.As(t, auth.RoleViewer)
-		doc := getFollow(t, viewer, "/servers").Doc(t)
+		other := env.As(t, auth.RoleAdmin)
+		doc := getFollow(t, other, "/servers").Doc(t)
 		if got := selectionText(doc); got != "0 servers selected" {
-			t.Errorf("viewer sees %q", got)
+			t.Errorf("another user sees %q", got)
 		}
 	})
 	t.Run("clear", func(t *testing.T) {
@@ -593,6 +602,14 @@ func TestActionBarByRole(t *testing.T) {
 		t.Run(string(tt.role), func(t *testing.T) {
 			doc := getFollow(t, env.As(t, tt.role), "/servers").Doc(t)
 			bar := doc.Find("#action-bar")
+			// People who cannot act get no selection tools, checkboxes or
+			// "Select all" (issue 15).
+			if !tt.wantActions {
+				if bar.Length() != 0 || doc.Find(`#fleet-table input[type=checkbox]`).Length() != 0 || strings.Contains(doc.Text(), "Select all") {
+					t.Error("a role that cannot act gets selection tools")
+				}
+				return
+			}
 			if bar.Length() != 1 {
 				t.Fatal("no action bar")
 			}

@@ -194,6 +194,35 @@
     showError(e.detail.elt, "The console could not be reached. Check your connection; if you confirmed an action, open Batches to see whether it started.");
   });
 
+  // --- Fleet filters and ids --------------------------------------------------
+  // Filters apply as soon as they change (the Apply button stays for use
+  // without this script); the search box applies on Enter or when cleared.
+  document.addEventListener("change", function (e) {
+    var t = e.target;
+    if (!t || !t.matches || !t.matches("form.fleet-filters select")) return;
+    var form = t.closest("form");
+    if (form && typeof form.requestSubmit === "function") form.requestSubmit();
+  });
+  document.addEventListener("search", function (e) {
+    var t = e.target;
+    if (!t || !t.matches || !t.matches("form.fleet-filters input[type=search]")) return;
+    var form = t.closest("form");
+    if (form && typeof form.requestSubmit === "function") form.requestSubmit();
+  }, true);
+
+  // A copy button ([data-copy]) puts its full server id on the clipboard
+  // and says so in its own label for a moment.
+  document.addEventListener("click", function (e) {
+    var t = e.target && e.target.closest ? e.target.closest("button[data-copy]") : null;
+    if (!t || !navigator.clipboard) return;
+    e.preventDefault();
+    navigator.clipboard.writeText(t.getAttribute("data-copy")).then(function () {
+      var was = t.textContent;
+      t.textContent = "Copied";
+      setTimeout(function () { t.textContent = was; }, 1500);
+    }, function () { /* no clipboard permission: the id stays in the tooltip */ });
+  });
+
   // --- Wiring ------------------------------------------------------------------
   function init(root) {
     syncLogin(root);
