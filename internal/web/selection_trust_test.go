@@ -128,6 +128,40 @@ func TestHiddenSelectionIsSaidAndShownOnDemand(t *testing.T) {
 	if got := p.Find(".offscreen-note").Text(); !strings.Contains(got, "3 of these servers are not on the fleet page") {
 		t.Errorf("offscreen note = %q", got)
 	}
+
+	// The confirmation dialog of a destructive action marks them too.
+	r = e.op.HTMX(t, http.MethodPost, "/actions/preview", url.Values{"action": {"DELETE"}, "view": {view}})
+	mustStatus(t, r, http.StatusOK)
+	form := r.Doc(t).Find("#action-form")
+	if got := form.Find(`input[name="view"]`).AttrOr("value", ""); got != view {
+		t.Fatalf("the preview form carries view %q", got)
+	}
+	token := form.Find(`input[name="token"]`).AttrOr("value", "")
+	r = e.op.HTMX(t, http.MethodPost, "/actions/review", url.Values{"token": {token}, "view": {view}})
+	mustStatus(t, r, http.StatusOK)
+	dialog := r.Doc(t).Find("dialog")
+	marked = map[string]bool{}
+	listed := map[string]bool{}
+	dialog.Find(".confirm-targets li").Each(func(_ int, li *goquery.Selection) {
+		id := strings.TrimSpace(li.Find("small.server-id").Text())
+		listed[id] = true
+		if li.Find(".offscreen-tag").Length() > 0 {
+			marked[id] = true
+		}
+	})
+	for _, s := range running {
+		if ok, _ := modelarts.Eligible(modelarts.BatchDelete, &s); ok && !marked[s.ID] {
+			t.Errorf("the confirmation does not mark %s", s.Name)
+		}
+	}
+	if len(marked) == 0 || len(listed) == len(marked) {
+		t.Errorf("the confirmation lists %d servers and marks %d; want some of each", len(listed), len(marked))
+	}
+	for _, s := range stopped {
+		if marked[s.ID] {
+			t.Errorf("the confirmation marks %s, which is on the page", s.Name)
+		}
+	}
 }
 
 // TestNoForbiddenLinks: operators and viewers get no link to the audit log
