@@ -73,6 +73,13 @@ func (s *Server) handleSelectionAll(c echo.Context) error {
 	if snap == nil {
 		return s.fleetUnavailable(c, ferr)
 	}
+	if q.SelectedOnly {
+		ids, err := s.selections.List(ctx(c), u.ID)
+		if err != nil {
+			return err
+		}
+		q = q.WithSelection(ids)
+	}
 	matching := fleet.Filter(snap.Servers, q)
 	ids := make([]string, len(matching))
 	for i, m := range matching {
