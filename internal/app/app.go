@@ -13,7 +13,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/devserver-console/console/internal/audit"
@@ -44,6 +46,7 @@ type App struct {
 	batches  *batch.Service
 	web      *web.Server
 
+	syslog     *audit.SyslogSink
 	stopVerify context.CancelFunc
 	verifyDone <-chan struct{}
 
@@ -75,6 +78,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		return nil, err
 	}
 	a.audit = audit.New(a.db, log)
+	if err := a.keyAudit(ctx); err != nil {
+		return nil, err
+	}
 	if n, err := a.audit.RecoverUnfinished(ctx); err != nil {
 		return nil, fmt.Errorf("audit: recover unfinished calls: %w", err)
 	} else if n > 0 {
@@ -131,12 +137,62 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	}); err != nil {
 		return nil, err
 	}
-	// Verify the audit log's chain in the background at every start, so the
-	// audit page can say whether it is intact without anyone asking first.
+	// Keep the audit log's chain verified in the background: at start the
+	// tail after the last verified head (not the whole log), then every
+	// minute, and a full verification every CONSOLE_AUDIT_VERIFY_EVERY; and
+	// write signed checkpoints of its head every CONSOLE_AUDIT_ANCHOR_EVERY.
 	vctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.stopVerify = cancel
-	a.verifyDone = a.audit.StartVerify(vctx)
+	done := make(chan struct{})
+	a.verifyDone = done
+	go func() {
+		defer close(done)
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() { defer wg.Done(); a.audit.RunVerifier(vctx, auditTailEvery, cfg.AuditVerifyEvery) }()
+		go func() { defer wg.Done(); a.audit.RunAnchors(vctx, cfg.AuditAnchorEvery) }()
+		wg.Wait()
+	}()
 	return a, nil
+}
+
+// auditTailEvery is how often the console verifies the newest audit entries.
+const auditTailEvery = time.Minute
+
+// keyAudit loads (or, on first start, creates) the audit key, switches the
+// log to the keyed chain, and sets where checkpoints go.
+func (a *App) keyAudit(ctx context.Context) error {
+	cfg := a.cfg
+	k, err := audit.LoadKey(audit.KeySource{Text: cfg.AuditKey, File: cfg.AuditKeyFile, DBPath: cfg.DBPath}, true)
+	if err != nil {
+		return err
+	}
+	if err := a.audit.UseKey(ctx, k.Key); err != nil {
+		if k.Created {
+			os.Remove(k.Path)
+			return fmt.Errorf("the audit log is chained under a key but its key file %s is missing: restore it from its backup, or name it with CONSOLE_AUDIT_KEY_FILE: %w", k.Path, err)
+		}
+		return err
+	}
+	if k.Created {
+		a.log.Warn("created the audit key file: back it up somewhere other than the database's disk; without it the audit log cannot be verified", "path", k.Path)
+	}
+	var sinks []audit.AnchorSink
+	if cfg.AuditAnchorFile != "" {
+		sinks = append(sinks, audit.FileSink{Path: cfg.AuditAnchorFile})
+	} else {
+		a.log.Warn("no CONSOLE_AUDIT_ANCHOR_FILE: cutting back the newest audit entries together with their verification records would not be detected")
+	}
+	if cfg.AuditAnchorSyslog {
+		sl, err := audit.NewSyslogSink()
+		if err != nil {
+			return err
+		}
+		a.syslog = sl
+		sinks = append(sinks, sl)
+	}
+	a.audit.SetAnchors(sinks...)
+	return nil
 }
 
 // NewUserStore opens the user store with its security events going to the
@@ -287,8 +343,17 @@ func (a *App) Close() error {
 		a.stopVerify()
 		<-a.verifyDone
 	}
+	if a.syslog != nil {
+		errs = append(errs, a.syslog.Close())
+	}
 	if a.batches != nil {
 		a.batches.Wait()
+	}
+	if a.audit != nil && a.db != nil {
+		// A last checkpoint of what this process wrote.
+		if err := a.audit.Anchor(context.Background()); err != nil {
+			a.log.Error("audit: final checkpoint", "err", err)
+		}
 	}
 	if a.simSrv != nil {
 		errs = append(errs, a.simSrv.Close())

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -392,8 +393,8 @@ func TestAuditVerifyExitCode(t *testing.T) {
 	getenv := envOf(map[string]string{"CONSOLE_DB": cfg.DBPath})
 
 	ok := runCLI(t, getenv, "", "audit", "verify")
-	if ok.Err != nil || !strings.Contains(ok.Stdout, "audit chain intact: 3 entries") {
-		t.Fatalf("verify of an intact log: %v\n%s", ok.Err, ok.Stdout)
+	if ok.Err != nil || !strings.Contains(ok.Stdout, "audit chain intact: 4 entries") {
+		t.Fatalf("verify of an intact log (the switch to the keyed chain, the first admin, two events): %v\n%s", ok.Err, ok.Stdout)
 	}
 
 	raw, err := sqlx.Open("sqlite", "file:"+cfg.DBPath)
@@ -422,5 +423,65 @@ func TestAuditVerifyExitCode(t *testing.T) {
 	want := "audit chain BROKEN at entry " + strconv.FormatInt(edited, 10)
 	if !strings.Contains(bad.Stdout, want) {
 		t.Errorf("verify output %q does not say %q", bad.Stdout, want)
+	}
+}
+
+// TestAuditKeyAndAnchor runs the console with an anchor file outside the
+// database's directory: the key file is created beside the database (0600),
+// closing writes a checkpoint, 'console audit verify --anchor' accepts the
+// intact log and rejects it once its newest entries are cut off, and a start
+// without the key file is refused instead of chaining under a new key.
+func TestAuditKeyAndAnchor(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.AuditAnchorFile = filepath.Join(t.TempDir(), "anchor.jsonl")
+	ctx := context.Background()
+	a, err := app.New(ctx, cfg, slog.New(slog.DiscardHandler), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"alice", "carol", "dave"} {
+		if err := a.Audit().RecordEvent(ctx, audit.EventSignInFailure, audit.Actor{Name: name, ClientIP: "192.0.2.1"}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	keyFile := config.DefaultAuditKeyFile(cfg.DBPath)
+	if fi, err := os.Stat(keyFile); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file %s: %v, %v; want mode 0600", keyFile, fi, err)
+	}
+	getenv := envOf(map[string]string{"CONSOLE_DB": cfg.DBPath})
+	ok := runCLI(t, getenv, "", "audit", "verify", "--anchor", cfg.AuditAnchorFile)
+	if ok.Err != nil || !strings.Contains(ok.Stdout, "covers entry 5 (5 entries)") {
+		t.Fatalf("verify --anchor of an intact log: %v\n%s", ok.Err, ok.Stdout)
+	}
+
+	raw, err := sqlx.Open("sqlite", "file:"+cfg.DBPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`DROP TRIGGER audit_entries_no_delete`, `DROP TRIGGER audit_verifications_no_delete`,
+		`DELETE FROM audit_entries WHERE id > 3`, `DELETE FROM audit_verifications`,
+	} {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	raw.Close()
+	bad := runCLI(t, getenv, "", "audit", "verify", "--anchor", cfg.AuditAnchorFile)
+	if exitCode(bad.Err) != 1 || !strings.Contains(bad.Stdout, "the log ends at entry 3 but the checkpoint signed at") {
+		t.Fatalf("verify --anchor of a cut log: %v\n%s", bad.Err, bad.Stdout)
+	}
+
+	if err := os.Rename(keyFile, keyFile+".backup"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.New(ctx, cfg, slog.New(slog.DiscardHandler), io.Discard); err == nil || !strings.Contains(err.Error(), "restore it from its backup") {
+		t.Fatalf("start without the key file = %v; want a refusal saying to restore it", err)
+	}
+	if _, err := os.Stat(keyFile); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a refused start left a new key file behind: %v", err)
 	}
 }

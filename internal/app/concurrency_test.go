@@ -162,8 +162,8 @@ func TestConcurrentWritersAndReaders(t *testing.T) {
 			}
 		}
 	}
-	// bootstrap admin + events + a request and a response per chunk + CLI users
-	want := 1 + eventWriters*eventsEach + 2*batches*serversEach + cliUsers
+	// the switch to the keyed chain + bootstrap admin + events + a request and a response per chunk + CLI users
+	want := 2 + eventWriters*eventsEach + 2*batches*serversEach + cliUsers
 	final := runCLI(t, dbEnv, "", "audit", "export", "--format", "jsonl")
 	if final.Err != nil {
 		t.Fatal(final.Err)

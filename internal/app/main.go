@@ -89,7 +89,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		}
 		defer db.Close()
 		log := NewLogger(stderr, "warn")
-		users, err := NewUserStore(db, audit.New(db, log), log)
+		au, err := cliAudit(db, getenv, log)
+		if err != nil {
+			return err
+		}
+		users, err := NewUserStore(db, au, log)
 		if err != nil {
 			return err
 		}
@@ -100,7 +104,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			return err
 		}
 		defer db.Close()
-		return audit.RunCommand(ctx, audit.New(db, NewLogger(stderr, "warn")), rest, stdout, stderr)
+		au, err := cliAudit(db, getenv, NewLogger(stderr, "warn"))
+		if err != nil {
+			return err
+		}
+		return audit.RunCommand(ctx, au, rest, stdout, stderr)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -176,6 +184,21 @@ func openDB(ctx context.Context, args []string, getenv func(string) string) (*st
 		return nil, nil, err
 	}
 	return db, rest, nil
+}
+
+// cliAudit opens the audit log for a command with the audit key the server
+// uses (CONSOLE_AUDIT_KEY, CONSOLE_AUDIT_KEY_FILE, or the file beside the
+// database), without creating one: a log that is not keyed yet stays plain.
+func cliAudit(db *store.DB, getenv func(string) string, log *slog.Logger) (*audit.Store, error) {
+	au := audit.New(db, log)
+	k, err := audit.LoadKey(audit.KeySource{Text: getenv("CONSOLE_AUDIT_KEY"), File: getenv("CONSOLE_AUDIT_KEY_FILE"), DBPath: db.Path}, false)
+	if err != nil {
+		return nil, err
+	}
+	if k.Key != nil {
+		au.SetKey(k.Key)
+	}
+	return au, nil
 }
 
 // runUserCommand runs 'console user ...' with the events it causes

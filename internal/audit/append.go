@@ -109,11 +109,16 @@ func (s *Store) commitEntries(ctx context.Context, entries []*Entry) error {
 		return fmt.Errorf("audit: append: begin: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit this is a no-op
-	if err := s.insertTx(ctx, tx, entries); err != nil {
+	switchID, err := s.insertTx(ctx, tx, entries)
+	if err != nil {
 		return fmt.Errorf("audit: append: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("audit: append: commit: %w", err)
+	}
+	if switchID != 0 {
+		s.keyedFrom.Store(switchID)
+		s.log.InfoContext(ctx, "audit: the audit log is now chained under the audit key", "entry", switchID)
 	}
 	return nil
 }
@@ -129,25 +134,56 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 
 // times never go backwards: an entry is stamped no earlier than the last one.
 // An outcome_unknown entry whose request already has an answer is skipped
 // and left with ID 0.
-func (s *Store) insertTx(ctx context.Context, tx *sqlx.Tx, entries []*Entry) error {
-	prev, lastAt := GenesisHash, ""
-	err := tx.QueryRowContext(ctx, `SELECT hash, created_at FROM audit_entries ORDER BY id DESC LIMIT 1`).Scan(&prev, &lastAt)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("read chain head: %w", err)
+//
+// With an audit key, entries are hashed with HMAC-SHA256 under it; the first
+// keyed append to a log that has no keyed part yet writes the switch entry
+// (EventChainKeyed) first and returns its id. Without a key, appending to a
+// keyed log fails with ErrNoKey rather than mixing plain entries into it.
+func (s *Store) insertTx(ctx context.Context, tx *sqlx.Tx, entries []*Entry) (switchID int64, err error) {
+	key, keyID := s.currentKey()
+	if s.keyedFrom.Load() == 0 {
+		sw, err := switchIn(ctx, tx)
+		if err != nil {
+			return 0, err
+		}
+		if sw != nil {
+			if key != nil && sw.keyID != keyID {
+				return 0, fmt.Errorf("%w (entries from #%d use key %s)", ErrWrongKey, sw.id, sw.keyID)
+			}
+			s.keyedFrom.Store(sw.id)
+		}
 	}
+	var sw *Entry
+	switch {
+	case s.keyedFrom.Load() != 0 && key == nil:
+		return 0, ErrNoKey
+	case s.keyedFrom.Load() == 0 && key != nil:
+		sw = switchEntry(keyID)
+		entries = append([]*Entry{sw}, entries...)
+	}
+	prev, lastAt := GenesisHash, ""
+	err = tx.QueryRowContext(ctx, `SELECT hash, created_at FROM audit_entries ORDER BY id DESC LIMIT 1`).Scan(&prev, &lastAt)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("read chain head: %w", err)
+	}
+	defer func() {
+		if err == nil && sw != nil {
+			switchID = sw.ID
+		}
+	}()
 	ins, err := tx.PrepareContext(ctx, insertEntrySQL)
 	if err != nil {
-		return fmt.Errorf("prepare insert: %w", err)
+		return 0, fmt.Errorf("prepare insert: %w", err)
 	}
 	defer ins.Close()
 	srv, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO audit_entry_servers (server_key, entry_id) VALUES (?, ?)`)
 	if err != nil {
-		return fmt.Errorf("prepare server index: %w", err)
+		return 0, fmt.Errorf("prepare server index: %w", err)
 	}
 	defer srv.Close()
 	fts, err := tx.PrepareContext(ctx, `INSERT INTO audit_search (rowid, body) VALUES (?, ?)`)
 	if err != nil {
-		return fmt.Errorf("prepare search index: %w", err)
+		return 0, fmt.Errorf("prepare search index: %w", err)
 	}
 	defer fts.Close()
 
@@ -160,7 +196,7 @@ func (s *Store) insertTx(ctx context.Context, tx *sqlx.Tx, entries []*Entry) err
 		if e.Kind == KindOutcomeUnknown {
 			var n int
 			if err := tx.GetContext(ctx, &n, `SELECT count(*) FROM audit_entries WHERE ref_id = ? AND ref_id <> 0`, e.RefID); err != nil {
-				return fmt.Errorf("check answer of request %d: %w", e.RefID, err)
+				return 0, fmt.Errorf("check answer of request %d: %w", e.RefID, err)
 			}
 			if n > 0 {
 				e.ID = 0
@@ -172,29 +208,33 @@ func (s *Store) insertTx(ctx context.Context, tx *sqlx.Tx, entries []*Entry) err
 		}
 		r, err := toRow(e)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		if r.CreatedAt < lastAt {
 			r.CreatedAt = lastAt
 			e.CreatedAt, _ = time.Parse(timeLayout, lastAt)
 		}
 		r.PrevHash = prev
-		r.Hash = chainHash(prev, r)
+		if key != nil {
+			r.Hash = keyedHash(key, prev, r)
+		} else {
+			r.Hash = chainHash(prev, r)
+		}
 		res, err := ins.ExecContext(ctx, r.CreatedAt, r.Kind, r.ActorID, r.ActorName, r.ActorRole,
 			r.ClientIP, r.UserAgent, r.CorrelationID, r.Action, r.Targets, r.Detail, r.Method, r.URL,
 			r.RequestHeaders, r.RequestBody, r.Status, r.ResponseHeaders, r.ResponseBody, r.RequestID,
 			r.DurationMS, r.Error, r.Outcome, r.RefID, r.PrevHash, r.Hash)
 		if err != nil {
-			return fmt.Errorf("insert %s entry: %w", e.Kind, err)
+			return 0, fmt.Errorf("insert %s entry: %w", e.Kind, err)
 		}
 		id, err := res.LastInsertId()
 		if err != nil {
-			return fmt.Errorf("insert %s entry: %w", e.Kind, err)
+			return 0, fmt.Errorf("insert %s entry: %w", e.Kind, err)
 		}
 		e.ID, e.PrevHash, e.Hash = id, r.PrevHash, r.Hash
 		for _, k := range serverKeys(e.Targets) {
 			if _, err := srv.ExecContext(ctx, k, id); err != nil {
-				return fmt.Errorf("index servers of entry %d: %w", id, err)
+				return 0, fmt.Errorf("index servers of entry %d: %w", id, err)
 			}
 		}
 		texts = append(texts, searchDoc{id, searchText(e)})
@@ -206,10 +246,10 @@ func (s *Store) insertTx(ctx context.Context, tx *sqlx.Tx, entries []*Entry) err
 	// segment per entry.
 	for _, d := range texts {
 		if _, err := fts.ExecContext(ctx, d.id, d.text); err != nil {
-			return fmt.Errorf("index text of entry %d: %w", d.id, err)
+			return 0, fmt.Errorf("index text of entry %d: %w", d.id, err)
 		}
 	}
-	return nil
+	return 0, nil
 }
 
 type searchDoc struct {

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/devserver-console/console/internal/store"
@@ -240,6 +241,13 @@ type Store struct {
 	// inflight holds each request entry BeforeSend committed until its
 	// AfterSend, so the response is built without reading it back.
 	inflight sync.Map // int64 → *Entry
+
+	kmu       sync.Mutex // guards key and keyID
+	key       []byte     // the audit key; nil: plain chain only
+	keyID     string
+	keyedFrom atomic.Int64 // id of the switch entry once known; 0: not known yet
+
+	anchors anchorState
 
 	vmu      sync.Mutex    // guards the background verification below
 	vdone    chan struct{} // closed when the running verification ends; nil when none runs

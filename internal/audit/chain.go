@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -120,6 +121,24 @@ func chainHash(prevHash string, r *row) string {
 	*bp = b
 	hashBufs.Put(bp)
 	return hex.EncodeToString(sum[:])
+}
+
+// keyedDomain prefixes every message hashed under the audit key.
+const keyedDomain = "console-audit-v2\n"
+
+// keyedHash returns hex(HMAC-SHA256(key, "console-audit-v2\n" || prevHash || "\n" || canonical(r))).
+func keyedHash(key []byte, prevHash string, r *row) string {
+	bp := hashBufs.Get().(*[]byte)
+	b := append((*bp)[:0], keyedDomain...)
+	b = append(b, prevHash...)
+	b = append(b, '\n')
+	b = appendCanonical(b, r)
+	m := hmac.New(sha256.New, key)
+	m.Write(b)
+	sum := m.Sum(nil)
+	*bp = b
+	hashBufs.Put(bp)
+	return hex.EncodeToString(sum)
 }
 
 // toRow encodes e in its stored form (without id and hashes).

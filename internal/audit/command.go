@@ -25,7 +25,9 @@ func (e *ExitError) Unwrap() error { return e.Err }
 const commandUsage = `usage: console audit <command> [flags]
 
 commands:
-  verify                       walk the hash chain; exit 0 when intact, 1 naming the first broken entry
+  verify [--anchor FILE]       walk the hash chain with the audit key; exit 0 when intact, 1 naming the
+                               first broken entry; --anchor also proves the log was not cut back past
+                               the newest signed checkpoint in FILE (CONSOLE_AUDIT_ANCHOR_FILE)
   export --format csv|jsonl    write entries (oldest first) to stdout or --out
          [--since T] [--until T] [--actor NAME] [--action TYPE] [--server ID|NAME]
          [--outcome success|api_error|transport_error|unknown] [--text WORDS] [--correlation ID]
@@ -67,13 +69,28 @@ func usageErr(err error) error { return &ExitError{Code: 2, Err: err} }
 
 func runVerify(ctx context.Context, s *Store, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("verify", stderr)
+	anchor := fs.String("anchor", "", "anchor file of signed checkpoints")
 	if err := fs.Parse(args); err != nil {
 		return usageErr(fmt.Errorf("audit verify: %w", err))
 	}
 	if fs.NArg() > 0 {
 		return usageErr(fmt.Errorf("audit verify: unexpected argument %q", fs.Arg(0)))
 	}
-	res, err := s.Verify(ctx)
+	var o VerifyOptions
+	if *anchor != "" {
+		key, _ := s.currentKey()
+		cps, err := ReadCheckpointFile(*anchor, key)
+		if err != nil {
+			fmt.Fprintf(stdout, "anchor REJECTED: %v\n", err)
+			return &ExitError{Code: 1, Err: fmt.Errorf("audit verify: %w", err)}
+		}
+		if len(cps) == 0 {
+			fmt.Fprintf(stdout, "anchor REJECTED: %s holds no checkpoint\n", *anchor)
+			return &ExitError{Code: 1, Err: fmt.Errorf("audit verify: anchor %s holds no checkpoint", *anchor)}
+		}
+		o.Checkpoints = cps
+	}
+	res, err := s.VerifyWith(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -87,6 +104,19 @@ func runVerify(ctx context.Context, s *Store, args []string, stdout, stderr io.W
 	}
 	fmt.Fprintf(stdout, "audit chain intact: %d entries verified in %s\nhead: entry %d, hash %s\n",
 		res.Entries, res.Duration.Round(time.Millisecond), res.HeadID, res.HeadHash)
+	if res.KeyedFrom == 1 {
+		_, id := s.currentKey()
+		fmt.Fprintf(stdout, "keyed: every entry is HMAC-SHA256 under audit key %s\n", id)
+	} else if res.KeyedFrom > 0 {
+		_, id := s.currentKey()
+		fmt.Fprintf(stdout, "keyed: entries from %d on are HMAC-SHA256 under audit key %s; earlier ones plain SHA-256\n", res.KeyedFrom, id)
+	} else {
+		fmt.Fprintln(stdout, "not keyed: no audit key was given and no entry is keyed; a rewrite of the whole log would not be detected")
+	}
+	if res.Checkpoints > 0 {
+		fmt.Fprintf(stdout, "anchor: %d checkpoints match; the newest, signed at %s, covers entry %d (%d entries)\n",
+			res.Checkpoints, AnchorTime(res.Anchor.At), res.Anchor.EntryID, res.Anchor.Count)
+	}
 	return nil
 }
 

@@ -3,6 +3,8 @@
 package config
 
 import (
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,6 +12,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -60,6 +63,73 @@ type Config struct {
 	FleetTTL  time.Duration // CONSOLE_FLEET_TTL: how long one list walk is shared
 	ChunkSize int           // CONSOLE_CHUNK_SIZE: servers per batch request
 	LogLevel  string        // CONSOLE_LOG_LEVEL: debug, info, warn, error
+
+	// Audit log integrity (docs/audit.md).
+	// AuditKey is the key of the audit chain's HMAC, hex or base64, 32+
+	// bytes (CONSOLE_AUDIT_KEY). AuditKeyFile names a file holding it
+	// (CONSOLE_AUDIT_KEY_FILE). With neither, the key lives in
+	// DefaultAuditKeyFile(DBPath), created (0600) on first start.
+	AuditKey     string
+	AuditKeyFile string
+	// AuditAnchorFile receives signed checkpoints of the chain's head
+	// (CONSOLE_AUDIT_ANCHOR_FILE); it must be outside the database's
+	// directory. AuditAnchorSyslog also sends them to syslog
+	// (CONSOLE_AUDIT_ANCHOR_SYSLOG).
+	AuditAnchorFile   string
+	AuditAnchorSyslog bool
+	// AuditAnchorEvery is the longest time between checkpoints
+	// (CONSOLE_AUDIT_ANCHOR_EVERY); AuditVerifyEvery the time between full
+	// verifications of the chain (CONSOLE_AUDIT_VERIFY_EVERY).
+	AuditAnchorEvery time.Duration
+	AuditVerifyEvery time.Duration
+}
+
+// MinAuditKeyLen is the shortest audit key accepted, in bytes.
+const MinAuditKeyLen = 32
+
+// ParseAuditKey decodes an audit key given as hex or base64 (standard or
+// URL-safe, padded or not), surrounding space ignored, of at least
+// MinAuditKeyLen bytes.
+func ParseAuditKey(s string) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	var k []byte
+	if b, err := hex.DecodeString(s); err == nil {
+		k = b
+	} else {
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+			if b, err := enc.DecodeString(s); err == nil {
+				k = b
+				break
+			}
+		}
+	}
+	if k == nil {
+		return nil, errors.New("not hex or base64")
+	}
+	if len(k) < MinAuditKeyLen {
+		return nil, fmt.Errorf("%d bytes; at least %d are needed", len(k), MinAuditKeyLen)
+	}
+	return k, nil
+}
+
+// DefaultAuditKeyFile is where the audit key is kept when neither
+// CONSOLE_AUDIT_KEY nor CONSOLE_AUDIT_KEY_FILE is set: beside the database.
+func DefaultAuditKeyFile(dbPath string) string { return dbPath + ".audit-key" }
+
+// sameDir reports whether files a and b are in the same directory, after
+// making both absolute and resolving symbolic links where they exist.
+func sameDir(a, b string) bool {
+	dir := func(p string) string {
+		d, err := filepath.Abs(filepath.Dir(p))
+		if err != nil {
+			return filepath.Dir(p)
+		}
+		if r, err := filepath.EvalSymlinks(d); err == nil {
+			return r
+		}
+		return d
+	}
+	return dir(a) == dir(b)
 }
 
 // Simulated reports whether the console runs against the embedded simulator.
@@ -68,17 +138,19 @@ func (c *Config) Simulated() bool { return c.Region == "" && c.Endpoint == "" }
 // Default returns the configuration used when nothing is set.
 func Default() Config {
 	return Config{
-		Addr:            "127.0.0.1:8080",
-		DBPath:          "./data/console.db",
-		RequestTimeout:  30 * time.Second,
-		SimServers:      40,
-		SimSeed:         1,
-		SimTransition:   2 * time.Second,
-		SessionIdle:     30 * time.Minute,
-		SessionAbsolute: 12 * time.Hour,
-		FleetTTL:        5 * time.Second,
-		ChunkSize:       50,
-		LogLevel:        "info",
+		Addr:             "127.0.0.1:8080",
+		DBPath:           "./data/console.db",
+		RequestTimeout:   30 * time.Second,
+		SimServers:       40,
+		SimSeed:          1,
+		SimTransition:    2 * time.Second,
+		SessionIdle:      30 * time.Minute,
+		SessionAbsolute:  12 * time.Hour,
+		FleetTTL:         5 * time.Second,
+		ChunkSize:        50,
+		LogLevel:         "info",
+		AuditAnchorEvery: time.Minute,
+		AuditVerifyEvery: 24 * time.Hour,
 	}
 }
 
@@ -177,6 +249,13 @@ func (c *Config) Flags(fs *flag.FlagSet, getenv func(string) string) error {
 	dur(&c.FleetTTL, "fleet-ttl", "CONSOLE_FLEET_TTL", "how long one fleet listing is shared between users")
 	integer(&c.ChunkSize, "chunk-size", "CONSOLE_CHUNK_SIZE", "servers per batch request")
 	str(&c.LogLevel, "log-level", "CONSOLE_LOG_LEVEL", "debug, info, warn or error")
+	str(&c.AuditKey, "audit-key", "CONSOLE_AUDIT_KEY", "key of the audit log's HMAC chain, hex or base64, 32+ bytes (prefer the key file)")
+	str(&c.AuditKeyFile, "audit-key-file", "CONSOLE_AUDIT_KEY_FILE", "file holding the audit key (default: beside the database, created on first start)")
+	str(&c.AuditAnchorFile, "audit-anchor-file", "CONSOLE_AUDIT_ANCHOR_FILE", "file outside the database's directory that receives signed checkpoints of the audit log")
+	fs.BoolVar(&c.AuditAnchorSyslog, "audit-anchor-syslog", getenv("CONSOLE_AUDIT_ANCHOR_SYSLOG") == "true" || getenv("CONSOLE_AUDIT_ANCHOR_SYSLOG") == "1",
+		"also send audit checkpoints to the local syslog ($CONSOLE_AUDIT_ANCHOR_SYSLOG)")
+	dur(&c.AuditAnchorEvery, "audit-anchor-every", "CONSOLE_AUDIT_ANCHOR_EVERY", "longest time between audit checkpoints")
+	dur(&c.AuditVerifyEvery, "audit-verify-every", "CONSOLE_AUDIT_VERIFY_EVERY", "time between full verifications of the audit chain")
 	return errors.Join(envErrs...)
 }
 
@@ -321,6 +400,23 @@ func (c *Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		bad("CONSOLE_LOG_LEVEL must be debug, info, warn or error")
+	}
+	if c.AuditKey != "" && c.AuditKeyFile != "" {
+		bad("set CONSOLE_AUDIT_KEY or CONSOLE_AUDIT_KEY_FILE, not both")
+	}
+	if c.AuditKey != "" {
+		if _, err := ParseAuditKey(c.AuditKey); err != nil {
+			bad("CONSOLE_AUDIT_KEY: %v (generate one with: head -c 32 /dev/urandom | xxd -p -c 64)", err)
+		}
+	}
+	if c.AuditAnchorFile != "" && sameDir(c.AuditAnchorFile, c.DBPath) {
+		bad("CONSOLE_AUDIT_ANCHOR_FILE %q must be outside the database's directory: whoever can replace the database could otherwise cut back the checkpoints too", c.AuditAnchorFile)
+	}
+	if c.AuditAnchorEvery < time.Second || c.AuditAnchorEvery > time.Hour {
+		bad("CONSOLE_AUDIT_ANCHOR_EVERY must be between 1s and 1h")
+	}
+	if c.AuditVerifyEvery < time.Minute {
+		bad("CONSOLE_AUDIT_VERIFY_EVERY must be at least 1m")
 	}
 	return errors.Join(errs...)
 }
