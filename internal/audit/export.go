@@ -86,46 +86,100 @@ func (s *Store) ExportCSV(ctx context.Context, w io.Writer, f Filter) error {
 	return nil
 }
 
-// cell neutralises spreadsheet formulas (OWASP CSV injection).
+// cell neutralises spreadsheet formulas (OWASP CSV injection): a leading
+// apostrophe goes before the text, and before every part after a ';' (the
+// separator spreadsheets use in many locales, which this writer does not
+// quote), when that part starts, after any spaces, with = + - @ a tab or CR.
 func cell(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
+	if !strings.ContainsAny(s, "=+-@\t\r") {
+		return s
 	}
-	return s
+	parts := strings.Split(s, ";")
+	changed := false
+	for i, p := range parts {
+		t := strings.TrimLeft(p, " ")
+		if t != "" && strings.ContainsRune("=+-@\t\r", rune(t[0])) {
+			parts[i] = "'" + p
+			changed = true
+		}
+	}
+	if !changed {
+		return s
+	}
+	return strings.Join(parts, ";")
 }
 
 // exportRecord is one JSON line. JSON columns are embedded as JSON; bodies
 // are strings holding the exact stored text, or base64 in *_base64 when they
-// are not valid UTF-8.
+// are not valid UTF-8. Any other column whose stored text is not valid UTF-8
+// (JSON cannot carry such bytes) appears in the line with each bad byte
+// replaced by U+FFFD, and its exact bytes in raw_base64 under the column's
+// name; a JSON column that is not valid JSON or UTF-8 is null there.
 type exportRecord struct {
-	ID                 int64           `json:"id"`
-	CreatedAt          string          `json:"created_at"`
-	Kind               string          `json:"kind"`
-	ActorID            int64           `json:"actor_id"`
-	ActorName          string          `json:"actor_name"`
-	ActorRole          string          `json:"actor_role"`
-	ClientIP           string          `json:"client_ip"`
-	UserAgent          string          `json:"user_agent"`
-	CorrelationID      string          `json:"correlation_id"`
-	Action             string          `json:"action"`
-	Targets            json.RawMessage `json:"targets"`
-	Detail             json.RawMessage `json:"detail"`
-	Method             string          `json:"method"`
-	URL                string          `json:"url"`
-	Status             int64           `json:"status"`
-	Outcome            string          `json:"outcome"`
-	RequestID          string          `json:"request_id"`
-	DurationMS         int64           `json:"duration_ms"`
-	Error              string          `json:"error"`
-	RefID              int64           `json:"ref_id"`
-	RequestHeaders     json.RawMessage `json:"request_headers"`
-	RequestBody        string          `json:"request_body"`
-	RequestBodyBase64  string          `json:"request_body_base64,omitempty"`
-	ResponseHeaders    json.RawMessage `json:"response_headers"`
-	ResponseBody       string          `json:"response_body"`
-	ResponseBodyBase64 string          `json:"response_body_base64,omitempty"`
-	PrevHash           string          `json:"prev_hash"`
-	Hash               string          `json:"hash"`
+	ID                 int64             `json:"id"`
+	CreatedAt          string            `json:"created_at"`
+	Kind               string            `json:"kind"`
+	ActorID            int64             `json:"actor_id"`
+	ActorName          string            `json:"actor_name"`
+	ActorRole          string            `json:"actor_role"`
+	ClientIP           string            `json:"client_ip"`
+	UserAgent          string            `json:"user_agent"`
+	CorrelationID      string            `json:"correlation_id"`
+	Action             string            `json:"action"`
+	Targets            json.RawMessage   `json:"targets"`
+	Detail             json.RawMessage   `json:"detail"`
+	Method             string            `json:"method"`
+	URL                string            `json:"url"`
+	Status             int64             `json:"status"`
+	Outcome            string            `json:"outcome"`
+	RequestID          string            `json:"request_id"`
+	DurationMS         int64             `json:"duration_ms"`
+	Error              string            `json:"error"`
+	RefID              int64             `json:"ref_id"`
+	RequestHeaders     json.RawMessage   `json:"request_headers"`
+	RequestBody        string            `json:"request_body"`
+	RequestBodyBase64  string            `json:"request_body_base64,omitempty"`
+	ResponseHeaders    json.RawMessage   `json:"response_headers"`
+	ResponseBody       string            `json:"response_body"`
+	ResponseBodyBase64 string            `json:"response_body_base64,omitempty"`
+	PrevHash           string            `json:"prev_hash"`
+	Hash               string            `json:"hash"`
+	RawBase64          map[string]string `json:"raw_base64,omitempty"`
+}
+
+// lossless fills rec's text and JSON columns from r, keeping the exact bytes
+// of those that JSON cannot carry in rec.RawBase64.
+func (rec *exportRecord) lossless(r *row) {
+	keep := func(name, v string) {
+		if rec.RawBase64 == nil {
+			rec.RawBase64 = map[string]string{}
+		}
+		rec.RawBase64[name] = base64.StdEncoding.EncodeToString([]byte(v))
+	}
+	txt := func(name, v string) string {
+		if utf8.ValidString(v) {
+			return v
+		}
+		keep(name, v)
+		return strings.ToValidUTF8(v, "\uFFFD")
+	}
+	js := func(name, v string) json.RawMessage {
+		if utf8.ValidString(v) && json.Valid([]byte(v)) {
+			return json.RawMessage(v)
+		}
+		keep(name, v)
+		return json.RawMessage("null")
+	}
+	rec.CreatedAt, rec.Kind = txt("created_at", r.CreatedAt), txt("kind", r.Kind)
+	rec.ActorName, rec.ActorRole = txt("actor_name", r.ActorName), txt("actor_role", r.ActorRole)
+	rec.ClientIP, rec.UserAgent = txt("client_ip", r.ClientIP), txt("user_agent", r.UserAgent)
+	rec.CorrelationID, rec.Action = txt("correlation_id", r.CorrelationID), txt("action", r.Action)
+	rec.Method, rec.URL = txt("method", r.Method), txt("url", r.URL)
+	rec.Outcome, rec.RequestID = txt("outcome", r.Outcome), txt("request_id", r.RequestID)
+	rec.Error = txt("error", r.Error)
+	rec.PrevHash, rec.Hash = txt("prev_hash", r.PrevHash), txt("hash", r.Hash)
+	rec.Targets, rec.Detail = js("targets", r.Targets), js("detail", r.Detail)
+	rec.RequestHeaders, rec.ResponseHeaders = js("request_headers", r.RequestHeaders), js("response_headers", r.ResponseHeaders)
 }
 
 // ExportJSONL writes the entries matching f, oldest first, one JSON object
@@ -134,15 +188,8 @@ func (s *Store) ExportJSONL(ctx context.Context, w io.Writer, f Filter) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	enc := json.NewEncoder(bw)
 	err := s.each(ctx, f, func(r *row) error {
-		rec := exportRecord{
-			ID: r.ID, CreatedAt: r.CreatedAt, Kind: r.Kind, ActorID: r.ActorID, ActorName: r.ActorName,
-			ActorRole: r.ActorRole, ClientIP: r.ClientIP, UserAgent: r.UserAgent,
-			CorrelationID: r.CorrelationID, Action: r.Action, Targets: json.RawMessage(r.Targets),
-			Detail: json.RawMessage(r.Detail), Method: r.Method, URL: r.URL, Status: r.Status,
-			Outcome: r.Outcome, RequestID: r.RequestID, DurationMS: r.DurationMS, Error: r.Error,
-			RefID: r.RefID, RequestHeaders: json.RawMessage(r.RequestHeaders),
-			ResponseHeaders: json.RawMessage(r.ResponseHeaders), PrevHash: r.PrevHash, Hash: r.Hash,
-		}
+		rec := exportRecord{ID: r.ID, ActorID: r.ActorID, Status: r.Status, DurationMS: r.DurationMS, RefID: r.RefID}
+		rec.lossless(r)
 		rec.RequestBody, rec.RequestBodyBase64 = bodyText(r.RequestBody)
 		rec.ResponseBody, rec.ResponseBodyBase64 = bodyText(r.ResponseBody)
 		if err := enc.Encode(&rec); err != nil {
