@@ -176,7 +176,11 @@ func TestConcurrentWritersAndReaders(t *testing.T) {
 		}
 		kinds[v.Kind]++
 	}
-	if got := strings.Count(final.Stdout, "\n"); got != want {
+	if kinds[""] != 1 || !strings.Contains(final.Stdout, fmt.Sprintf(`{"trailer":true,"entries":%d,`, want)) {
+		t.Errorf("the export does not end with a trailer counting %d entries", want)
+	}
+	delete(kinds, "") // the trailer
+	if got := strings.Count(final.Stdout, "\n") - 1; got != want {
 		t.Errorf("the log holds %d entries, want %d: %v", got, want, kinds)
 	}
 	if kinds["request"] != batches*serversEach || kinds["response"] != batches*serversEach {
@@ -195,16 +199,38 @@ func TestConcurrentWritersAndReaders(t *testing.T) {
 func increasingIDs(out string) error {
 	sc := bufio.NewScanner(strings.NewReader(out))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	var last int64
+	var last, n int64
+	trailer := false
 	for sc.Scan() {
-		var v struct{ ID int64 }
+		var v struct {
+			ID      int64
+			Trailer bool
+			Entries int64
+		}
 		if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
 			return fmt.Errorf("line after entry %d: %w", last, err)
 		}
+		if trailer {
+			return fmt.Errorf("a line after the trailer")
+		}
+		if v.Trailer {
+			if v.Entries != n {
+				return fmt.Errorf("the trailer counts %d entries, the export holds %d", v.Entries, n)
+			}
+			trailer = true
+			continue
+		}
+		n++
 		if v.ID <= last {
 			return fmt.Errorf("entry %d after %d", v.ID, last)
 		}
 		last = v.ID
 	}
-	return sc.Err()
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	if !trailer {
+		return fmt.Errorf("no trailer after entry %d", last)
+	}
+	return nil
 }

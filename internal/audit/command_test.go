@@ -103,7 +103,8 @@ func TestCommandExport(t *testing.T) {
 	t.Run("jsonl", func(t *testing.T) {
 		out, _, code := runCmd(t, ts, "export", "--format", "jsonl", "--action", "REBOOT")
 		lines := strings.Split(strings.TrimSpace(out), "\n")
-		if code != 0 || len(lines) != 2 || !strings.Contains(lines[1], `"outcome":"api_error"`) {
+		if code != 0 || len(lines) != 3 || !strings.Contains(lines[1], `"outcome":"api_error"`) ||
+			!strings.HasPrefix(lines[2], `{"trailer":true,"entries":2,"last_id":4,"chain_head_id":9,`) {
 			t.Fatalf("exit %d, lines %q", code, lines)
 		}
 	})

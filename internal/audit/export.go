@@ -3,9 +3,11 @@ package audit
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -21,34 +23,76 @@ var exportColumns = []string{
 	"response_body", "prev_hash", "hash",
 }
 
+// ExportInfo describes an export before its first byte is written.
+type ExportInfo struct {
+	Entries  int64  // entries the export holds; -1 when not counted in advance
+	HeadID   int64  // the log's newest entry in the export's snapshot (0: empty log)
+	HeadHash string // its hash
+}
+
+// ExportOptions adjusts an export.
+type ExportOptions struct {
+	// Count counts the matching entries before writing (one more query).
+	Count bool
+	// Start, when set, is called with the export's snapshot before anything
+	// is written, e.g. to name the download; an error stops the export.
+	Start func(ExportInfo) error
+}
+
 // each streams every entry matching f, oldest first, to fn, one row at a
-// time: nothing beyond the current row is held in memory.
-func (s *Store) each(ctx context.Context, f Filter, fn func(*row) error) error {
+// time, inside one read snapshot: nothing beyond the current row is held in
+// memory. It returns the snapshot's head and how many rows it passed on.
+func (s *Store) each(ctx context.Context, f Filter, o ExportOptions, fn func(*row) error) (ExportInfo, int64, error) {
+	info := ExportInfo{Entries: -1}
 	q, err := s.compile(ctx, f)
 	if err != nil {
-		return err
+		return info, 0, err
+	}
+	tx, err := s.db.Read.BeginTxx(ctx, nil)
+	if err != nil {
+		return info, 0, fmt.Errorf("audit: export: begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // read-only
+	err = tx.QueryRowContext(ctx, `SELECT id, hash FROM audit_entries ORDER BY id DESC LIMIT 1`).Scan(&info.HeadID, &info.HeadHash)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return info, 0, fmt.Errorf("audit: export: read head: %w", err)
+	}
+	if o.Count {
+		info.Entries = 0
+		if !q.empty {
+			if err := tx.GetContext(ctx, &info.Entries, `SELECT count(*) FROM (`+q.sql("", "ASC", 0)+`)`, q.args...); err != nil {
+				return info, 0, fmt.Errorf("audit: export: count: %w", err)
+			}
+		}
+	}
+	if o.Start != nil {
+		if err := o.Start(info); err != nil {
+			return info, 0, err
+		}
 	}
 	if q.empty {
-		return nil
+		return info, 0, nil
 	}
-	rows, err := s.db.Read.QueryxContext(ctx, q.sql("", "ASC", 0), q.args...)
+	rows, err := tx.QueryxContext(ctx, q.sql("", "ASC", 0), q.args...)
 	if err != nil {
-		return fmt.Errorf("audit: export: %w", err)
+		return info, 0, fmt.Errorf("audit: export: %w", err)
 	}
 	defer rows.Close()
 	var r row
+	var n int64
 	for rows.Next() {
 		if err := rows.StructScan(&r); err != nil {
-			return fmt.Errorf("audit: export: %w", err)
+			return info, n, fmt.Errorf("audit: export: %w", err)
 		}
 		if err := fn(&r); err != nil {
-			return err
+			return info, n, err
 		}
+		n++
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("audit: export: %w", err)
+		return info, n, fmt.Errorf("audit: export: %w", err)
 	}
-	return nil
+	return info, n, nil
 }
 
 // ExportCSV writes the entries matching f, oldest first, as CSV with a header
@@ -57,12 +101,27 @@ func (s *Store) each(ctx context.Context, f Filter, fn func(*row) error) error {
 // formula from hostile text, a text cell starting with = + - @ or a tab or CR
 // gets a leading apostrophe; the JSON lines export is the exact form.
 func (s *Store) ExportCSV(ctx context.Context, w io.Writer, f Filter) error {
+	return s.ExportCSVWith(ctx, w, f, ExportOptions{})
+}
+
+// ExportCSVWith is ExportCSV with options. The header row is written after
+// o.Start.
+func (s *Store) ExportCSVWith(ctx context.Context, w io.Writer, f Filter, o ExportOptions) error {
 	cw := csv.NewWriter(w)
-	if err := cw.Write(exportColumns); err != nil {
-		return fmt.Errorf("audit: export csv: %w", err)
-	}
 	rec := make([]string, len(exportColumns))
-	err := s.each(ctx, f, func(r *row) error {
+	start := o.Start
+	o.Start = func(info ExportInfo) error {
+		if start != nil {
+			if err := start(info); err != nil {
+				return err
+			}
+		}
+		if err := cw.Write(exportColumns); err != nil {
+			return fmt.Errorf("audit: export csv: %w", err)
+		}
+		return nil
+	}
+	_, _, err := s.each(ctx, f, o, func(r *row) error {
 		i64 := strconv.FormatInt
 		rec = rec[:0]
 		rec = append(rec, i64(r.ID, 10), r.CreatedAt, r.Kind, i64(r.ActorID, 10), cell(r.ActorName),
@@ -182,12 +241,29 @@ func (rec *exportRecord) lossless(r *row) {
 	rec.RequestHeaders, rec.ResponseHeaders = js("request_headers", r.RequestHeaders), js("response_headers", r.ResponseHeaders)
 }
 
+// ExportTrailer is the last line of a JSON-lines export: an export without
+// it, or whose line count differs from Entries, is incomplete.
+type ExportTrailer struct {
+	Trailer  bool   `json:"trailer"`         // always true: tells the trailer from an entry
+	Entries  int64  `json:"entries"`         // entry lines before the trailer
+	LastID   int64  `json:"last_id"`         // the last exported entry (0: none)
+	HeadID   int64  `json:"chain_head_id"`   // the log's newest entry when the export began
+	HeadHash string `json:"chain_head_hash"` // its hash
+}
+
 // ExportJSONL writes the entries matching f, oldest first, one JSON object
-// per line, streaming.
+// per line, streaming, and ends with an ExportTrailer line.
 func (s *Store) ExportJSONL(ctx context.Context, w io.Writer, f Filter) error {
+	return s.ExportJSONLWith(ctx, w, f, ExportOptions{})
+}
+
+// ExportJSONLWith is ExportJSONL with options.
+func (s *Store) ExportJSONLWith(ctx context.Context, w io.Writer, f Filter, o ExportOptions) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	enc := json.NewEncoder(bw)
-	err := s.each(ctx, f, func(r *row) error {
+	var lastID int64
+	info, n, err := s.each(ctx, f, o, func(r *row) error {
+		lastID = r.ID
 		rec := exportRecord{ID: r.ID, ActorID: r.ActorID, Status: r.Status, DurationMS: r.DurationMS, RefID: r.RefID}
 		rec.lossless(r)
 		rec.RequestBody, rec.RequestBodyBase64 = bodyText(r.RequestBody)
@@ -199,6 +275,9 @@ func (s *Store) ExportJSONL(ctx context.Context, w io.Writer, f Filter) error {
 	})
 	if err != nil {
 		return err
+	}
+	if err := enc.Encode(ExportTrailer{Trailer: true, Entries: n, LastID: lastID, HeadID: info.HeadID, HeadHash: info.HeadHash}); err != nil {
+		return fmt.Errorf("audit: export jsonl: trailer: %w", err)
 	}
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("audit: export jsonl: %w", err)

@@ -333,6 +333,11 @@ func TestExportJSONL(t *testing.T) {
 		}
 		got = append(got, m)
 	}
+	// The last line is the trailer: the count and the chain head covered.
+	if len(got) == 0 || got[len(got)-1]["trailer"] != true || got[len(got)-1]["entries"] != float64(len(got)-1) {
+		t.Fatalf("last line = %v; want the trailer counting %d entries", got[len(got)-1], len(got)-1)
+	}
+	got = got[:len(got)-1]
 	var gotIDs []float64
 	for _, m := range got {
 		gotIDs = append(gotIDs, m["id"].(float64))

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -128,21 +129,45 @@ func (s *Server) handleAuditView(c echo.Context) error {
 	return s.render(c, http.StatusOK, views.AuditEntryPage(v))
 }
 
-// handleAuditExportCSV streams the entries matching the page's filter as CSV.
+// handleAuditExportCSV streams the entries matching the page's filter as
+// CSV, named with the number of entries it holds.
 func (s *Server) handleAuditExportCSV(c echo.Context) error {
-	return s.auditExport(c, "csv", "text/csv; charset=utf-8", s.audit.ExportCSV)
+	return s.auditExport(c, "csv", "text/csv; charset=utf-8", s.audit.ExportCSVWith)
 }
 
 // handleAuditExportJSONL streams the entries matching the page's filter as
-// JSON lines.
+// JSON lines, ending with a trailer line.
 func (s *Server) handleAuditExportJSONL(c echo.Context) error {
-	return s.auditExport(c, "jsonl", "application/x-ndjson; charset=utf-8", s.audit.ExportJSONL)
+	return s.auditExport(c, "jsonl", "application/x-ndjson; charset=utf-8", s.audit.ExportJSONLWith)
 }
 
-// auditExport streams export's output as a download named after the time.
-// Nothing is buffered: rows go to the client as they are read.
+// exportWriteWindow is how long one chunk of an export may take to reach
+// the client. Each chunk extends the connection's write deadline by this
+// much, so an export is never cut off by the server's fixed write timeout
+// (which stays for pages), while a client that stops reading is still
+// dropped.
+const exportWriteWindow = time.Minute
+
+// deadlineWriter extends the response's write deadline before each write.
+type deadlineWriter struct {
+	rc     *http.ResponseController
+	w      io.Writer
+	window time.Duration
+}
+
+func (d *deadlineWriter) Write(p []byte) (int, error) {
+	if err := d.rc.SetWriteDeadline(time.Now().Add(d.window)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return 0, fmt.Errorf("extend write deadline: %w", err)
+	}
+	return d.w.Write(p)
+}
+
+// auditExport streams export's output as a download named after the time
+// (and, for CSV, the number of entries, so a cut-off file is recognisable).
+// Nothing is buffered beyond one 64 KiB chunk: rows go to the client as they
+// are read.
 func (s *Server) auditExport(c echo.Context, ext, contentType string,
-	export func(context.Context, io.Writer, audit.Filter) error) error {
+	export func(context.Context, io.Writer, audit.Filter, audit.ExportOptions) error) error {
 	_, f, errs := auditFilter(c)
 	if errs != nil {
 		var msgs []string
@@ -151,14 +176,34 @@ func (s *Server) auditExport(c echo.Context, ext, contentType string,
 		}
 		return echo.NewHTTPError(http.StatusBadRequest, "These filters cannot be used: "+strings.Join(msgs, " "))
 	}
-	name := "audit-" + s.audit.Now().UTC().Format("20060102T150405Z") + "." + ext
-	h := c.Response().Header()
-	h.Set(echo.HeaderContentType, contentType)
-	h.Set(echo.HeaderContentDisposition, `attachment; filename="`+name+`"`)
-	c.Response().WriteHeader(http.StatusOK)
-	if err := export(ctx(c), c.Response(), f); err != nil {
-		// The status is sent; the client sees a truncated download.
-		s.log.ErrorContext(ctx(c), "audit export failed part way", "format", ext, "error", err.Error())
+	dw := &deadlineWriter{rc: http.NewResponseController(c.Response()), w: c.Response(), window: exportWriteWindow}
+	bw := bufio.NewWriterSize(dw, 64<<10)
+	started := false
+	o := audit.ExportOptions{Count: ext == "csv", Start: func(info audit.ExportInfo) error {
+		name := "audit-" + s.audit.Now().UTC().Format("20060102T150405Z")
+		h := c.Response().Header()
+		if info.Entries >= 0 {
+			name += "-" + strconv.FormatInt(info.Entries, 10) + "-entries"
+			h.Set("X-Audit-Entries", strconv.FormatInt(info.Entries, 10))
+		}
+		h.Set("X-Audit-Chain-Head", strconv.FormatInt(info.HeadID, 10)+" "+info.HeadHash)
+		h.Set(echo.HeaderContentType, contentType)
+		h.Set(echo.HeaderContentDisposition, `attachment; filename="`+name+"."+ext+`"`)
+		c.Response().WriteHeader(http.StatusOK)
+		started = true
+		return nil
+	}}
+	err := export(ctx(c), bw, f, o)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err != nil && !started {
+		return err
+	}
+	if err != nil {
+		// The status is sent: the client has a file without its trailer
+		// (JSON lines) or with fewer rows than its name says (CSV).
+		s.log.ErrorContext(ctx(c), "audit export failed part way", "format", ext, "err", err)
 	}
 	return nil
 }

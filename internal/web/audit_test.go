@@ -8,11 +8,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -306,11 +310,16 @@ func TestAuditHostileFreeText(t *testing.T) {
 		{"jsonl export", "/audit/export.jsonl", func(t *testing.T, r *apptest.Response) []string {
 			var out []string
 			for _, line := range strings.Split(strings.TrimSpace(r.Body), "\n") {
-				var m struct{ ID int64 }
+				var m struct {
+					ID      int64
+					Trailer bool
+				}
 				if err := json.Unmarshal([]byte(line), &m); err != nil {
 					t.Fatalf("line %q: %v", line, err)
 				}
-				out = append(out, fmt.Sprint(m.ID))
+				if !m.Trailer {
+					out = append(out, fmt.Sprint(m.ID))
+				}
 			}
 			return out
 		}},
@@ -464,8 +473,11 @@ func TestAuditExport(t *testing.T) {
 		if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/csv") {
 			t.Errorf("Content-Type %q", ct)
 		}
-		if cd := r.Header.Get("Content-Disposition"); !strings.HasPrefix(cd, `attachment; filename="audit-`) || !strings.HasSuffix(cd, `.csv"`) {
-			t.Errorf("Content-Disposition %q", cd)
+		if cd := r.Header.Get("Content-Disposition"); !strings.HasPrefix(cd, `attachment; filename="audit-`) || !strings.HasSuffix(cd, `-4-entries.csv"`) {
+			t.Errorf("Content-Disposition %q; want the file named with its 4 entries", cd)
+		}
+		if n := r.Header.Get("X-Audit-Entries"); n != "4" {
+			t.Errorf("X-Audit-Entries = %q, want 4", n)
 		}
 		recs, err := csv.NewReader(strings.NewReader(r.Body)).ReadAll()
 		if err != nil {
@@ -490,8 +502,8 @@ func TestAuditExport(t *testing.T) {
 			t.Errorf("Content-Disposition %q", cd)
 		}
 		lines := strings.Split(strings.TrimSpace(r.Body), "\n")
-		if len(lines) != 1 {
-			t.Fatalf("%d lines, want 1", len(lines))
+		if len(lines) != 2 || !strings.HasPrefix(lines[1], `{"trailer":true,"entries":1,`) {
+			t.Fatalf("lines %q; want one entry and the trailer", lines)
 		}
 		var m map[string]any
 		if err := json.Unmarshal([]byte(lines[0]), &m); err != nil {
@@ -748,4 +760,89 @@ func BenchmarkAuditPage(b *testing.B) {
 			b.ReportMetric(float64(durs[(len(durs)*95+99)/100-1])/float64(time.Millisecond), "p95-ms")
 		})
 	}
+}
+
+// TestAuditExportOutlastsTheWriteTimeout serves the console with a write
+// timeout of 300 ms and reads a large export slowly through small socket
+// buffers: every entry arrives, with the trailer (JSON lines) or the count
+// in the file name (CSV), although the download takes far longer than the
+// timeout. A page on the same server still gets the fixed timeout.
+func TestAuditExportOutlastsTheWriteTimeout(t *testing.T) {
+	env := apptest.New(t)
+	const n = 3000
+	if err := env.App.Audit().Seed(context.Background(), audit.SeedOptions{Count: n, Seed: 7}); err != nil {
+		t.Fatal(err)
+	}
+	c := env.As(t, auth.RoleApprover)
+	srv := httptest.NewUnstartedServer(env.App.Handler())
+	srv.Config.WriteTimeout = 300 * time.Millisecond
+	srv.Config.ConnContext = func(ctx context.Context, conn net.Conn) context.Context {
+		if tc, ok := conn.(*net.TCPConn); ok {
+			tc.SetWriteBuffer(16 << 10)
+		}
+		return ctx
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	dialer := &net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) {
+			syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 16<<10)
+		})
+	}}
+	client := &http.Client{Jar: c.HTTP.Jar, Transport: &http.Transport{DialContext: dialer.DialContext}}
+
+	slowGet := func(t *testing.T, path string) (*http.Response, []byte, time.Duration) {
+		t.Helper()
+		start := time.Now()
+		resp, err := client.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body bytes.Buffer
+		buf := make([]byte, 32<<10)
+		for {
+			// A slow link: about 32 KiB every 10 ms (3 MB/s).
+			k, err := resp.Body.Read(buf)
+			body.Write(buf[:k])
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("reading %s after %d bytes and %s: %v", path, body.Len(), time.Since(start), err)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		return resp, body.Bytes(), time.Since(start)
+	}
+
+	var total int64
+	if err := env.App.DB().Read.Get(&total, `SELECT count(*) FROM audit_entries`); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("jsonl", func(t *testing.T) {
+		resp, body, took := slowGet(t, "/audit/export.jsonl")
+		lines := strings.Split(strings.TrimSpace(string(body)), "\n")
+		var tr audit.ExportTrailer
+		if err := json.Unmarshal([]byte(lines[len(lines)-1]), &tr); err != nil || !tr.Trailer {
+			t.Fatalf("status %d, %d lines in %s; the last is not the trailer: %.200s", resp.StatusCode, len(lines), took, lines[len(lines)-1])
+		}
+		if tr.Entries != total || int64(len(lines)-1) != total {
+			t.Fatalf("%d lines and a trailer counting %d; want %d entries", len(lines)-1, tr.Entries, total)
+		}
+		if took < 3*srv.Config.WriteTimeout {
+			t.Fatalf("the download took %s: not slow enough to prove anything against a %s write timeout", took, srv.Config.WriteTimeout)
+		}
+	})
+	t.Run("csv", func(t *testing.T) {
+		resp, body, took := slowGet(t, "/audit/export.csv")
+		recs, err := csv.NewReader(bytes.NewReader(body)).ReadAll()
+		if err != nil {
+			t.Fatalf("CSV after %s: %v", took, err)
+		}
+		want := fmt.Sprintf("-%d-entries.csv", total)
+		if cd := resp.Header.Get("Content-Disposition"); !strings.Contains(cd, want) || int64(len(recs)-1) != total {
+			t.Fatalf("%d rows, Content-Disposition %q; want %d rows and a name with %q", len(recs)-1, cd, total, want)
+		}
+	})
 }
