@@ -79,3 +79,28 @@ func ForgePlainForTest(ctx context.Context, db *sql.DB, id int64, actor string) 
 		r.DurationMS, r.Error, r.Outcome, r.RefID, r.PrevHash, r.Hash)
 	return err
 }
+
+// SetProbeCapForTest changes the planner's probe bound and first window
+// and returns a function that restores them.
+func SetProbeCapForTest(n, window int) func() {
+	old, oldW := probeCap, windowSize
+	probeCap, windowSize = n, window
+	return func() { probeCap, windowSize = old, oldW }
+}
+
+// ListUnplannedForTest is List as it was before the planner: the text
+// index drives whenever there is text, and SQLite picks among the other
+// indexes. Benchmarks compare against it.
+func (s *Store) ListUnplannedForTest(ctx context.Context, f Filter, before int64, limit int) ([]row, error) {
+	q, err := s.compile(ctx, f)
+	if err != nil || q.empty {
+		return nil, err
+	}
+	sqlText, args := q.page(before, limit+1)
+	var rows []row
+	err = s.db.Read.SelectContext(ctx, &rows, sqlText, args...)
+	return rows, err
+}
+
+// RowID is the id of a row returned by ListUnplannedForTest.
+func RowID(r row) int64 { return r.ID }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 	"unicode"
@@ -98,35 +99,61 @@ type query struct {
 	where []string
 	args  []any
 	empty bool // provably no match
+
+	lo, hi int64  // id bounds from the time range: lo <= id < hi (0: unbounded)
+	fts    string // the FTS5 query of the text filter ("" when none)
+	others int    // equality filters besides text
 }
 
-// compile builds the SQL for f. The most selective indexed filter drives:
-// free text (FTS5, rowid = entry id), then server (audit_entry_servers),
-// then audit_entries with its (column, id) indexes. A time range becomes an
-// id range (created_at never decreases with id), found through the
-// created_at index.
+// plan says how compile drives a query.
+type plan struct {
+	noText bool   // leave the text filter out (the caller applies it)
+	driver string // "actor", "action", "outcome", "correlation" or "server": the index that drives; "" picks by rule
+}
+
+// compile builds the SQL for f. Free text (FTS5, rowid = entry id) drives
+// when present, else server (audit_entry_servers), else audit_entries with
+// its (column, id) indexes; p can name the driving index instead, or leave
+// the text out. A time range becomes an id range (created_at never
+// decreases with id), found through the created_at index.
 func (s *Store) compile(ctx context.Context, f Filter) (*query, error) {
+	return s.compilePlan(ctx, f, plan{})
+}
+
+func (s *Store) compilePlan(ctx context.Context, f Filter, p plan) (*query, error) {
 	if err := f.Validate(); err != nil {
 		return nil, err
 	}
-	q := &query{from: "audit_entries e", idCol: "e.id"}
-	fts := ftsQuery(f.Text)
+	q := &query{from: "audit_entries e", idCol: "e.id", fts: ftsQuery(f.Text)}
 	server := serverKey(f.Server)
+	for _, v := range []string{server, f.Actor, f.Action, f.Outcome, f.Correlation} {
+		if v != "" {
+			q.others++
+		}
+	}
 	switch {
-	case fts != "":
+	case q.fts != "" && !p.noText:
 		q.from = "audit_search JOIN audit_entries e ON e.id = audit_search.rowid"
 		q.idCol = "audit_search.rowid"
 		q.where = append(q.where, "audit_search MATCH ?")
-		q.args = append(q.args, fts)
+		q.args = append(q.args, q.fts)
 		if server != "" {
 			q.where = append(q.where, "EXISTS (SELECT 1 FROM audit_entry_servers s WHERE s.server_key = ? AND s.entry_id = e.id)")
 			q.args = append(q.args, server)
 		}
-	case server != "":
+	case server != "" && (p.driver == "" || p.driver == "server"):
 		q.from = "audit_entry_servers s JOIN audit_entries e ON e.id = s.entry_id"
 		q.idCol = "s.entry_id"
 		q.where = append(q.where, "s.server_key = ?")
 		q.args = append(q.args, server)
+	default:
+		if server != "" {
+			q.where = append(q.where, "EXISTS (SELECT 1 FROM audit_entry_servers s WHERE s.server_key = ? AND s.entry_id = e.id)")
+			q.args = append(q.args, server)
+		}
+		if idx, ok := driverIndex[p.driver]; ok {
+			q.from = "audit_entries e INDEXED BY " + idx
+		}
 	}
 	if f.Actor != "" {
 		q.where = append(q.where, "e.actor_name = ? COLLATE NOCASE")
@@ -154,6 +181,7 @@ func (s *Store) compile(ctx context.Context, f Filter) (*query, error) {
 		case err != nil:
 			return nil, fmt.Errorf("audit: resolve since: %w", err)
 		}
+		q.lo = lo
 		q.where = append(q.where, q.idCol+" >= ?", "e.created_at >= ?")
 		q.args = append(q.args, lo, at)
 	}
@@ -166,6 +194,7 @@ func (s *Store) compile(ctx context.Context, f Filter) (*query, error) {
 		case err != nil:
 			return nil, fmt.Errorf("audit: resolve until: %w", err)
 		default:
+			q.hi = hi
 			q.where = append(q.where, q.idCol+" < ?")
 			q.args = append(q.args, hi)
 		}
@@ -173,6 +202,14 @@ func (s *Store) compile(ctx context.Context, f Filter) (*query, error) {
 		q.args = append(q.args, at)
 	}
 	return q, nil
+}
+
+// driverIndex names the index each equality filter can drive a query by.
+var driverIndex = map[string]string{
+	"actor":       "audit_entries_actor",
+	"action":      "audit_entries_action",
+	"outcome":     "audit_entries_outcome",
+	"correlation": "audit_entries_correlation",
 }
 
 func (q *query) sql(extraWhere string, order string, limit int) string {
@@ -240,25 +277,256 @@ func (s *Store) List(ctx context.Context, f Filter, before int64, limit int) ([]
 	if q.empty {
 		return nil, 0, nil
 	}
-	sqlText, args := q.page(before, limit+1)
 	var rows []row
-	if err := s.db.Read.SelectContext(ctx, &rows, sqlText, args...); err != nil {
-		return nil, 0, fmt.Errorf("audit: list entries: %w", err)
+	windowed := false
+	if q.fts != "" && q.others > 0 {
+		// Text with other filters: when the text matches many entries,
+		// walk the other filters' index and check the text a window of ids
+		// at a time, instead of checking the other filters on every entry
+		// the text matches.
+		if windowed, err = s.ftsDense(ctx, q, before); err != nil {
+			return nil, 0, err
+		}
+	}
+	if windowed {
+		if rows, err = s.listWindowed(ctx, f, q, before, limit+1); err != nil {
+			return nil, 0, err
+		}
+	} else {
+		if q.fts == "" && q.others > 1 {
+			// Several indexed filters: drive by the rarest.
+			d, err := s.pickDriver(ctx, f, q, before)
+			if err != nil {
+				return nil, 0, err
+			}
+			if q, err = s.compilePlan(ctx, f, plan{driver: d}); err != nil {
+				return nil, 0, err
+			}
+		}
+		sqlText, args := q.page(before, limit+1)
+		if err := s.db.Read.SelectContext(ctx, &rows, sqlText, args...); err != nil {
+			return nil, 0, fmt.Errorf("audit: list entries: %w", err)
+		}
 	}
 	var next int64
 	if len(rows) > limit {
 		rows = rows[:limit]
 		next = rows[limit-1].ID
 	}
+	broken := s.checkRows(rows)
 	out := make([]Entry, 0, len(rows))
+	var first int64
 	for i := range rows {
 		e, err := rows[i].toEntry()
 		if err != nil {
 			return nil, 0, fmt.Errorf("audit: list entries: %w", err)
 		}
+		if e.Broken = broken[e.ID]; e.Broken != "" && (first == 0 || e.ID < first) {
+			first = e.ID
+		}
 		out = append(out, *e)
 	}
+	if first != 0 {
+		if err := s.reportBroken(ctx, first, broken[first]); err != nil {
+			return nil, 0, err
+		}
+	}
 	return out, next, nil
+}
+
+// checkRows re-checks the hash of each listed row (and its link to the row
+// before it when that is listed too), so that a page never shows an entry
+// edited since the last verification without saying so. It needs the audit
+// key; without one it checks nothing.
+func (s *Store) checkRows(rows []row) map[int64]string {
+	key, _ := s.currentKey()
+	keyedFrom := s.keyedFrom.Load()
+	if key == nil || keyedFrom == 0 {
+		return nil
+	}
+	var broken map[int64]string
+	mark := func(id int64, why string) {
+		if broken == nil {
+			broken = map[int64]string{}
+		}
+		if broken[id] == "" {
+			broken[id] = why
+		}
+	}
+	for i := range rows {
+		r := &rows[i]
+		want := chainHash(r.PrevHash, r)
+		if r.ID >= keyedFrom {
+			want = keyedHash(key, r.PrevHash, r)
+		}
+		if want != r.Hash {
+			mark(r.ID, fmt.Sprintf("entry %d's content does not match its hash: it was edited or forged after it was written", r.ID))
+		}
+		if i+1 < len(rows) && rows[i+1].ID == r.ID-1 && rows[i+1].Hash != r.PrevHash {
+			mark(r.ID, fmt.Sprintf("entry %d does not follow entry %d: an entry was removed, inserted or reordered", r.ID, r.ID-1))
+		}
+	}
+	return broken
+}
+
+// probeCap bounds the counts the planner takes to compare filters: each
+// probe reads at most this many index entries.
+var probeCap = 2000
+
+// upper returns the exclusive id bound of a page: before, the time range's
+// end, or no bound (max int64).
+func (q *query) upper(before int64) int64 {
+	hi := int64(math.MaxInt64)
+	if q.hi > 0 {
+		hi = q.hi
+	}
+	if before > 0 && before < hi {
+		hi = before
+	}
+	return hi
+}
+
+// ftsDense reports whether the text filter matches at least probeCap
+// entries in the page's id range.
+func (s *Store) ftsDense(ctx context.Context, q *query, before int64) (bool, error) {
+	var n int
+	err := s.db.Read.GetContext(ctx, &n, `SELECT count(*) FROM (SELECT rowid FROM audit_search
+		WHERE audit_search MATCH ? AND rowid >= ? AND rowid < ? LIMIT ?)`, q.fts, q.lo, q.upper(before), probeCap)
+	if err != nil {
+		return false, fmt.Errorf("audit: list entries: probe text: %w", err)
+	}
+	return n >= probeCap, nil
+}
+
+// pickDriver returns the equality filter whose index holds the fewest
+// entries in the page's id range (counted up to probeCap each).
+func (s *Store) pickDriver(ctx context.Context, f Filter, q *query, before int64) (string, error) {
+	probes := []struct {
+		name, sql string
+		arg       string
+	}{
+		{"server", `SELECT count(*) FROM (SELECT 1 FROM audit_entry_servers WHERE server_key = ? AND entry_id >= ? AND entry_id < ? LIMIT ?)`, serverKey(f.Server)},
+		{"correlation", `SELECT count(*) FROM (SELECT 1 FROM audit_entries INDEXED BY audit_entries_correlation WHERE correlation_id = ? AND id >= ? AND id < ? LIMIT ?)`, strings.TrimSpace(f.Correlation)},
+		{"actor", `SELECT count(*) FROM (SELECT 1 FROM audit_entries INDEXED BY audit_entries_actor WHERE actor_name = ? COLLATE NOCASE AND id >= ? AND id < ? LIMIT ?)`, strings.TrimSpace(f.Actor)},
+		{"outcome", `SELECT count(*) FROM (SELECT 1 FROM audit_entries INDEXED BY audit_entries_outcome WHERE outcome = ? AND id >= ? AND id < ? LIMIT ?)`, f.Outcome},
+		{"action", `SELECT count(*) FROM (SELECT 1 FROM audit_entries INDEXED BY audit_entries_action WHERE action = ? AND id >= ? AND id < ? LIMIT ?)`, strings.TrimSpace(f.Action)},
+	}
+	best, bestN := "", probeCap+1
+	for _, p := range probes {
+		if p.arg == "" {
+			continue
+		}
+		var n int
+		if err := s.db.Read.GetContext(ctx, &n, p.sql, p.arg, q.lo, q.upper(before), probeCap); err != nil {
+			return "", fmt.Errorf("audit: list entries: probe %s: %w", p.name, err)
+		}
+		if n < bestN {
+			best, bestN = p.name, n
+		}
+	}
+	return best, nil
+}
+
+// driverWindowSQL gives, for a driving filter, the SQL of the lowest id among
+// its newest n entries below an id (args: value, lo, below, n), and the SQL
+// of its ids in a range (args: value, lo, below) for an IN set.
+var driverWindowSQL = map[string][2]string{
+	"server": {`SELECT min(entry_id) FROM (SELECT entry_id FROM audit_entry_servers WHERE server_key = ? AND entry_id >= ? AND entry_id < ? ORDER BY entry_id DESC LIMIT ?)`,
+		`SELECT entry_id FROM audit_entry_servers WHERE server_key = ? AND entry_id >= ? AND entry_id < ?`},
+	"correlation": {`SELECT min(id) FROM (SELECT id FROM audit_entries INDEXED BY audit_entries_correlation WHERE correlation_id = ? AND id >= ? AND id < ? ORDER BY id DESC LIMIT ?)`,
+		`SELECT id FROM audit_entries INDEXED BY audit_entries_correlation WHERE correlation_id = ? AND id >= ? AND id < ?`},
+	"actor": {`SELECT min(id) FROM (SELECT id FROM audit_entries INDEXED BY audit_entries_actor WHERE actor_name = ? COLLATE NOCASE AND id >= ? AND id < ? ORDER BY id DESC LIMIT ?)`,
+		`SELECT id FROM audit_entries INDEXED BY audit_entries_actor WHERE actor_name = ? COLLATE NOCASE AND id >= ? AND id < ?`},
+	"outcome": {`SELECT min(id) FROM (SELECT id FROM audit_entries INDEXED BY audit_entries_outcome WHERE outcome = ? AND id >= ? AND id < ? ORDER BY id DESC LIMIT ?)`,
+		`SELECT id FROM audit_entries INDEXED BY audit_entries_outcome WHERE outcome = ? AND id >= ? AND id < ?`},
+	"action": {`SELECT min(id) FROM (SELECT id FROM audit_entries INDEXED BY audit_entries_action WHERE action = ? AND id >= ? AND id < ? ORDER BY id DESC LIMIT ?)`,
+		`SELECT id FROM audit_entries INDEXED BY audit_entries_action WHERE action = ? AND id >= ? AND id < ?`},
+}
+
+func driverValue(f Filter, d string) string {
+	switch d {
+	case "server":
+		return serverKey(f.Server)
+	case "correlation":
+		return strings.TrimSpace(f.Correlation)
+	case "actor":
+		return strings.TrimSpace(f.Actor)
+	case "outcome":
+		return f.Outcome
+	case "action":
+		return strings.TrimSpace(f.Action)
+	}
+	return ""
+}
+
+// listWindowed returns up to limit entries matching f below before, newest
+// first, when the text matches many entries and other filters are set. The
+// text index still drives, newest first, but it is bounded to a window of
+// ids and checked against the set of ids the rarest other filter holds in
+// that window (read from its covering index, no table lookups), so entries
+// that fail that filter cost no lookup at all. The window starts at the
+// filter's newest windowSize entries and grows fourfold until the page is
+// full or the filter has no more entries.
+func (s *Store) listWindowed(ctx context.Context, f Filter, q *query, before int64, limit int) ([]row, error) {
+	d, err := s.pickDriver(ctx, f, q, before)
+	if err != nil {
+		return nil, err
+	}
+	win, ok := driverWindowSQL[d]
+	if !ok {
+		sqlText, args := q.page(before, limit)
+		var rows []row
+		if err := s.db.Read.SelectContext(ctx, &rows, sqlText, args...); err != nil {
+			return nil, fmt.Errorf("audit: list entries: %w", err)
+		}
+		return rows, nil
+	}
+	val := driverValue(f, d)
+	var out []row
+	cursor, size := q.upper(before), windowSize
+	for len(out) < limit {
+		var low sql.NullInt64
+		if err := s.db.Read.GetContext(ctx, &low, win[0], val, q.lo, cursor, size); err != nil {
+			return nil, fmt.Errorf("audit: list entries: window of %s: %w", d, err)
+		}
+		if !low.Valid {
+			break
+		}
+		where := append([]string(nil), q.where...)
+		where = append(where, "+audit_search.rowid IN ("+win[1]+")", "audit_search.rowid >= ?", "audit_search.rowid < ?")
+		args := append(append([]any(nil), q.args...), val, low.Int64, cursor, low.Int64, cursor)
+		wq := *q
+		wq.where = where
+		var rows []row
+		if err := s.db.Read.SelectContext(ctx, &rows, wq.sql("", "DESC", limit-len(out)), args...); err != nil {
+			return nil, fmt.Errorf("audit: list entries: %w", err)
+		}
+		out = append(out, rows...)
+		cursor, size = low.Int64, size*4
+	}
+	return out, nil
+}
+
+// windowSize is the first window of listWindowed, in entries of the
+// driving filter.
+var windowSize = 4096
+
+// pageIDs returns the SQL and arguments for the ids of up to limit matching
+// entries below before (0: from the newest), newest first.
+func (q *query) pageIDs(before int64, limit int) (string, []any) {
+	where := q.where
+	args := q.args
+	if before > 0 {
+		where = append(append([]string(nil), where...), q.idCol+" < ?")
+		args = append(append([]any(nil), args...), before)
+	}
+	var b strings.Builder
+	b.WriteString("SELECT " + q.idCol + " FROM " + q.from)
+	if len(where) > 0 {
+		b.WriteString(" WHERE " + strings.Join(where, " AND "))
+	}
+	fmt.Fprintf(&b, " ORDER BY %s DESC LIMIT %d", q.idCol, limit)
+	return b.String(), args
 }
 
 // Get returns the entry with the given id, or ErrNotFound.
