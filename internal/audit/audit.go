@@ -177,6 +177,11 @@ type Entry struct {
 	PrevHash        string
 	Hash            string
 
+	// Broken says why the entry failed its hash check when it was listed
+	// (List re-checks every entry it returns); empty when intact or not
+	// checked.
+	Broken string
+
 	// ref links a response built in memory to a request entry appended in the
 	// same transaction (seeding); its ID becomes RefID at insert time.
 	ref *Entry

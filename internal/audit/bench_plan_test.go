@@ -129,3 +129,52 @@ func atoiMin(v string, lo int) (int, error) {
 	}
 	return n, nil
 }
+
+// BenchmarkStartup (issues 10 §5, 11 §5) measures what a start costs the
+// audit log at AUDIT_BENCH_ENTRIES entries, side by side in one run:
+// "resume" is what the console does now before its audit page is current
+// (open the store, check the key, look for unanswered requests after the
+// last recovery, verify the entries after the last verified head: here one
+// new entry); "rehash" is the full verification every start used to run.
+func BenchmarkStartup(b *testing.B) {
+	db, s := openBenchDB(b)
+	ctx := context.Background()
+	key := []byte("benchmark-audit-key-0123456789abcdef")
+	if err := s.UseKey(ctx, key); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := s.RecoverUnfinished(ctx); err != nil {
+		b.Fatal(err)
+	}
+	if res, err := s.VerifyTail(ctx); err != nil || !res.OK {
+		b.Fatalf("first verification: %+v, %v", res, err)
+	}
+	b.Run("resume", func(b *testing.B) {
+		for b.Loop() {
+			b.StopTimer()
+			if err := s.RecordEvent(ctx, audit.EventSignOut, audit.Actor{Name: "bench"}, nil); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			st := audit.New(db, nil)
+			if err := st.UseKey(ctx, key); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := st.RecoverUnfinished(ctx); err != nil {
+				b.Fatal(err)
+			}
+			res, err := st.VerifyTail(ctx)
+			if err != nil || !res.OK || res.Mode != audit.ModeTail {
+				b.Fatalf("tail verification: %+v, %v", res, err)
+			}
+		}
+	})
+	b.Run("rehash", func(b *testing.B) {
+		for b.Loop() {
+			res, err := s.Verify(ctx)
+			if err != nil || !res.OK {
+				b.Fatalf("verification: %+v, %v", res, err)
+			}
+		}
+	})
+}

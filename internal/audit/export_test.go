@@ -92,7 +92,7 @@ func SetProbeCapForTest(n, window int) func() {
 // index drives whenever there is text, and SQLite picks among the other
 // indexes. Benchmarks compare against it.
 func (s *Store) ListUnplannedForTest(ctx context.Context, f Filter, before int64, limit int) ([]row, error) {
-	q, err := s.compile(ctx, f)
+	q, err := s.compilePlan(ctx, f, plan{legacy: true})
 	if err != nil || q.empty {
 		return nil, err
 	}

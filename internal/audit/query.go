@@ -107,6 +107,7 @@ type query struct {
 
 // plan says how compile drives a query.
 type plan struct {
+	legacy bool   // the join as it was before the planner (benchmarks compare against it)
 	noText bool   // leave the text filter out (the caller applies it)
 	driver string // "actor", "action", "outcome", "correlation" or "server": the index that drives; "" picks by rule
 }
@@ -133,7 +134,13 @@ func (s *Store) compilePlan(ctx context.Context, f Filter, p plan) (*query, erro
 	}
 	switch {
 	case q.fts != "" && !p.noText:
-		q.from = "audit_search JOIN audit_entries e ON e.id = audit_search.rowid"
+		// CROSS JOIN keeps the text index outside: SQLite may otherwise
+		// drive by another index and probe the text index once per entry,
+		// which reads the word's whole doclist every time.
+		q.from = "audit_search CROSS JOIN audit_entries e ON e.id = audit_search.rowid"
+		if p.legacy {
+			q.from = "audit_search JOIN audit_entries e ON e.id = audit_search.rowid"
+		}
 		q.idCol = "audit_search.rowid"
 		q.where = append(q.where, "audit_search MATCH ?")
 		q.args = append(q.args, q.fts)
@@ -411,18 +418,32 @@ func (s *Store) pickDriver(ctx context.Context, f Filter, q *query, before int64
 		{"outcome", `SELECT count(*) FROM (SELECT 1 FROM audit_entries INDEXED BY audit_entries_outcome WHERE outcome = ? AND id >= ? AND id < ? LIMIT ?)`, f.Outcome},
 		{"action", `SELECT count(*) FROM (SELECT 1 FROM audit_entries INDEXED BY audit_entries_action WHERE action = ? AND id >= ? AND id < ? LIMIT ?)`, strings.TrimSpace(f.Action)},
 	}
-	best, bestN := "", probeCap+1
-	for _, p := range probes {
-		if p.arg == "" {
-			continue
+	// Probe each filter up to probeCap; when several reach it, probe those
+	// again up to 16 × probeCap to tell a rare value from a common one.
+	counts := map[string]int{}
+	best, bestN := "", -1
+	for _, limit := range []int{probeCap, 16 * probeCap} {
+		tied := 0
+		for _, p := range probes {
+			if p.arg == "" || (limit > probeCap && counts[p.name] < probeCap) {
+				continue
+			}
+			var n int
+			if err := s.db.Read.GetContext(ctx, &n, p.sql, p.arg, q.lo, q.upper(before), limit); err != nil {
+				return "", fmt.Errorf("audit: list entries: probe %s: %w", p.name, err)
+			}
+			counts[p.name] = n
+			if bestN < 0 || n < bestN {
+				best, bestN = p.name, n
+			}
+			if n >= limit {
+				tied++
+			}
 		}
-		var n int
-		if err := s.db.Read.GetContext(ctx, &n, p.sql, p.arg, q.lo, q.upper(before), probeCap); err != nil {
-			return "", fmt.Errorf("audit: list entries: probe %s: %w", p.name, err)
+		if bestN < limit || tied < 2 {
+			break
 		}
-		if n < bestN {
-			best, bestN = p.name, n
-		}
+		bestN = -1
 	}
 	return best, nil
 }

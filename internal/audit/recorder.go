@@ -199,15 +199,37 @@ func (s *Store) RecordEvent(ctx context.Context, kind EventKind, actor Actor, de
 // that has neither a response nor an outcome_unknown entry, and returns how
 // many it wrote. Call it once at start, before any call is sent: a request
 // still in flight in this process would be marked unknown too.
-func (s *Store) RecoverUnfinished(ctx context.Context) (int, error) {
+//
+// Requests up to the head of the previous recovery are known to be answered
+// (settings: audit.recovered_through), so only newer ones are looked at and
+// a start costs the same however long the log is.
+func (s *Store) RecoverUnfinished(ctx context.Context) (_ int, err error) {
+	var through, head int64
+	if err := s.db.Read.GetContext(ctx, &through, `SELECT coalesce((SELECT CAST(value AS INTEGER) FROM settings WHERE key = ?), 0)`, recoveredThroughKey); err != nil {
+		return 0, fmt.Errorf("audit: read recovered head: %w", err)
+	}
+	if err := s.db.Read.GetContext(ctx, &head, `SELECT coalesce(max(id), 0) FROM audit_entries`); err != nil {
+		return 0, fmt.Errorf("audit: read head: %w", err)
+	}
+	if head < through { // the log was cut back: look at everything again
+		through = 0
+	}
 	var ids []int64
-	err := s.db.Read.SelectContext(ctx, &ids, `SELECT r.id FROM audit_entries r
-		WHERE r.kind = 'request'
+	err = s.db.Read.SelectContext(ctx, &ids, `SELECT r.id FROM audit_entries r INDEXED BY audit_entries_kind
+		WHERE r.kind = 'request' AND r.id > ?
 		  AND NOT EXISTS (SELECT 1 FROM audit_entries x WHERE x.ref_id = r.id AND x.ref_id <> 0)
-		ORDER BY r.id`)
+		ORDER BY r.id`, through)
 	if err != nil {
 		return 0, fmt.Errorf("audit: find unfinished requests: %w", err)
 	}
+	defer func() {
+		if err == nil && head > through {
+			if _, err := s.db.Write.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES (?, ?)
+				ON CONFLICT (key) DO UPDATE SET value = excluded.value`, recoveredThroughKey, head); err != nil {
+				s.log.WarnContext(ctx, "audit: could not record the recovered head", "err", err)
+			}
+		}
+	}()
 	written := 0
 	for len(ids) > 0 {
 		chunk := ids[:min(len(ids), maxBatch)]
@@ -233,6 +255,10 @@ func (s *Store) RecoverUnfinished(ctx context.Context) (int, error) {
 	}
 	return written, nil
 }
+
+// recoveredThroughKey names the settings row holding the id up to which
+// every request entry is known to have an answer.
+const recoveredThroughKey = "audit.recovered_through"
 
 func sortedDetailKeys(d map[string]string) []string {
 	keys := make([]string, 0, len(d))

@@ -846,3 +846,68 @@ func TestAuditExportOutlastsTheWriteTimeout(t *testing.T) {
 		}
 	})
 }
+
+// TestAuditBadgeIsNeverStale: the badge says which entries were verified
+// and when, and how many are newer; opening the page verifies the new tail;
+// an entry edited in the database (triggers dropped, another connection) is
+// marked in the list and turns the badge red on the next view, without
+// anyone pressing "Verify now".
+func TestAuditBadgeIsNeverStale(t *testing.T) {
+	env := apptest.New(t)
+	c := env.As(t, auth.RoleApprover)
+	ctx := context.Background()
+	au := env.App.Audit()
+	testutil.Eventually(t, 10*time.Second, "the start-up verification finishes", func() error {
+		if last, _ := au.LastVerification(ctx); last == nil {
+			return errors.New("not verified yet")
+		}
+		return nil
+	})
+	for _, name := range []string{"eve", "frank", "grace"} {
+		if err := au.RecordEvent(ctx, audit.EventSignInFailure, audit.Actor{Name: name, ClientIP: "192.0.2.7"}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var head int64
+	if err := env.App.DB().Read.Get(&head, `SELECT max(id) FROM audit_entries`); err != nil {
+		t.Fatal(err)
+	}
+	status := func() *goquery.Selection {
+		return c.Get(t, "/audit").Doc(t).Find(`[data-testid=chain-status]`)
+	}
+	got := strings.Join(strings.Fields(status().Text()), " ")
+	// The page itself verified the three new entries (and the sign-ins
+	// before them): the badge names the head it covers.
+	if want := fmt.Sprintf("Entries #1–#%d verified at", head); !strings.Contains(got, want) || !strings.Contains(got, "No newer entries.") {
+		t.Fatalf("badge %q; want %q and no newer entries", got, want)
+	}
+
+	db, err := sql.Open("sqlite", "file:"+env.Config.DBPath+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var frank int64
+	if err := db.QueryRow(`SELECT id FROM audit_entries WHERE actor_name = 'frank'`).Scan(&frank); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`DROP TRIGGER audit_entries_no_update`,
+		fmt.Sprintf(`UPDATE audit_entries SET actor_name = 'mallory' WHERE id = %d`, frank)} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	doc := c.Get(t, "/audit").Doc(t)
+	st := doc.Find(`[data-testid=chain-status]`)
+	if st.AttrOr("role", "") != "alert" || !strings.Contains(st.Text(), "Chain broken") ||
+		st.Find(fmt.Sprintf(`a[href="/audit/%d"]`, frank)).Length() != 1 {
+		t.Fatalf("badge after the edit: %q; want red naming entry %d", strings.Join(strings.Fields(st.Text()), " "), frank)
+	}
+	row := doc.Find(fmt.Sprintf(`tr[data-entry-id="%d"]`, frank))
+	if !row.HasClass("audit-broken") || !strings.Contains(row.Text(), "Broken") || !strings.Contains(row.Text(), "Integrity check failed") {
+		t.Errorf("the edited entry's row is not marked: %q", strings.Join(strings.Fields(row.Text()), " "))
+	}
+	if n := doc.Find(`tr.audit-broken`).Length(); n != 1 {
+		t.Errorf("%d rows marked broken, want 1", n)
+	}
+}
