@@ -119,7 +119,8 @@ func (s *SyslogSink) Close() error { return s.w.Close() }
 
 // anchorState is the Store's checkpointing state.
 type anchorState struct {
-	mu      sync.Mutex // serializes Anchor
+	soon    chan struct{} // AnchorSoon → RunAnchors; buffered 1
+	mu      sync.Mutex    // serializes Anchor
 	sinks   []AnchorSink
 	lastID  int64 // entry of the last checkpoint written; 0: none yet
 	lastCnt int64
@@ -179,8 +180,19 @@ func (s *Store) Anchor(ctx context.Context) error {
 	return nil
 }
 
-// RunAnchors calls Anchor every interval until ctx ends, logging failures.
-// It writes one checkpoint at once.
+// AnchorSoon asks RunAnchors for a checkpoint now, without waiting for it.
+// The Recorder calls it after every response it records, so each batch is
+// checkpointed as its chunks are answered; several requests made while one
+// checkpoint is written become one more checkpoint.
+func (s *Store) AnchorSoon() {
+	select {
+	case s.anchors.soon <- struct{}{}:
+	default:
+	}
+}
+
+// RunAnchors calls Anchor every interval, and when AnchorSoon asks, until
+// ctx ends, logging failures. It writes one checkpoint at once.
 func (s *Store) RunAnchors(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -192,6 +204,7 @@ func (s *Store) RunAnchors(ctx context.Context, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-s.anchors.soon:
 		}
 	}
 }

@@ -264,5 +264,5 @@ func New(db *store.DB, log *slog.Logger) *Store {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Store{db: db, log: log, Now: time.Now}
+	return &Store{db: db, log: log, Now: time.Now, anchors: anchorState{soon: make(chan struct{}, 1)}}
 }

@@ -5,13 +5,16 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/devserver-console/console/internal/audit"
 	"github.com/devserver-console/console/internal/config"
+	"github.com/devserver-console/console/internal/testutil"
 )
 
 var (
@@ -245,4 +248,28 @@ func TestLoadKey(t *testing.T) {
 	if _, err := audit.LoadKey(audit.KeySource{File: bad}, false); err == nil || !strings.Contains(err.Error(), bad) {
 		t.Fatalf("bad key file = %v; want an error naming it", err)
 	}
+}
+
+// TestRecordedResponseTriggersACheckpoint: a batch's answered call reaches
+// the anchor without waiting for the interval.
+func TestRecordedResponseTriggersACheckpoint(t *testing.T) {
+	ts, anchor := keyedLog(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); ts.RunAnchors(ctx, time.Hour) }()
+	defer func() { cancel(); <-done }()
+	testutil.Eventually(t, 5*time.Second, "the checkpoint at start", func() error { return lastCheckpointIs(anchor, 12) })
+	ref := ts.exchange(t, metaFor("STOP", "c-anchor", audit.Target{ID: srvA}), stopCall(srvA), okResult("r-anchor"))
+	testutil.Eventually(t, 5*time.Second, "a checkpoint after the response", func() error { return lastCheckpointIs(anchor, ref+1) })
+}
+
+func lastCheckpointIs(path string, id int64) error {
+	cps, err := audit.ReadCheckpointFile(path, testKey)
+	if err != nil {
+		return err
+	}
+	if len(cps) == 0 || cps[len(cps)-1].EntryID != id {
+		return fmt.Errorf("checkpoints %+v; want the last at entry %d", cps, id)
+	}
+	return nil
 }

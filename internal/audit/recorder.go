@@ -72,6 +72,7 @@ func (r recorder) AfterSend(ctx context.Context, ref int64, call *modelarts.Outg
 		r.s.log.ErrorContext(ctx, "audit: response not recorded", "ref", ref, "err", err)
 		return fmt.Errorf("audit: record response to %d: %w", ref, err)
 	}
+	r.s.AnchorSoon() // a chunk of a batch was answered: checkpoint it
 	return nil
 }
 
