@@ -448,19 +448,20 @@ func (s *Store) pickDriver(ctx context.Context, f Filter, q *query, before int64
 	return best, nil
 }
 
-// driverWindowSQL gives, for a driving filter, the SQL of the lowest id among
-// its newest n entries below an id (args: value, lo, below, n), and the SQL
+// driverWindowSQL gives, for a driving filter, the SQL of the lowest and
+// highest ids among its newest n entries below an id (args: value, lo,
+// below, n), and the SQL
 // of its ids in a range (args: value, lo, below) for an IN set.
 var driverWindowSQL = map[string][2]string{
-	"server": {`SELECT min(entry_id) FROM (SELECT entry_id FROM audit_entry_servers WHERE server_key = ? AND entry_id >= ? AND entry_id < ? ORDER BY entry_id DESC LIMIT ?)`,
+	"server": {`SELECT min(entry_id), max(entry_id) FROM (SELECT entry_id FROM audit_entry_servers WHERE server_key = ? AND entry_id >= ? AND entry_id < ? ORDER BY entry_id DESC LIMIT ?)`,
 		`SELECT entry_id FROM audit_entry_servers WHERE server_key = ? AND entry_id >= ? AND entry_id < ?`},
-	"correlation": {`SELECT min(id) FROM (SELECT id FROM audit_entries INDEXED BY audit_entries_correlation WHERE correlation_id = ? AND id >= ? AND id < ? ORDER BY id DESC LIMIT ?)`,
+	"correlation": {`SELECT min(id), max(id) FROM (SELECT id FROM audit_entries INDEXED BY audit_entries_correlation WHERE correlation_id = ? AND id >= ? AND id < ? ORDER BY id DESC LIMIT ?)`,
 		`SELECT id FROM audit_entries INDEXED BY audit_entries_correlation WHERE correlation_id = ? AND id >= ? AND id < ?`},
-	"actor": {`SELECT min(id) FROM (SELECT id FROM audit_entries INDEXED BY audit_entries_actor WHERE actor_name = ? COLLATE NOCASE AND id >= ? AND id < ? ORDER BY id DESC LIMIT ?)`,
+	"actor": {`SELECT min(id), max(id) FROM (SELECT id FROM audit_entries INDEXED BY audit_entries_actor WHERE actor_name = ? COLLATE NOCASE AND id >= ? AND id < ? ORDER BY id DESC LIMIT ?)`,
 		`SELECT id FROM audit_entries INDEXED BY audit_entries_actor WHERE actor_name = ? COLLATE NOCASE AND id >= ? AND id < ?`},
-	"outcome": {`SELECT min(id) FROM (SELECT id FROM audit_entries INDEXED BY audit_entries_outcome WHERE outcome = ? AND id >= ? AND id < ? ORDER BY id DESC LIMIT ?)`,
+	"outcome": {`SELECT min(id), max(id) FROM (SELECT id FROM audit_entries INDEXED BY audit_entries_outcome WHERE outcome = ? AND id >= ? AND id < ? ORDER BY id DESC LIMIT ?)`,
 		`SELECT id FROM audit_entries INDEXED BY audit_entries_outcome WHERE outcome = ? AND id >= ? AND id < ?`},
-	"action": {`SELECT min(id) FROM (SELECT id FROM audit_entries INDEXED BY audit_entries_action WHERE action = ? AND id >= ? AND id < ? ORDER BY id DESC LIMIT ?)`,
+	"action": {`SELECT min(id), max(id) FROM (SELECT id FROM audit_entries INDEXED BY audit_entries_action WHERE action = ? AND id >= ? AND id < ? ORDER BY id DESC LIMIT ?)`,
 		`SELECT id FROM audit_entries INDEXED BY audit_entries_action WHERE action = ? AND id >= ? AND id < ?`},
 }
 
@@ -506,16 +507,18 @@ func (s *Store) listWindowed(ctx context.Context, f Filter, q *query, before int
 	var out []row
 	cursor, size := q.upper(before), windowSize
 	for len(out) < limit {
-		var low sql.NullInt64
-		if err := s.db.Read.GetContext(ctx, &low, win[0], val, q.lo, cursor, size); err != nil {
+		var low, high sql.NullInt64
+		if err := s.db.Read.QueryRowContext(ctx, win[0], val, q.lo, cursor, size).Scan(&low, &high); err != nil {
 			return nil, fmt.Errorf("audit: list entries: window of %s: %w", d, err)
 		}
 		if !low.Valid {
 			break
 		}
+		// The text index is read only across the window's own ids.
+		top := high.Int64 + 1
 		where := append([]string(nil), q.where...)
 		where = append(where, "+audit_search.rowid IN ("+win[1]+")", "audit_search.rowid >= ?", "audit_search.rowid < ?")
-		args := append(append([]any(nil), q.args...), val, low.Int64, cursor, low.Int64, cursor)
+		args := append(append([]any(nil), q.args...), val, low.Int64, top, low.Int64, top)
 		wq := *q
 		wq.where = where
 		var rows []row
@@ -530,7 +533,7 @@ func (s *Store) listWindowed(ctx context.Context, f Filter, q *query, before int
 
 // windowSize is the first window of listWindowed, in entries of the
 // driving filter.
-var windowSize = 4096
+var windowSize = 1024
 
 // pageIDs returns the SQL and arguments for the ids of up to limit matching
 // entries below before (0: from the newest), newest first.
