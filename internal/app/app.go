@@ -113,6 +113,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	a.fleet = fleet.NewCache(a.client, cfg.FleetTTL, time.Now)
 	if a.batches, err = batch.NewService(batch.Config{
 		Cloud:     a.client,
+		Audit:     a.audit,
 		Fleet:     a.fleet,
 		DB:        a.db,
 		ChunkSize: cfg.ChunkSize,
@@ -220,7 +221,6 @@ func (a *App) newClient(ctx context.Context) (*modelarts.Client, error) {
 	mc := modelarts.Config{
 		ProjectID:  cfg.ProjectID,
 		HTTPClient: &http.Client{Timeout: cfg.RequestTimeout},
-		Recorder:   a.audit.Recorder(),
 		Logger:     a.log,
 		// The largest page the list API allows: a walk of 2,000 servers is
 		// 2 calls instead of 20.
@@ -335,8 +335,9 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-// Close waits for batches in flight, then stops the simulator and closes
-// the database.
+// Close stops the batches (between chunks; a chunk on its way gets up to
+// CONSOLE_SHUTDOWN_TIMEOUT), then stops the simulator and closes the
+// database.
 func (a *App) Close() error {
 	var errs []error
 	if a.stopVerify != nil {
@@ -347,7 +348,11 @@ func (a *App) Close() error {
 		errs = append(errs, a.syslog.Close())
 	}
 	if a.batches != nil {
-		a.batches.Wait()
+		ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+		if err := a.batches.Shutdown(ctx); err != nil {
+			a.log.Warn("batches stopped at the shutdown timeout", "err", err, "timeout", a.cfg.ShutdownTimeout)
+		}
+		cancel()
 	}
 	if a.audit != nil && a.db != nil {
 		// A last checkpoint of what this process wrote.

@@ -91,7 +91,9 @@ func TestConcurrentWritersAndReaders(t *testing.T) {
 				fail("prepare batch %d: %v", b, err)
 				return
 			}
-			id, _, err := a.Batches().Execute(ctx, admin, p.Token, nil, "", batch.Meta{ClientIP: "192.0.2.8", UserAgent: "test"})
+			ex, err := a.Batches().Execute(ctx, batch.ExecuteRequest{User: admin, Token: p.Token,
+				Meta: batch.Meta{ClientIP: "192.0.2.8", UserAgent: "test"}})
+			id := ex.BatchID
 			if err != nil {
 				fail("execute batch %d: %v", b, err)
 				return

@@ -73,7 +73,9 @@ func crashChild(path string) {
 		fail(err)
 	}
 	a.Simulator().FailNextMethod(http.MethodPost, simulator.FaultTimeout, 1)
-	id, _, err := a.Batches().Execute(ctx, admin, p.Token, nil, "", batch.Meta{ClientIP: "192.0.2.7", UserAgent: "crash-test"})
+	ex, err := a.Batches().Execute(ctx, batch.ExecuteRequest{User: admin, Token: p.Token,
+		Meta: batch.Meta{ClientIP: "192.0.2.7", UserAgent: "crash-test"}})
+	id := ex.BatchID
 	if err != nil {
 		fail(err)
 	}
@@ -192,7 +194,8 @@ func TestAuditFailureSendsNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, _, err := a.Batches().Execute(ctx, admin, p.Token, nil, "", batch.Meta{ClientIP: "192.0.2.7"})
+	ex, err := a.Batches().Execute(ctx, batch.ExecuteRequest{User: admin, Token: p.Token, Meta: batch.Meta{ClientIP: "192.0.2.7"}})
+	id := ex.BatchID
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,6 @@ package audit
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -24,9 +23,10 @@ import (
 // ErrNotFound is returned when an entry does not exist.
 var ErrNotFound = errors.New("audit: entry not found")
 
-// ErrNoCallMeta is returned by the Recorder's BeforeSend when the context
-// carries no CallMeta: the call is refused rather than sent unattributed.
-var ErrNoCallMeta = errors.New("audit: no call metadata (actor, action, targets) in context; refusing to send")
+// ErrNoCallMeta is returned by a CallRecorder's BeforeSend when its CallMeta
+// names no actor or action: the call is refused rather than sent
+// unattributed.
+var ErrNoCallMeta = errors.New("audit: no call metadata (actor, action); refusing to send")
 
 // ErrNotACall is returned by Exchange for an entry that is a security event
 // rather than part of a request/response exchange.
@@ -54,26 +54,13 @@ type Target struct {
 
 // CallMeta is what the audit log needs to know about a cloud call that the
 // HTTP request itself does not say: who asked, for which batch, which action
-// and on which servers. The web layer attaches it to the context it passes to
-// the ModelArts client; the Recorder refuses calls without it.
+// and on which servers. The caller binds it to the call with
+// Store.CallRecorder and passes that recorder with the call.
 type CallMeta struct {
 	Actor         Actor
 	CorrelationID string
 	Action        string
 	Targets       []Target
-}
-
-type callMetaKey struct{}
-
-// WithCallMeta returns a context carrying m for the Recorder.
-func WithCallMeta(ctx context.Context, m CallMeta) context.Context {
-	return context.WithValue(ctx, callMetaKey{}, m)
-}
-
-// CallMetaFrom returns the CallMeta attached by WithCallMeta.
-func CallMetaFrom(ctx context.Context) (CallMeta, bool) {
-	m, ok := ctx.Value(callMetaKey{}).(CallMeta)
-	return m, ok
 }
 
 // EventKind is the kind of an audit entry.

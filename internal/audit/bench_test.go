@@ -142,13 +142,13 @@ func BenchmarkScale(b *testing.B) {
 		if err := db.Read.Get(&before, `SELECT count(*) FROM audit_entries`); err != nil {
 			b.Fatal(err)
 		}
-		rec := s.Recorder()
 		var mu sync.Mutex
 		var ops int64
 		b.SetParallelism(32 / max(1, runtimeProcs()))
 		b.ResetTimer()
 		b.RunParallel(func(pb *testing.PB) {
-			mctx := audit.WithCallMeta(ctx, metaFor("STOP", "bench", audit.Target{ID: srvA, Name: "gpu-node-01"}))
+			rec := s.CallRecorder(metaFor("STOP", "bench", audit.Target{ID: srvA, Name: "gpu-node-01"}))
+			mctx := ctx
 			for pb.Next() {
 				ref, err := rec.BeforeSend(mctx, stopCall(srvA))
 				if err != nil {

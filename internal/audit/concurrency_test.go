@@ -20,10 +20,10 @@ func TestConcurrentWriters(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rec := ts.Recorder()
 			for i := range perWriter {
 				corr := fmt.Sprintf("w%d-%d", w, i)
-				mctx := audit.WithCallMeta(ctx, metaFor("STOP", corr, audit.Target{ID: srvA, Name: "gpu-node-01"}))
+				rec := ts.CallRecorder(metaFor("STOP", corr, audit.Target{ID: srvA, Name: "gpu-node-01"}))
+				mctx := ctx
 				ref, err := rec.BeforeSend(mctx, stopCall(srvA))
 				if err != nil {
 					errs <- err

@@ -29,9 +29,9 @@ func crashChild(path string) {
 		os.Exit(3)
 	}
 	s := audit.New(db, nil)
-	mctx := audit.WithCallMeta(ctx, audit.CallMeta{Actor: alice, CorrelationID: "crash-batch", Action: "DELETE",
+	rec := s.CallRecorder(audit.CallMeta{Actor: alice, CorrelationID: "crash-batch", Action: "DELETE",
 		Targets: []audit.Target{{ID: srvA, Name: "gpu-node-01"}}})
-	ref, err := s.Recorder().BeforeSend(mctx, stopCall(srvA))
+	ref, err := rec.BeforeSend(ctx, stopCall(srvA))
 	if err != nil {
 		fmt.Println("error:", err)
 		os.Exit(3)

@@ -106,7 +106,8 @@ func stopCall(ids ...string) *modelarts.OutgoingCall {
 			"X-Sdk-Date":    {"20260301T090000Z"},
 			"Authorization": {"SDK-HMAC-SHA256 Access=AKEXAMPLE, SignedHeaders=content-type;host;x-sdk-date, Signature=deadbeef"},
 		},
-		Body: []byte(body),
+		Body:    []byte(body),
+		Targets: ids,
 	}
 }
 
@@ -117,8 +118,8 @@ func metaFor(action string, corr string, targets ...audit.Target) audit.CallMeta
 // exchange records one full call and returns the request entry's id.
 func (ts *testStore) exchange(t testing.TB, meta audit.CallMeta, call *modelarts.OutgoingCall, res *modelarts.CallResult) int64 {
 	t.Helper()
-	ctx := audit.WithCallMeta(context.Background(), meta)
-	rec := ts.Recorder()
+	ctx := context.Background()
+	rec := ts.CallRecorder(meta)
 	ref, err := rec.BeforeSend(ctx, call)
 	if err != nil {
 		t.Fatalf("BeforeSend: %v", err)

@@ -57,7 +57,7 @@ func fixtureLog(t testing.TB) *testStore {
 	}
 	m = metaFor("STOP", "c4", audit.Target{ID: srvC, Name: "infer-c"})
 	m.Actor = dave
-	if _, err := ts.Recorder().BeforeSend(audit.WithCallMeta(ctx, m), stopCall(srvC)); err != nil {
+	if _, err := ts.CallRecorder(m).BeforeSend(ctx, stopCall(srvC)); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := ts.RecoverUnfinished(ctx); err != nil || n != 1 {

@@ -2,11 +2,8 @@ package audit
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -16,15 +13,20 @@ import (
 // UnknownOutcomeError is the error text of an outcome_unknown entry.
 const UnknownOutcomeError = "the console stopped before the response was recorded: the call may or may not have reached ModelArts"
 
-// Recorder returns the modelarts.Recorder that writes calls to this log.
+// CallRecorder returns the modelarts.Recorder for one call made on behalf of
+// meta (who asked, for which batch, which action, on which servers); the
+// caller passes it with the call.
 //
-// BeforeSend commits the request entry, attributed from the context's
-// CallMeta, and returns its id as ref; it fails (and the client must not send)
-// when the context has no CallMeta or the entry cannot be committed.
-// AfterSend commits the response entry, linked to the request by ref.
-func (s *Store) Recorder() modelarts.Recorder { return recorder{s} }
+// BeforeSend commits the request entry and returns its id as ref; it fails
+// (and the client must not send) when meta names no actor or action, or the
+// entry cannot be committed. AfterSend commits the response entry, linked to
+// the request by ref.
+func (s *Store) CallRecorder(meta CallMeta) modelarts.Recorder { return recorder{s: s, meta: meta} }
 
-type recorder struct{ s *Store }
+type recorder struct {
+	s    *Store
+	meta CallMeta
+}
 
 var _ modelarts.Recorder = recorder{}
 
@@ -32,11 +34,10 @@ func (r recorder) BeforeSend(ctx context.Context, call *modelarts.OutgoingCall) 
 	if call == nil {
 		return 0, errors.New("audit: record request: no call")
 	}
-	meta, ok := CallMetaFrom(ctx)
-	if !ok {
+	if r.meta.Actor.Name == "" || r.meta.Action == "" {
 		return 0, ErrNoCallMeta
 	}
-	e := requestEntry(meta, call)
+	e := requestEntry(r.meta, call)
 	if err := r.s.append(ctx, e); err != nil {
 		r.s.log.ErrorContext(ctx, "audit: request not recorded; call refused", "action", e.Action, "url", e.URL, "err", err)
 		return 0, fmt.Errorf("audit: record request: %w", err)
@@ -59,10 +60,9 @@ func (r recorder) AfterSend(ctx context.Context, ref int64, call *modelarts.Outg
 		return fmt.Errorf("audit: record response: request entry %d does not exist", ref)
 	case err != nil:
 		// The request is committed but cannot be read back: keep the answer
-		// anyway, attributed from the context.
-		r.s.log.WarnContext(ctx, "audit: request entry unreadable; recording response from context", "ref", ref, "err", err)
-		meta, _ := CallMetaFrom(ctx)
-		req = requestEntry(meta, call)
+		// anyway, attributed from the call's metadata.
+		r.s.log.WarnContext(ctx, "audit: request entry unreadable; recording response from the call", "ref", ref, "err", err)
+		req = requestEntry(r.meta, call)
 		req.ID = ref
 	case req.Kind != KindRequest:
 		return fmt.Errorf("audit: record response: entry %d is a %s, not a request", ref, req.Kind)
@@ -144,39 +144,19 @@ func unknownEntry(req *Entry) *Entry {
 	}
 }
 
-var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-
-// callTargets returns the CallMeta targets plus any server the call itself
-// names that they miss: ids in the body's servers[] and a server id in the
-// URL path (single-server actions), so the server filter finds every call.
+// callTargets returns the targets the caller named plus any server id the
+// client says the call carries that they miss, so the server filter finds
+// every call.
 func callTargets(meta []Target, call *modelarts.OutgoingCall) []Target {
 	out := append([]Target(nil), meta...)
 	have := map[string]bool{}
 	for _, t := range out {
 		have[strings.ToLower(t.ID)] = true
 	}
-	addID := func(id string) {
+	for _, id := range call.Targets {
 		if id != "" && !have[strings.ToLower(id)] {
 			have[strings.ToLower(id)] = true
 			out = append(out, Target{ID: id})
-		}
-	}
-	var body struct {
-		Servers []struct {
-			ID string `json:"id"`
-		} `json:"servers"`
-	}
-	if len(call.Body) > 0 && json.Unmarshal(call.Body, &body) == nil {
-		for _, s := range body.Servers {
-			addID(s.ID)
-		}
-	}
-	if u, err := url.Parse(call.URL); err == nil {
-		segs := strings.Split(u.Path, "/")
-		for i, seg := range segs {
-			if seg == "dev-servers" && i+1 < len(segs) && uuidRE.MatchString(segs[i+1]) {
-				addID(segs[i+1])
-			}
 		}
 	}
 	return out

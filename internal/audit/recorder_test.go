@@ -164,7 +164,7 @@ func TestRecorderOutcomes(t *testing.T) {
 func TestBeforeSendFailsClosed(t *testing.T) {
 	t.Run("no call metadata", func(t *testing.T) {
 		ts := newTestStore(t)
-		_, err := ts.Recorder().BeforeSend(context.Background(), stopCall(srvA))
+		_, err := ts.CallRecorder(audit.CallMeta{}).BeforeSend(context.Background(), stopCall(srvA))
 		if !errors.Is(err, audit.ErrNoCallMeta) {
 			t.Fatalf("BeforeSend without CallMeta = %v, want ErrNoCallMeta", err)
 		}
@@ -173,8 +173,7 @@ func TestBeforeSendFailsClosed(t *testing.T) {
 	t.Run("commit fails", func(t *testing.T) {
 		ts := newTestStore(t)
 		ts.db.Write.Close() // the database cannot take the entry
-		ctx := audit.WithCallMeta(context.Background(), metaFor("STOP", "c"))
-		ref, err := ts.Recorder().BeforeSend(ctx, stopCall(srvA))
+		ref, err := ts.CallRecorder(metaFor("STOP", "c")).BeforeSend(context.Background(), stopCall(srvA))
 		if err == nil {
 			t.Fatalf("BeforeSend succeeded (ref %d) although the entry could not be committed", ref)
 		}
@@ -182,9 +181,9 @@ func TestBeforeSendFailsClosed(t *testing.T) {
 	})
 	t.Run("cancelled context", func(t *testing.T) {
 		ts := newTestStore(t)
-		ctx, cancel := context.WithCancel(audit.WithCallMeta(context.Background(), metaFor("STOP", "c")))
+		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
-		if _, err := ts.Recorder().BeforeSend(ctx, stopCall(srvA)); err == nil {
+		if _, err := ts.CallRecorder(metaFor("STOP", "c")).BeforeSend(ctx, stopCall(srvA)); err == nil {
 			t.Fatal("BeforeSend succeeded with a cancelled context")
 		}
 		assertCount(t, ts, 0)
@@ -193,13 +192,14 @@ func TestBeforeSendFailsClosed(t *testing.T) {
 
 func TestAfterSendWithCancelledContextStillRecords(t *testing.T) {
 	ts := newTestStore(t)
-	ctx, cancel := context.WithCancel(audit.WithCallMeta(context.Background(), metaFor("STOP", "c")))
-	ref, err := ts.Recorder().BeforeSend(ctx, stopCall(srvA))
+	ctx, cancel := context.WithCancel(context.Background())
+	rec := ts.CallRecorder(metaFor("STOP", "c"))
+	ref, err := rec.BeforeSend(ctx, stopCall(srvA))
 	if err != nil {
 		t.Fatal(err)
 	}
 	cancel() // the call timed out with its context
-	if err := ts.Recorder().AfterSend(ctx, ref, stopCall(srvA), &modelarts.CallResult{Err: context.Canceled}); err != nil {
+	if err := rec.AfterSend(ctx, ref, stopCall(srvA), &modelarts.CallResult{Err: context.Canceled}); err != nil {
 		t.Fatalf("AfterSend after cancel: %v", err)
 	}
 	_, resp, err := ts.Exchange(context.Background(), ref)
@@ -210,8 +210,8 @@ func TestAfterSendWithCancelledContextStillRecords(t *testing.T) {
 
 func TestAfterSendRejectsBadRef(t *testing.T) {
 	ts := newTestStore(t)
-	ctx := audit.WithCallMeta(context.Background(), metaFor("STOP", "c"))
-	rec := ts.Recorder()
+	ctx := context.Background()
+	rec := ts.CallRecorder(metaFor("STOP", "c"))
 	if err := rec.AfterSend(ctx, 999, stopCall(srvA), okResult("x")); err == nil {
 		t.Error("AfterSend for a request that does not exist succeeded")
 	}
@@ -232,12 +232,13 @@ func TestAfterSendRejectsBadRef(t *testing.T) {
 func TestCallTargetsIncludeServersNamedByTheCall(t *testing.T) {
 	ts := newTestStore(t)
 	ctx := context.Background()
-	// CallMeta names only srvA; the body also names srvB, and a single-server
-	// URL names srvC.
+	// CallMeta names only srvA; the client says the call also carries srvB.
+	// The audit takes the ids from the call's Targets, never from its body or
+	// URL: a body naming srvC that the client did not list adds nothing.
 	ref := ts.exchange(t, metaFor("STOP", "c", audit.Target{ID: srvA, Name: "gpu-node-01"}), stopCall(srvA, srvB), okResult("r"))
-	single := &modelarts.OutgoingCall{Method: http.MethodPut,
-		URL: "https://modelarts.cn-north-4.myhuaweicloud.com/v1/p/dev-servers/" + srvC + "/stop"}
-	ref2 := ts.exchange(t, metaFor("STOP", "c2"), single, okResult("r2"))
+	other := stopCall(srvA, srvC)
+	other.Targets = []string{srvC}
+	ref2 := ts.exchange(t, metaFor("STOP", "c2"), other, okResult("r2"))
 	req, _, err := ts.Exchange(ctx, ref)
 	if err != nil {
 		t.Fatal(err)
@@ -250,7 +251,7 @@ func TestCallTargetsIncludeServersNamedByTheCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff([]audit.Target{{ID: srvC}}, req2.Targets); diff != "" {
-		t.Errorf("single-server targets mismatch (-want +got):\n%s", diff)
+		t.Errorf("targets of the call mismatch (-want +got):\n%s", diff)
 	}
 }
 
@@ -322,8 +323,7 @@ func TestRecoverUnfinished(t *testing.T) {
 	ts := newTestStore(t)
 	ctx := context.Background()
 	done := ts.exchange(t, metaFor("STOP", "c1", audit.Target{ID: srvA}), stopCall(srvA), okResult("r"))
-	mctx := audit.WithCallMeta(ctx, metaFor("DELETE", "c2", audit.Target{ID: srvB, Name: "doomed"}))
-	lost, err := ts.Recorder().BeforeSend(mctx, stopCall(srvB))
+	lost, err := ts.CallRecorder(metaFor("DELETE", "c2", audit.Target{ID: srvB, Name: "doomed"})).BeforeSend(ctx, stopCall(srvB))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,9 +14,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/devserver-console/console/internal/audit"
 	"github.com/devserver-console/console/internal/fleet"
 	"github.com/devserver-console/console/internal/modelarts"
 	"github.com/devserver-console/console/internal/store"
@@ -25,8 +27,14 @@ import (
 // Cloud is the part of the ModelArts client a batch needs.
 // (*modelarts.Client) satisfies it.
 type Cloud interface {
-	BatchAction(ctx context.Context, req *modelarts.BatchRequest) (*modelarts.ServerPage, error)
+	BatchAction(ctx context.Context, req *modelarts.BatchRequest, rec modelarts.Recorder) (*modelarts.ServerPage, error)
 	ListImages(ctx context.Context, q modelarts.ImageQuery) ([]modelarts.ServerImageResponse, error)
+}
+
+// Audit gives the recorder of one cloud call, bound to who asked and for
+// which batch. (*audit.Store) satisfies it.
+type Audit interface {
+	CallRecorder(meta audit.CallMeta) modelarts.Recorder
 }
 
 // Fleet is the part of the shared fleet cache batches use: snapshots to
@@ -49,6 +57,9 @@ const (
 // Config builds a Service.
 type Config struct {
 	Cloud Cloud
+	// Audit records every call before and after it is sent. Without it the
+	// client refuses to send (unless it allows unaudited calls).
+	Audit Audit
 	Fleet Fleet
 	DB    *store.DB
 	Log   *slog.Logger
@@ -67,9 +78,8 @@ type Config struct {
 	SettleGrace time.Duration
 	// FollowInterval is how often a sent batch is checked in the background
 	// until its servers settle and their final states are recorded, whether
-	// or not anyone watches its page. It needs a Fleet that can list
-	// (*fleet.Cache). Zero means DefaultFollowInterval; negative turns
-	// background following off (the batch page still records the states).
+	// or not anyone watches its page. Zero means DefaultFollowInterval;
+	// negative turns background following off (then only Settle records).
 	FollowInterval time.Duration
 	// FollowFor bounds how long one batch is followed (DefaultFollowFor
 	// when zero).
@@ -79,6 +89,7 @@ type Config struct {
 // Service prepares, executes and tracks batch actions.
 type Service struct {
 	cloud       Cloud
+	audit       Audit
 	fleet       Fleet
 	db          *store.DB
 	log         *slog.Logger
@@ -92,6 +103,14 @@ type Service struct {
 	followFor      time.Duration
 
 	wg sync.WaitGroup
+	// stopping is closed by Shutdown: running batches stop between chunks.
+	stopping chan struct{}
+	stopOnce sync.Once
+	// runCtx is the context every chunk's call runs on, detached from the
+	// browser's request; cancelRuns ends calls still in flight when the
+	// shutdown's time is up.
+	runCtx     context.Context
+	cancelRuns context.CancelFunc
 
 	followMu  sync.Mutex
 	followers map[string]context.CancelFunc // by batch id
@@ -106,7 +125,9 @@ func NewService(cfg Config) (*Service, error) {
 	}
 	s := &Service{
 		cloud:       cfg.Cloud,
+		audit:       cfg.Audit,
 		fleet:       cfg.Fleet,
+		stopping:    make(chan struct{}),
 		db:          cfg.DB,
 		log:         cfg.Log,
 		now:         cfg.Now,
@@ -142,6 +163,7 @@ func NewService(cfg Config) (*Service, error) {
 	if s.followFor <= 0 {
 		s.followFor = DefaultFollowFor
 	}
+	s.runCtx, s.cancelRuns = context.WithCancel(context.Background())
 	return s, nil
 }
 
@@ -153,25 +175,45 @@ func (s *Service) CallTimeout() time.Duration { return s.callTimeout }
 
 // Wait blocks until every batch started by Execute has sent all its chunks,
 // then stops following the batches in the background (a batch whose
-// servers are still settling is finished by its page, or by Recover at the
-// next start). Use it for graceful shutdown and in tests.
+// servers are still settling is followed again by Recover at the next
+// start). Use it in tests; a process that stops uses Shutdown.
 func (s *Service) Wait() {
 	s.wg.Wait()
 	s.stopFollowing()
 }
 
-// WaitContext is Wait bounded by ctx.
-func (s *Service) WaitContext(ctx context.Context) error {
+// Shutdown stops the batches: each running batch finishes the chunk on its
+// way and sends no more (the rest are recorded not_sent), and background
+// following stops. When ctx ends first, calls still in flight are cancelled
+// (recorded as interrupted, outcome unknown: the audit has their request)
+// and Shutdown returns once they are recorded. Nothing is sent twice: a
+// chunk not sent now stays not_sent.
+func (s *Service) Shutdown(ctx context.Context) error {
+	s.stopOnce.Do(func() { close(s.stopping) })
 	done := make(chan struct{})
 	go func() {
-		s.Wait()
+		s.wg.Wait()
 		close(done)
 	}()
+	var err error
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("batch: waiting for running batches: %w", ctx.Err())
+		err = fmt.Errorf("batch: shutdown: a chunk was still on its way after the shutdown timeout; cancelled it: %w", ctx.Err())
+		s.cancelRuns()
+		<-done
+	}
+	s.stopFollowing()
+	return err
+}
+
+// stopped reports whether Shutdown has begun.
+func (s *Service) stopped() bool {
+	select {
+	case <-s.stopping:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -185,24 +227,55 @@ var (
 	ErrConfirmation = errors.New("batch: the action word was not typed")
 	// ErrNothingToSend: none of the selected servers is eligible.
 	ErrNothingToSend = errors.New("batch: no eligible server to send the action to")
-	// ErrMixedPlatform: a Change OS selection mixes server types or
-	// architectures, so no single image fits all of it.
+	// ErrMixedPlatform is matched by *MixedPlatformError.
 	ErrMixedPlatform = errors.New("batch: the selection mixes server types or architectures")
+	// ErrNoImages: ModelArts offers no active image for the targets.
+	ErrNoImages = errors.New("batch: no active image is offered for these servers")
+	// ErrNotDestructive: a review was asked for an action that needs none.
+	ErrNotDestructive = errors.New("batch: this action needs no confirmation")
 	// ErrNotFound: no batch with that id.
 	ErrNotFound = errors.New("batch: not found")
 	// ErrNoSelection: nothing was selected.
 	ErrNoSelection = errors.New("batch: no server selected")
 	// ErrInvalidAction: the action is not one of the six batch types.
 	ErrInvalidAction = errors.New("batch: unknown action")
+	// ErrShuttingDown: the console is stopping and starts no new batch.
+	ErrShuttingDown = errors.New("batch: the console is shutting down")
 )
 
-// InvalidParamsError carries the problems found in the OS parameters of a
-// Change OS / Reinstall OS action; nothing was sent.
-type InvalidParamsError struct {
-	Errs modelarts.ValidationErrors
+// MixedPlatformError: a Change OS selection mixes server types or
+// architectures, so no single image fits all of it. Platforms names them
+// ("BMS/ARM").
+type MixedPlatformError struct {
+	Platforms []string
 }
 
-func (e *InvalidParamsError) Error() string { return "batch: " + e.Errs.Error() }
+func (e *MixedPlatformError) Error() string {
+	return ErrMixedPlatform.Error() + ": " + strings.Join(e.Platforms, ", ")
+}
+
+// Is makes errors.Is(err, ErrMixedPlatform) true.
+func (e *MixedPlatformError) Is(target error) bool { return target == ErrMixedPlatform }
+
+// ImagesUnavailableError: the image list could not be read from ModelArts
+// when the action was previewed; Err is the cloud's error.
+type ImagesUnavailableError struct {
+	Err error
+}
+
+func (e *ImagesUnavailableError) Error() string { return "batch: list images: " + e.Err.Error() }
+func (e *ImagesUnavailableError) Unwrap() error { return e.Err }
+
+// ConfirmationError: a destructive action was not confirmed by typing Word.
+// errors.Is(err, ErrConfirmation) is true.
+type ConfirmationError struct {
+	Word string
+}
+
+func (e *ConfirmationError) Error() string { return ErrConfirmation.Error() + ": " + e.Word }
+
+// Is makes errors.Is(err, ErrConfirmation) true.
+func (e *ConfirmationError) Is(target error) bool { return target == ErrConfirmation }
 
 // Meta is what the audit log needs about the browser that asked.
 type Meta struct {

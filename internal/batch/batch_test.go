@@ -78,10 +78,6 @@ func newEnv(t *testing.T, o envOpts) *env {
 		ProjectID:  project,
 		Auth:       modelarts.NoAuth(),
 		HTTPClient: &http.Client{Timeout: 10 * time.Second},
-		Recorder:   au.Recorder(),
-	}
-	if o.unaudited {
-		mc.Recorder = nil
 	}
 	client, err := modelarts.NewClient(mc)
 	if err != nil {
@@ -92,8 +88,12 @@ func newEnv(t *testing.T, o envOpts) *env {
 	if follow == 0 {
 		follow = -1
 	}
+	var rec batch.Audit = au
+	if o.unaudited {
+		rec = nil
+	}
 	svc, err := batch.NewService(batch.Config{
-		Cloud: client, Fleet: cache, DB: db, ChunkSize: o.chunkSize, Timeout: o.callTimeout, Now: o.now,
+		Cloud: client, Audit: rec, Fleet: cache, DB: db, ChunkSize: o.chunkSize, Timeout: o.callTimeout, Now: o.now,
 		SettleGrace: 300 * time.Millisecond, FollowInterval: follow,
 	})
 	if err != nil {
@@ -147,6 +147,16 @@ func withStatus(st modelarts.Status) func(*modelarts.ServerResponse) bool {
 }
 
 // mutating counts the requests that could change state in the simulator.
+// execute runs the prepared action of token as u, as the web layer does.
+func execute(e *env, u *auth.User, token string, params *modelarts.ServerOSRequest, word string) (string, bool, error) {
+	r := batch.ExecuteRequest{User: u, Token: token, TypedWord: word, Meta: meta}
+	if params != nil {
+		r.OS = &batch.OSInput{Params: *params}
+	}
+	ex, err := e.svc.Execute(context.Background(), r)
+	return ex.BatchID, ex.Started, err
+}
+
 // run prepares action on ids as u and executes it with no parameters or
 // confirmation word, and returns the batch id.
 func (e *env) run(t *testing.T, u *auth.User, action modelarts.BatchType, ids []string) string {
@@ -155,7 +165,7 @@ func (e *env) run(t *testing.T, u *auth.User, action modelarts.BatchType, ids []
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, _, err := e.svc.Execute(context.Background(), u, p.Token, nil, "", meta)
+	id, _, err := execute(e, u, p.Token, nil, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,10 +181,10 @@ func (e *env) settle(t *testing.T, id string) *batch.Progress {
 	var p *batch.Progress
 	testutil.Eventually(t, 15*time.Second, "batch "+id+" settles", func() error {
 		var err error
-		if p, err = e.svc.Status(context.Background(), id, e.snapshot(t)); err != nil {
+		if p, err = e.svc.Settle(context.Background(), id, e.snapshot(t)); err != nil {
 			t.Fatal(err)
 		}
-		if !p.Done {
+		if !p.Recorded {
 			return fmt.Errorf("servers %+v", p.Servers)
 		}
 		return nil
@@ -270,9 +280,9 @@ func TestExecuteHappyPaths(t *testing.T) {
 				return s.Status == modelarts.StatusStopped && !s.IsSupernode() && s.Type() == modelarts.ServerTypeECS && s.Arch() == modelarts.ArchX86
 			},
 			params: func(t *testing.T, p *batch.Prepared) *modelarts.ServerOSRequest {
-				imgs, err := e.svc.ImagesFor(context.Background(), p)
-				if err != nil || len(imgs) == 0 {
-					t.Fatalf("ImagesFor = %v, %v; want images", imgs, err)
+				imgs := p.Images
+				if p.ImagesErr != nil || len(imgs) == 0 {
+					t.Fatalf("Images = %v, %v; want images", imgs, p.ImagesErr)
 				}
 				return &modelarts.ServerOSRequest{ImageID: imgs[0].ImageID, AdminPass: "Sup3r-Secret-pw"}
 			},
@@ -301,7 +311,7 @@ func TestExecuteHappyPaths(t *testing.T) {
 			if tt.params != nil {
 				params = tt.params(t, p)
 			}
-			id, first, err := e.svc.Execute(context.Background(), operator, p.Token, params, batch.Word(tt.action), meta)
+			id, first, err := execute(e, operator, p.Token, params, batch.Word(tt.action))
 			if err != nil || !first || id == "" {
 				t.Fatalf("Execute = %q, %v, %v", id, first, err)
 			}
@@ -342,13 +352,13 @@ func TestExecuteOnceOnly(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		id1, first1, err := e.svc.Execute(context.Background(), operator, p.Token, nil, "", meta)
+		id1, first1, err := execute(e, operator, p.Token, nil, "")
 		if err != nil || !first1 {
 			t.Fatalf("first Execute = %v, %v", first1, err)
 		}
 		e.svc.Wait()
 		sent := e.mutating()
-		id2, first2, err := e.svc.Execute(context.Background(), operator, p.Token, nil, "", meta)
+		id2, first2, err := execute(e, operator, p.Token, nil, "")
 		if err != nil || first2 || id2 != id1 {
 			t.Errorf("second Execute = %q, %v, %v; want %q, false, nil", id2, first2, err, id1)
 		}
@@ -372,7 +382,7 @@ func TestExecuteOnceOnly(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				id, first, err := e.svc.Execute(context.Background(), operator, p.Token, nil, "", meta)
+				id, first, err := execute(e, operator, p.Token, nil, "")
 				if err != nil {
 					t.Error(err)
 					return
@@ -400,10 +410,10 @@ func TestExecuteOnceOnly(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := e.svc.Execute(context.Background(), other, p.Token, nil, "", meta); !errors.Is(err, batch.ErrTokenUnknown) {
+		if _, _, err := execute(e, other, p.Token, nil, ""); !errors.Is(err, batch.ErrTokenUnknown) {
 			t.Errorf("err = %v, want ErrTokenUnknown", err)
 		}
-		if _, _, err := e.svc.Execute(context.Background(), operator, "made-up-token", nil, "", meta); !errors.Is(err, batch.ErrTokenUnknown) {
+		if _, _, err := execute(e, operator, "made-up-token", nil, ""); !errors.Is(err, batch.ErrTokenUnknown) {
 			t.Errorf("err = %v, want ErrTokenUnknown", err)
 		}
 	})
@@ -422,7 +432,7 @@ func TestExecuteExpiredToken(t *testing.T) {
 	mu.Lock()
 	now = now.Add(batch.DefaultTokenTTL + time.Second)
 	mu.Unlock()
-	if _, _, err := e.svc.Execute(context.Background(), operator, p.Token, nil, "", meta); !errors.Is(err, batch.ErrTokenExpired) {
+	if _, _, err := execute(e, operator, p.Token, nil, ""); !errors.Is(err, batch.ErrTokenExpired) {
 		t.Errorf("err = %v, want ErrTokenExpired", err)
 	}
 	if e.mutating() != 0 {
@@ -449,7 +459,7 @@ func TestExecuteRefusesBeforeSending(t *testing.T) {
 		params    *modelarts.ServerOSRequest
 		word      string
 		wantErr   error
-		wantField string // for InvalidParamsError
+		wantField string // for FieldErrors
 	}{
 		{name: "DeleteWithoutWord", action: modelarts.BatchDelete, wantErr: batch.ErrConfirmation},
 		{name: "DeleteWrongWord", action: modelarts.BatchDelete, word: "delete", wantErr: batch.ErrConfirmation},
@@ -457,27 +467,27 @@ func TestExecuteRefusesBeforeSending(t *testing.T) {
 		{name: "ReinstallOtherWord", action: modelarts.BatchReinstallOS, word: "DELETE",
 			params: &modelarts.ServerOSRequest{KeyPairName: "k"}, wantErr: batch.ErrConfirmation},
 		{name: "ReinstallNeitherLogin", action: modelarts.BatchReinstallOS, word: "REINSTALLOS",
-			params: &modelarts.ServerOSRequest{UserData: "aGk="}, wantField: "extend_param"},
+			params: &modelarts.ServerOSRequest{UserData: "aGk="}, wantField: batch.FieldLogin},
 		{name: "ReinstallBothLogins", action: modelarts.BatchReinstallOS, word: "REINSTALLOS",
-			params: &modelarts.ServerOSRequest{KeyPairName: "k", AdminPass: "Sup3r-Secret-pw"}, wantField: "extend_param"},
+			params: &modelarts.ServerOSRequest{KeyPairName: "k", AdminPass: "Sup3r-Secret-pw"}, wantField: batch.FieldLogin},
 		{name: "ReinstallBadPassword", action: modelarts.BatchReinstallOS, word: "REINSTALLOS",
-			params: &modelarts.ServerOSRequest{AdminPass: "rootRoot1"}, wantField: "extend_param.admin_pass"},
+			params: &modelarts.ServerOSRequest{AdminPass: "rootRoot1"}, wantField: batch.FieldPassword},
 		{name: "ChangeOSNoImage", action: modelarts.BatchChangeOS, word: "CHANGEOS",
-			params: &modelarts.ServerOSRequest{KeyPairName: "k"}, wantField: "extend_param.image_id"},
+			params: &modelarts.ServerOSRequest{KeyPairName: "k"}, wantField: batch.FieldImage},
 		{name: "ChangeOSImageNotOffered", action: modelarts.BatchChangeOS, word: "CHANGEOS",
 			params:    &modelarts.ServerOSRequest{KeyPairName: "k", ImageID: "11111111-2222-4333-8444-555555555555"},
-			wantField: "extend_param.image_id"},
+			wantField: batch.FieldImage},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := prep(t, tt.action)
-			_, _, err := e.svc.Execute(context.Background(), operator, p.Token, tt.params, tt.word, meta)
+			_, _, err := execute(e, operator, p.Token, tt.params, tt.word)
 			if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
 				t.Errorf("err = %v, want %v", err, tt.wantErr)
 			}
 			if tt.wantField != "" {
-				var ipe *batch.InvalidParamsError
-				if !errors.As(err, &ipe) || ipe.Errs.For(tt.wantField) == "" {
+				var fe batch.FieldErrors
+				if !errors.As(err, &fe) || fe.ByField()[tt.wantField] == "" {
 					t.Errorf("err = %v, want a problem with %s", err, tt.wantField)
 				}
 			}
@@ -545,21 +555,56 @@ func TestChunking(t *testing.T) {
 }
 
 func TestChunkFailures(t *testing.T) {
-	t.Run("APIError", func(t *testing.T) {
+	t.Run("ServerErrorIsUnknown", func(t *testing.T) {
 		e := newEnv(t, envOpts{chunkSize: 1})
 		servers := e.pick(t, 2, withStatus(modelarts.StatusRunning))
 		e.sim.FailNextMethod(http.MethodPost, simulator.FaultError, 1)
 		id := e.run(t, operator, modelarts.BatchStop, ids(servers))
 		prog := e.settle(t, id)
 		c := prog.Chunks[0]
-		if c.Outcome != batch.OutcomeAPIError || c.HTTPStatus != 500 || c.ErrorCode == "" || len(c.RequestID) != 32 {
-			t.Errorf("chunk 1 = %+v; want api_error 500 with code and request id", c)
+		// A 500 may have acted: outcome unknown, never "refused".
+		if c.Outcome != batch.OutcomeUnknown || c.Failure != batch.FailureHTTP || c.HTTPStatus != 500 || c.ErrorCode == "" || len(c.RequestID) != 32 {
+			t.Errorf("chunk 1 = %+v; want unknown after HTTP 500 with code and request id", c)
+		}
+		if !strings.Contains(c.Reason(), "may have acted") {
+			t.Errorf("chunk reason = %q", c.Reason())
 		}
 		if prog.Chunks[1].Outcome != batch.OutcomeOK {
-			t.Errorf("chunk 2 outcome = %s; one refused chunk must not stop the others", prog.Chunks[1].Outcome)
+			t.Errorf("chunk 2 outcome = %s; one failed chunk must not stop the others", prog.Chunks[1].Outcome)
 		}
-		if prog.Counts.Refused != 1 || prog.Counts.Succeeded != 1 || prog.Counts.FailedChunks != 1 {
+		if prog.Counts.Unknown != 1 || prog.Counts.Succeeded != 1 || prog.Counts.FailedChunks != 1 {
 			t.Errorf("counts = %+v", prog.Counts)
+		}
+		// The follower watched the server and recorded where it ended.
+		bad := prog.Bad()
+		if len(bad) != 1 || !strings.Contains(bad[0].Reason, "unknown") || !strings.Contains(bad[0].Reason, string(bad[0].Current)) {
+			t.Errorf("servers needing attention = %+v; want one with the unknown outcome and its state in words", bad)
+		}
+	})
+
+	t.Run("ThrottledIsRefused", func(t *testing.T) {
+		e := newEnv(t, envOpts{chunkSize: 1})
+		servers := e.pick(t, 1, withStatus(modelarts.StatusRunning))
+		e.sim.FailNextMethod(http.MethodPost, simulator.FaultThrottle, 1)
+		id := e.run(t, operator, modelarts.BatchStop, ids(servers))
+		prog := e.settle(t, id)
+		c := prog.Chunks[0]
+		if c.Outcome != batch.OutcomeAPIError || c.HTTPStatus != 429 || c.ErrorCode == "" {
+			t.Errorf("chunk = %+v; want refused 429 with its code", c)
+		}
+		if r := prog.Servers[0]; r.Result != batch.ResultRefused || !strings.Contains(r.Reason, c.ErrorCode) {
+			t.Errorf("server = %+v; want refused with the error code in its reason", r)
+		}
+	})
+
+	t.Run("DroppedConnectionIsUnknown", func(t *testing.T) {
+		e := newEnv(t, envOpts{chunkSize: 1})
+		servers := e.pick(t, 1, withStatus(modelarts.StatusRunning))
+		e.sim.FailNextMethod(http.MethodPost, simulator.FaultDrop, 1)
+		id := e.run(t, operator, modelarts.BatchStop, ids(servers))
+		prog := e.settle(t, id)
+		if c := prog.Chunks[0]; c.Outcome != batch.OutcomeUnknown || c.Failure != batch.FailureCut {
+			t.Errorf("chunk = %+v; want unknown, connection cut after sending", c)
 		}
 	})
 
@@ -653,8 +698,8 @@ func TestSecretsNotStored(t *testing.T) {
 	}
 	const pass = "Zq7-unique-Secret"
 	userData := "IyEvYmluL2Jhc2gKZWNobyBzZWNyZXQtdG9rZW4tOTk="
-	id, _, err := e.svc.Execute(context.Background(), operator, p.Token,
-		&modelarts.ServerOSRequest{AdminPass: pass, UserData: userData}, "REINSTALLOS", meta)
+	id, _, err := execute(e, operator, p.Token,
+		&modelarts.ServerOSRequest{AdminPass: pass, UserData: userData}, "REINSTALLOS")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -735,7 +780,7 @@ func TestStatusIgnoresListPredatingTheAction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, _, err := e.svc.Execute(context.Background(), operator, p.Token, nil, "DELETE", meta)
+	id, _, err := execute(e, operator, p.Token, nil, "DELETE")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -834,13 +879,13 @@ func newFollowingService(t *testing.T, e *env) *batch.Service {
 	t.Helper()
 	client, err := modelarts.NewClient(modelarts.Config{
 		Endpoint: e.simURL, ProjectID: project, Auth: modelarts.NoAuth(),
-		HTTPClient: &http.Client{Timeout: 10 * time.Second}, Recorder: e.audit.Recorder(),
+		HTTPClient: &http.Client{Timeout: 10 * time.Second},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	svc, err := batch.NewService(batch.Config{
-		Cloud: client, Fleet: fleet.NewCache(client, time.Hour, nil), DB: e.db,
+		Cloud: client, Audit: e.audit, Fleet: fleet.NewCache(client, time.Hour, nil), DB: e.db,
 		SettleGrace: 300 * time.Millisecond, FollowInterval: 50 * time.Millisecond,
 	})
 	if err != nil {
@@ -857,7 +902,7 @@ func TestWaitStopsFollowing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := e.svc.Execute(context.Background(), operator, p.Token, nil, "", meta); err != nil {
+	if _, _, err := execute(e, operator, p.Token, nil, ""); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})

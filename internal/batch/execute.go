@@ -7,10 +7,8 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"time"
 
 	"github.com/google/uuid"
@@ -67,102 +65,106 @@ type job struct {
 	actor  audit.Actor
 }
 
-// Execute sends the prepared action of token, once. It returns the batch id
-// and whether this call started the batch (firstTime); a repeated call with
-// the same token returns the first batch's id with firstTime false and sends
-// nothing.
-//
-// Before anything is sent it requires, for DELETE, REINSTALLOS and CHANGEOS,
-// that typedWord is exactly the action word (else ErrConfirmation and the
-// token stays usable), and it checks the OS parameters again
-// (*InvalidParamsError; for CHANGEOS the image must be one ImagesFor
-// offers). The chunks are then sent in the background on a context detached
-// from ctx, each bounded by the call timeout, so a closed browser does not
+// ExecuteRequest is one request to run a prepared action.
+type ExecuteRequest struct {
+	// User runs the action: the one who prepared it (the token is theirs).
+	User  *auth.User
+	Token string
+	// OS holds the settings of a Change OS / Reinstall OS (nil otherwise).
+	OS *OSInput
+	// TypedWord confirms a destructive action: it must be Word(action).
+	TypedWord string
+	// Meta is where the request came from, for the audit log.
+	Meta Meta
+	// ApprovedBy names who approved the action when it runs on an approval;
+	// it is recorded with the batch.
+	ApprovedBy string
+}
+
+// Execution is what Execute did.
+type Execution struct {
+	// Prepared is the prepared action, whenever it could be loaded (also
+	// with most errors, so the caller can show its form again).
+	Prepared *Prepared
+	// BatchID is the batch the token started (now or at a first execution).
+	BatchID string
+	// Started is false when the token had already been used: nothing was
+	// sent this time.
+	Started bool
+}
+
+// Execute sends the prepared action of r.Token, once. This is the one
+// entry point for running an action, whether confirmed by its user or
+// approved: it loads the prepared action once and decides, in this order,
+// the token (ErrTokenUnknown, ErrTokenExpired; a used token returns the
+// first batch with Started false and sends nothing), the typed word of a
+// destructive action (ErrConfirmation; the token stays usable), something
+// to send (ErrNothingToSend), the images (see Prepared.ImagesProblem) and
+// the OS settings (FieldErrors, including an image that is not offered).
+// The chunks are then sent in the background, each bounded by the call
+// timeout, on a context detached from ctx so a closed browser does not
 // abort half a batch.
-func (s *Service) Execute(ctx context.Context, user *auth.User, token string, params *modelarts.ServerOSRequest, typedWord string, meta Meta) (batchID string, firstTime bool, err error) {
-	p, err := s.Lookup(ctx, user, token)
+func (s *Service) Execute(ctx context.Context, r ExecuteRequest) (Execution, error) {
+	p, err := s.Lookup(ctx, r.User, r.Token)
+	ex := Execution{Prepared: p}
 	if err != nil {
-		return "", false, err
+		return ex, err
 	}
 	if p.Used() {
-		return p.BatchID, false, nil
+		ex.BatchID = p.BatchID
+		return ex, nil
 	}
-	if p.Action.Destructive() && typedWord != Word(p.Action) {
-		return "", false, ErrConfirmation
+	if p.Action.Destructive() && r.TypedWord != Word(p.Action) {
+		return ex, &ConfirmationError{Word: Word(p.Action)}
 	}
-	if len(p.Targets) == 0 {
-		return "", false, ErrNothingToSend
+	extend, imageName, err := p.check(r.OS)
+	if err != nil {
+		return ex, err
 	}
-	var extend *modelarts.ServerOSRequest
-	var imageName string
-	if p.Action.NeedsOSParams() {
-		if params == nil {
-			params = &modelarts.ServerOSRequest{}
-		}
-		if errs := modelarts.ValidateOSParams(p.Action, params); len(errs) > 0 {
-			return "", false, &InvalidParamsError{Errs: errs}
-		}
-		if p.Action == modelarts.BatchChangeOS {
-			imgs, err := s.ImagesFor(ctx, p)
-			if err != nil {
-				return "", false, err
-			}
-			found := false
-			for _, img := range imgs {
-				if img.ImageID == params.ImageID {
-					found, imageName = true, img.Name
-					break
-				}
-			}
-			if !found {
-				return "", false, &InvalidParamsError{Errs: modelarts.ValidationErrors{{
-					Field:   "extend_param.image_id",
-					Message: "this image is not offered for the selected servers; choose one from the list",
-				}}}
-			}
-		}
-		cp := *params
-		extend = &cp
+	if s.stopped() {
+		return ex, ErrShuttingDown
 	}
-
+	user := r.User
 	id := uuid.NewString()
 	shown, err := json.Marshal(DescribeParams(extend, imageName))
 	if err != nil {
-		return "", false, fmt.Errorf("batch: execute: %w", err)
+		return ex, fmt.Errorf("batch: execute: %w", err)
 	}
 	skipped, err := json.Marshal(p.Skipped)
 	if err != nil {
-		return "", false, fmt.Errorf("batch: execute: %w", err)
+		return ex, fmt.Errorf("batch: execute: %w", err)
 	}
 	parts := chunks(p.Targets, s.chunkSize)
 	now := s.now().UnixMilli()
 
 	tx, err := s.db.Write.BeginTxx(ctx, nil)
 	if err != nil {
-		return "", false, fmt.Errorf("batch: execute: begin: %w", err)
+		return ex, fmt.Errorf("batch: execute: begin: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit this is a no-op
 	res, err := tx.ExecContext(ctx, `UPDATE prepared_actions SET used_at = ?, batch_id = ?
-		WHERE token_hash = ? AND used_at IS NULL`, now, id, hashToken(token))
+		WHERE token_hash = ? AND used_at IS NULL`, now, id, p.tokenHash)
 	if err != nil {
-		return "", false, fmt.Errorf("batch: execute: claim token: %w", err)
+		return ex, fmt.Errorf("batch: execute: claim token: %w", err)
 	}
 	if n, err := res.RowsAffected(); err != nil {
-		return "", false, fmt.Errorf("batch: execute: claim token: %w", err)
+		return ex, fmt.Errorf("batch: execute: claim token: %w", err)
 	} else if n == 0 {
 		// Someone else (a double click) claimed it between Lookup and here.
 		var first sql.NullString
 		if err := tx.GetContext(ctx, &first, `SELECT batch_id FROM prepared_actions WHERE token_hash = ?`,
-			hashToken(token)); err != nil {
-			return "", false, fmt.Errorf("batch: execute: read claimed token: %w", err)
+			p.tokenHash); err != nil {
+			return ex, fmt.Errorf("batch: execute: read claimed token: %w", err)
 		}
-		return first.String, false, nil
+		ex.BatchID = first.String
+		return ex, nil
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO batches
-		(id, user_id, user_name, action, params, created_at, chunk_size, total, skipped)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		id, user.ID, user.Name, string(p.Action), string(shown), now, s.chunkSize, len(p.Targets), string(skipped)); err != nil {
-		return "", false, fmt.Errorf("batch: execute: insert batch: %w", err)
+		(id, user_id, user_name, action, params, created_at, chunk_size, total, skipped, approved_by)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		id, user.ID, user.Name, string(p.Action), string(shown), now, s.chunkSize, len(p.Targets), string(skipped),
+		r.ApprovedBy); err != nil {
+		return ex, fmt.Errorf("batch: execute: insert batch: %w", err)
 	}
 	for i, part := range parts {
 		ids := make([]string, len(part))
@@ -171,20 +173,20 @@ func (s *Service) Execute(ctx context.Context, user *auth.User, token string, pa
 			if _, err := tx.ExecContext(ctx, `INSERT INTO batch_servers
 				(batch_id, server_id, name, chunk, initial_status) VALUES (?, ?, ?, ?, ?)`,
 				id, t.ID, t.Name, i+1, string(t.Status)); err != nil {
-				return "", false, fmt.Errorf("batch: execute: insert server: %w", err)
+				return ex, fmt.Errorf("batch: execute: insert server: %w", err)
 			}
 		}
 		idsJSON, err := json.Marshal(ids)
 		if err != nil {
-			return "", false, fmt.Errorf("batch: execute: %w", err)
+			return ex, fmt.Errorf("batch: execute: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO batch_chunks (batch_id, n, server_ids) VALUES (?, ?, ?)`,
 			id, i+1, string(idsJSON)); err != nil {
-			return "", false, fmt.Errorf("batch: execute: insert chunk: %w", err)
+			return ex, fmt.Errorf("batch: execute: insert chunk: %w", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return "", false, fmt.Errorf("batch: execute: commit: %w", err)
+		return ex, fmt.Errorf("batch: execute: commit: %w", err)
 	}
 
 	j := &job{
@@ -194,14 +196,17 @@ func (s *Service) Execute(ctx context.Context, user *auth.User, token string, pa
 		chunks: parts,
 		actor: audit.Actor{
 			UserID: user.ID, Name: user.Name, Role: string(user.Role),
-			ClientIP: meta.ClientIP, UserAgent: meta.UserAgent,
+			ClientIP: r.Meta.ClientIP, UserAgent: r.Meta.UserAgent,
 		},
 	}
 	s.wg.Add(1)
-	go s.run(context.WithoutCancel(ctx), j)
+	go s.run(s.runCtx, j)
 	s.log.InfoContext(ctx, "batch started", slog.String("batch_id", id), slog.String("action", string(p.Action)),
-		slog.Int("servers", len(p.Targets)), slog.Int("chunks", len(parts)), slog.String("user", user.Name))
-	return id, true, nil
+		slog.Int("servers", len(p.Targets)), slog.Int("chunks", len(parts)), slog.String("user", user.Name),
+		slog.String("approved_by", r.ApprovedBy))
+	p.BatchID, p.UsedAt = id, time.UnixMilli(now)
+	ex.BatchID, ex.Started = id, true
+	return ex, nil
 }
 
 // run sends every chunk of j in order. One chunk's failure does not stop the
@@ -209,12 +214,23 @@ func (s *Service) Execute(ctx context.Context, user *auth.User, token string, pa
 func (s *Service) run(ctx context.Context, j *job) {
 	defer s.wg.Done()
 	for i, part := range j.chunks {
+		if s.stopped() {
+			if err := s.markUnsent(ctx, j.id, i+1); err != nil {
+				s.log.ErrorContext(ctx, "batch stopped by shutdown; unsent chunks not marked (the next start marks them)",
+					slog.String("batch_id", j.id), slog.String("err", err.Error()))
+			} else {
+				s.log.WarnContext(ctx, "batch stopped by shutdown; the remaining chunks were not sent",
+					slog.String("batch_id", j.id), slog.Int("first_unsent_chunk", i+1), slog.Int("chunks", len(j.chunks)))
+			}
+			s.follow(j.id)
+			return
+		}
 		if err := s.sendChunk(ctx, j, i+1, part); err != nil {
 			// The batch record cannot be written: stop sending rather than
 			// act on servers the console could not account for. Recover marks
 			// the unsent chunks at the next start.
 			s.log.ErrorContext(ctx, "batch stopped: cannot record chunk", slog.String("batch_id", j.id),
-				slog.Int("chunk", i+1), slog.String("error", err.Error()))
+				slog.Int("chunk", i+1), slog.String("err", err.Error()))
 			return
 		}
 	}
@@ -222,46 +238,35 @@ func (s *Service) run(ctx context.Context, j *job) {
 	s.follow(j.id)
 }
 
-// chunkResult is how one request ended.
-type chunkResult struct {
-	outcome        string
-	httpStatus     int
-	errorCode      string
-	errorMsg       string
-	requestID      string
-	transportError string
+// markUnsent records chunks from..last of batch id as not sent because the
+// console stopped.
+func (s *Service) markUnsent(ctx context.Context, id string, from int) error {
+	_, err := s.db.Write.ExecContext(context.WithoutCancel(ctx), `UPDATE batch_chunks SET outcome = ?, failure = ?,
+		finished_at = ?, transport_error = ? WHERE batch_id = ? AND n >= ? AND outcome = ?`,
+		OutcomeNotSent, string(FailureShutdown), s.now().UnixMilli(), "the console stopped before this request was sent",
+		id, from, OutcomePending)
+	return err
 }
-
-// Chunk outcomes, as stored in batch_chunks.outcome.
-const (
-	OutcomePending  = "pending"
-	OutcomeSending  = "sending"
-	OutcomeOK       = "ok"
-	OutcomeAPIError = "api_error"
-	OutcomeUnknown  = "unknown"
-	OutcomeNotSent  = "not_sent"
-)
 
 func (s *Service) sendChunk(ctx context.Context, j *job, n int, part []Target) error {
 	started := s.now()
-	if _, err := s.db.Write.ExecContext(ctx, `UPDATE batch_chunks SET outcome = ?, started_at = ?
+	// The records are written whatever happens to the call's context: a
+	// cancelled call is still recorded.
+	dbctx := context.WithoutCancel(ctx)
+	if _, err := s.db.Write.ExecContext(dbctx, `UPDATE batch_chunks SET outcome = ?, started_at = ?
 		WHERE batch_id = ? AND n = ?`, OutcomeSending, started.UnixMilli(), j.id, n); err != nil {
 		return err
 	}
 	req := &modelarts.BatchRequest{Type: j.action, Servers: make([]modelarts.BatchServerID, len(part)), ExtendParam: j.extend}
-	targets := make([]audit.Target, len(part))
 	for i, t := range part {
 		req.Servers[i] = modelarts.BatchServerID{ID: t.ID}
-		targets[i] = audit.Target{ID: t.ID, Name: t.Name}
 	}
-	cctx := audit.WithCallMeta(ctx, audit.CallMeta{
-		Actor:         j.actor,
-		CorrelationID: j.id,
-		Action:        string(j.action),
-		Targets:       targets,
-	})
-	cctx, cancel := context.WithTimeout(cctx, s.callTimeout)
-	page, err := s.cloud.BatchAction(cctx, req)
+	var rec modelarts.Recorder
+	if s.audit != nil {
+		rec = s.audit.CallRecorder(j.auditMeta(part))
+	}
+	cctx, cancel := context.WithTimeout(ctx, s.callTimeout)
+	page, err := s.cloud.BatchAction(cctx, req, rec)
 	cancel()
 	finished := s.now()
 	r := classify(err, finished.Sub(started))
@@ -269,14 +274,15 @@ func (s *Service) sendChunk(ctx context.Context, j *job, n int, part []Target) e
 		s.fleet.Invalidate()
 	}
 
+	ctx = dbctx
 	tx, txErr := s.db.Write.BeginTxx(ctx, nil)
 	if txErr != nil {
 		return txErr
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit this is a no-op
-	if _, err := tx.ExecContext(ctx, `UPDATE batch_chunks SET outcome = ?, finished_at = ?, http_status = ?,
+	if _, err := tx.ExecContext(ctx, `UPDATE batch_chunks SET outcome = ?, failure = ?, finished_at = ?, http_status = ?,
 		error_code = ?, error_msg = ?, request_id = ?, transport_error = ? WHERE batch_id = ? AND n = ?`,
-		r.outcome, finished.UnixMilli(), r.httpStatus, r.errorCode, r.errorMsg, r.requestID, r.transportError,
+		r.outcome, string(r.failure), finished.UnixMilli(), r.httpStatus, r.errorCode, r.errorMsg, r.requestID, r.transportError,
 		j.id, n); err != nil {
 		return err
 	}
@@ -293,7 +299,7 @@ func (s *Service) sendChunk(ctx context.Context, j *job, n int, part []Target) e
 		level = slog.LevelWarn
 	}
 	s.log.Log(ctx, level, "batch chunk", slog.String("batch_id", j.id), slog.Int("chunk", n),
-		slog.Int("servers", len(part)), slog.String("outcome", r.outcome), slog.Int("http_status", r.httpStatus),
+		slog.Int("servers", len(part)), slog.String("outcome", r.outcome), slog.String("failure", string(r.failure)), slog.Int("http_status", r.httpStatus),
 		slog.String("error_code", r.errorCode), slog.String("request_id", r.requestID))
 	return nil
 }
@@ -312,33 +318,6 @@ func recordAcks(ctx context.Context, tx *sqlx.Tx, batchID string, data []modelar
 	}
 	return nil
 }
-
-// classify turns the BatchAction result into a chunk outcome.
-func classify(err error, took time.Duration) chunkResult {
-	var apiErr *modelarts.APIError
-	var verrs modelarts.ValidationErrors
-	var netErr net.Error
-	switch {
-	case err == nil:
-		return chunkResult{outcome: OutcomeOK, httpStatus: 200}
-	case errors.As(err, &apiErr):
-		return chunkResult{outcome: OutcomeAPIError, httpStatus: apiErr.HTTPStatus, errorCode: apiErr.Code,
-			errorMsg: apiErr.Message, requestID: apiErr.RequestID}
-	case errors.Is(err, modelarts.ErrNotRecorded):
-		return chunkResult{outcome: OutcomeNotSent,
-			transportError: "the audit log could not record the request, so the console did not send it"}
-	case errors.As(err, &verrs):
-		return chunkResult{outcome: OutcomeNotSent, errorMsg: verrs.Error()}
-	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout()):
-		return chunkResult{outcome: OutcomeUnknown,
-			transportError: fmt.Sprintf("%s%s (%v)", timeoutPrefix, roundDuration(took), err)}
-	default:
-		return chunkResult{outcome: OutcomeUnknown, transportError: err.Error()}
-	}
-}
-
-// timeoutPrefix starts the transport error of a request that timed out.
-const timeoutPrefix = "no answer within "
 
 func roundDuration(d time.Duration) time.Duration {
 	switch {
@@ -363,14 +342,14 @@ func (s *Service) Recover(ctx context.Context) error {
 		return fmt.Errorf("batch: recover: begin: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit this is a no-op
-	if _, err := tx.ExecContext(ctx, `UPDATE batch_chunks SET outcome = ?, finished_at = ?, transport_error = ?
-		WHERE outcome = ?`, OutcomeUnknown, now,
+	if _, err := tx.ExecContext(ctx, `UPDATE batch_chunks SET outcome = ?, failure = ?, finished_at = ?, transport_error = ?
+		WHERE outcome = ?`, OutcomeUnknown, string(FailureInterrupted), now,
 		"the console stopped while this request was on its way; it may or may not have been carried out",
 		OutcomeSending); err != nil {
 		return fmt.Errorf("batch: recover: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE batch_chunks SET outcome = ?, finished_at = ?, transport_error = ?
-		WHERE outcome = ?`, OutcomeNotSent, now, "the console stopped before this request was sent",
+	if _, err := tx.ExecContext(ctx, `UPDATE batch_chunks SET outcome = ?, failure = ?, finished_at = ?, transport_error = ?
+		WHERE outcome = ?`, OutcomeNotSent, string(FailureShutdown), now, "the console stopped before this request was sent",
 		OutcomePending); err != nil {
 		return fmt.Errorf("batch: recover: %w", err)
 	}

@@ -16,10 +16,10 @@ const (
 )
 
 // follow keeps checking batch id in the background until every server has
-// settled and the final states are recorded, so a batch nobody watches is
-// still finished and recorded. (The batch page records them too: whichever
-// looks first records them, once.) It gives up after followFor; the page
-// finishes the record when it is next opened. Wait stops it.
+// settled and the final states are recorded (Settle): this is the one
+// place that records them; the batch page only reads. It gives up after
+// followFor; the next start follows the batch again. Wait and Shutdown
+// stop it.
 //
 // It does nothing when following is off or there is no fleet cache.
 func (s *Service) follow(id string) {
@@ -54,7 +54,7 @@ func (s *Service) follow(id string) {
 			select {
 			case <-ctx.Done():
 				if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-					s.log.Warn("batch still not settled; stopped following it (its page records the final states when opened)",
+					s.log.Warn("batch still not settled; stopped following it (the next start follows it again)",
 						slog.String("batch_id", id), slog.Duration("followed_for", s.followFor))
 				}
 				return
@@ -65,7 +65,7 @@ func (s *Service) follow(id string) {
 			case ctx.Err() != nil:
 				return
 			case err != nil:
-				s.log.Warn("following batch", slog.String("batch_id", id), slog.String("error", err.Error()))
+				s.log.Warn("following batch", slog.String("batch_id", id), slog.String("err", err.Error()))
 			case done:
 				return
 			}
@@ -92,11 +92,11 @@ func (s *Service) check(ctx context.Context, id string) (bool, error) {
 		}
 		return false, fmt.Errorf("batch: follow %s: %w", id, err)
 	}
-	p, err := s.Status(ctx, id, snap)
+	p, err := s.Settle(ctx, id, snap)
 	if err != nil {
 		return false, err
 	}
-	return p.Done, nil
+	return p.Recorded, nil
 }
 
 // stopFollowing ends every background follower and waits for them.

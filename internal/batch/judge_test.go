@@ -28,7 +28,7 @@ func TestJudge(t *testing.T) {
 		{name: "NotSentYet", action: modelarts.BatchStop, chunk: chunk(OutcomePending),
 			srv: server{modelarts.StatusRunning, modelarts.StatusRunning, false}, fresh: true, want: ResultWaiting},
 		{name: "Sending", action: modelarts.BatchStop, chunk: chunk(OutcomeSending),
-			srv: server{modelarts.StatusRunning, modelarts.StatusStopping, false}, fresh: true, want: ResultWaiting},
+			srv: server{modelarts.StatusRunning, modelarts.StatusStopping, false}, fresh: true, want: ResultSending},
 		{name: "Refused", action: modelarts.BatchStop, chunk: chunk(OutcomeAPIError),
 			srv: server{modelarts.StatusRunning, modelarts.StatusRunning, false}, fresh: true, want: ResultRefused},
 		{name: "NotSent", action: modelarts.BatchStop, chunk: chunk(OutcomeNotSent),

@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/devserver-console/console/internal/auth"
@@ -58,13 +57,22 @@ type Prepared struct {
 	// UsedAt and BatchID are set once the action was executed.
 	UsedAt  time.Time
 	BatchID string
+	// Images are the images a Change OS of the targets can use, read once
+	// from ModelArts when the action was prepared and kept with it: nil
+	// when they could not be read (ImagesErr says why, on the value Prepare
+	// returned) or the action is not a Change OS.
+	Images    []modelarts.ServerImageResponse
+	ImagesErr error
+
+	// tokenHash is the key of the stored prepared action.
+	tokenHash string
 }
 
 // Used reports whether the prepared action has been executed.
 func (p *Prepared) Used() bool { return p.BatchID != "" }
 
 // Platform returns the one server type and architecture shared by every
-// target, or ErrMixedPlatform (wrapped, naming the mix) when they differ.
+// target, or a *MixedPlatformError naming the mix when they differ.
 // flavor is the targets' common flavor, or "" when they differ.
 func (p *Prepared) Platform() (t modelarts.ServerType, a modelarts.Arch, flavor string, err error) {
 	type plat struct {
@@ -90,7 +98,7 @@ func (p *Prepared) Platform() (t modelarts.ServerType, a modelarts.Arch, flavor 
 		for i, k := range order {
 			names[i] = platformName(k.t, k.a)
 		}
-		return "", "", "", fmt.Errorf("%w: %s", ErrMixedPlatform, strings.Join(names, ", "))
+		return "", "", "", &MixedPlatformError{Platforms: names}
 	}
 	if len(flavors) == 1 {
 		for f := range flavors {
@@ -158,6 +166,19 @@ func (s *Service) Prepare(ctx context.Context, user *auth.User, action modelarts
 	byName := func(a, b string, ai, bi string) int { return cmp.Or(cmp.Compare(a, b), cmp.Compare(ai, bi)) }
 	slices.SortStableFunc(p.Targets, func(a, b Target) int { return byName(a.Name, b.Name, a.ID, b.ID) })
 	slices.SortStableFunc(p.Skipped, func(a, b Skip) int { return byName(a.Name, b.Name, a.ID, b.ID) })
+	images := ""
+	if action == modelarts.BatchChangeOS && len(p.Targets) > 0 {
+		// The one images call of a Change OS: what is offered now is what
+		// the review and the execution check against.
+		p.Images, p.ImagesErr = s.listImages(ctx, p)
+		if p.ImagesErr == nil {
+			raw, err := json.Marshal(p.Images)
+			if err != nil {
+				return nil, fmt.Errorf("batch: prepare: %w", err)
+			}
+			images = string(raw)
+		}
+	}
 
 	var raw [16]byte
 	if _, err := rand.Read(raw[:]); err != nil {
@@ -184,15 +205,16 @@ func (s *Service) Prepare(ctx context.Context, user *auth.User, action modelarts
 		return nil, fmt.Errorf("batch: prepare: prune: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO prepared_actions
-		(token_hash, user_id, user_name, action, targets, skipped, created_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		(token_hash, user_id, user_name, action, targets, skipped, created_at, expires_at, images)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		hashToken(p.Token), p.UserID, p.UserName, string(action), string(targets), string(skipped),
-		now.UnixMilli(), p.ExpiresAt.UnixMilli()); err != nil {
+		now.UnixMilli(), p.ExpiresAt.UnixMilli(), images); err != nil {
 		return nil, fmt.Errorf("batch: prepare: insert: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("batch: prepare: commit: %w", err)
 	}
+	p.tokenHash = hashToken(p.Token)
 	return p, nil
 }
 
@@ -212,6 +234,7 @@ type preparedRow struct {
 	ExpiresAt int64          `db:"expires_at"`
 	UsedAt    sql.NullInt64  `db:"used_at"`
 	BatchID   sql.NullString `db:"batch_id"`
+	Images    string         `db:"images"`
 }
 
 func (r *preparedRow) toPrepared() (*Prepared, error) {
@@ -232,6 +255,11 @@ func (r *preparedRow) toPrepared() (*Prepared, error) {
 	if err := json.Unmarshal([]byte(r.Skipped), &p.Skipped); err != nil {
 		return nil, fmt.Errorf("batch: decode skipped: %w", err)
 	}
+	if r.Images != "" {
+		if err := json.Unmarshal([]byte(r.Images), &p.Images); err != nil {
+			return nil, fmt.Errorf("batch: decode images: %w", err)
+		}
+	}
 	return p, nil
 }
 
@@ -245,7 +273,7 @@ func (s *Service) Lookup(ctx context.Context, user *auth.User, token string) (*P
 	}
 	var r preparedRow
 	err := s.db.Read.GetContext(ctx, &r, `SELECT user_id, user_name, action, targets, skipped,
-		created_at, expires_at, used_at, batch_id FROM prepared_actions WHERE token_hash = ?`, hashToken(token))
+		created_at, expires_at, used_at, batch_id, images FROM prepared_actions WHERE token_hash = ?`, hashToken(token))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrTokenUnknown
 	}
@@ -259,17 +287,47 @@ func (s *Service) Lookup(ctx context.Context, user *auth.User, token string) (*P
 	if err != nil {
 		return nil, err
 	}
-	p.Token = token
+	p.Token, p.tokenHash = token, hashToken(token)
 	if !p.Used() && !s.now().Before(p.ExpiresAt) {
 		return p, ErrTokenExpired
 	}
 	return p, nil
 }
 
-// ImagesFor lists the ACTIVE images a Change OS of p can use: those of the
+// imagesProblem says why a Change OS of p cannot go on for lack of images:
+// a *MixedPlatformError, an *ImagesUnavailableError (the list could not be
+// read when the action was prepared) or ErrNoImages; nil when there are
+// images to choose from.
+func (p *Prepared) imagesProblem() error {
+	if _, _, _, err := p.Platform(); err != nil {
+		return err
+	}
+	if p.Images == nil {
+		if p.ImagesErr != nil {
+			return &ImagesUnavailableError{Err: p.ImagesErr}
+		}
+		return &ImagesUnavailableError{Err: errors.New("the image list was not read when the action was previewed")}
+	}
+	if len(p.Images) == 0 {
+		return ErrNoImages
+	}
+	return nil
+}
+
+// ImagesProblem is imagesProblem for the preview: nil for any action but
+// Change OS.
+func (p *Prepared) ImagesProblem() error {
+	if p.Action != modelarts.BatchChangeOS || len(p.Targets) == 0 {
+		return nil
+	}
+	return p.imagesProblem()
+}
+
+// listImages lists the ACTIVE images a Change OS of p can use: those of the
 // targets' one server type and architecture (and flavor, when they share
-// one), sorted by name. It returns ErrMixedPlatform when the targets differ.
-func (s *Service) ImagesFor(ctx context.Context, p *Prepared) ([]modelarts.ServerImageResponse, error) {
+// one), sorted by name. It returns a *MixedPlatformError when the targets
+// differ (and asks ModelArts nothing).
+func (s *Service) listImages(ctx context.Context, p *Prepared) ([]modelarts.ServerImageResponse, error) {
 	t, a, flavor, err := p.Platform()
 	if err != nil {
 		return nil, err
@@ -292,4 +350,73 @@ func (s *Service) ImagesFor(ctx context.Context, p *Prepared) ([]modelarts.Serve
 		return cmp.Or(cmp.Compare(x.Name, y.Name), cmp.Compare(x.ImageID, y.ImageID))
 	})
 	return out, nil
+}
+
+// Review checks a destructive action's settings before the confirmation
+// dialog: the token (ErrTokenUnknown, ErrTokenExpired), that the action
+// needs a confirmation (ErrNotDestructive), that there is something to send
+// (ErrNothingToSend), the images (see ImagesProblem) and the OS settings
+// (FieldErrors, including an image that is not offered). It returns the
+// prepared action whenever it could load it — a used one with a nil error,
+// for the caller to show its batch — and what the dialog may show of the
+// OS settings. Nothing is sent.
+func (s *Service) Review(ctx context.Context, user *auth.User, token string, in *OSInput) (*Prepared, Params, error) {
+	p, err := s.Lookup(ctx, user, token)
+	if err != nil || p.Used() {
+		return p, Params{}, err
+	}
+	if !p.Action.Destructive() {
+		return p, Params{}, ErrNotDestructive
+	}
+	extend, imageName, err := p.check(in)
+	if err != nil {
+		return p, Params{}, err
+	}
+	return p, DescribeParams(extend, imageName), nil
+}
+
+// check is the one decision whether p may be sent with the OS settings in:
+// something to send, images offered, the settings valid and the image one
+// of those offered. It returns the extend_param to send and the image's name.
+func (p *Prepared) check(in *OSInput) (*modelarts.ServerOSRequest, string, error) {
+	if len(p.Targets) == 0 {
+		return nil, "", ErrNothingToSend
+	}
+	if !p.Action.NeedsOSParams() {
+		return nil, "", nil
+	}
+	if in == nil {
+		in = &OSInput{}
+	}
+	if err := p.ImagesProblem(); err != nil {
+		return nil, "", err
+	}
+	errs := CheckOS(p.Action, *in)
+	imageName := ""
+	if p.Action == modelarts.BatchChangeOS && len(fieldsNamed(errs, FieldImage)) == 0 {
+		name, err := p.checkImage(*in)
+		var fe FieldErrors
+		switch {
+		case errors.As(err, &fe):
+			errs = append(errs, fe...)
+		case err != nil:
+			return nil, "", err
+		}
+		imageName = name
+	}
+	if len(errs) > 0 {
+		return nil, "", errs
+	}
+	cp := in.Params
+	return &cp, imageName, nil
+}
+
+func fieldsNamed(errs FieldErrors, field string) FieldErrors {
+	var out FieldErrors
+	for _, e := range errs {
+		if e.Field == field {
+			out = append(out, e)
+		}
+	}
+	return out
 }

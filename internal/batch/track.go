@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/devserver-console/console/internal/fleet"
@@ -49,6 +48,8 @@ type Chunk struct {
 	ErrorMsg       string
 	RequestID      string
 	TransportError string
+	// Failure is the kind of failure (FailureNone when it succeeded).
+	Failure Failure
 }
 
 // Finished reports whether the request has ended (whatever the outcome).
@@ -61,7 +62,7 @@ func (c *Chunk) Failed() bool {
 
 // TimedOut reports whether the request got no answer in time.
 func (c *Chunk) TimedOut() bool {
-	return c.Outcome == OutcomeUnknown && strings.HasPrefix(c.TransportError, timeoutPrefix)
+	return c.Failure == FailureTimeout
 }
 
 // Took is how long the request took (rounded for display), or 0 if it has
@@ -79,6 +80,7 @@ type Result string
 // Server results.
 const (
 	ResultWaiting    Result = "waiting"     // its request has not been sent yet
+	ResultSending    Result = "sending"     // its request is on its way
 	ResultInProgress Result = "in_progress" // sent; the server has not settled
 	ResultSucceeded  Result = "succeeded"   // settled in the action's success state
 	ResultFailed     Result = "failed"      // settled in a *_FAILED or ERROR state
@@ -88,7 +90,9 @@ const (
 )
 
 // Final reports whether the result will not change any more.
-func (r Result) Final() bool { return r != ResultWaiting && r != ResultInProgress }
+func (r Result) Final() bool {
+	return r != ResultWaiting && r != ResultSending && r != ResultInProgress
+}
 
 // Bad reports whether the result needs an operator's attention.
 func (r Result) Bad() bool {
@@ -106,11 +110,14 @@ type ServerState struct {
 	Current modelarts.Status
 	Gone    bool
 	Result  Result
+	// Reason says in words why a server that needs attention ended as it
+	// did: ModelArts' error code and message, or the state it ended in.
+	Reason string
 }
 
 // Counts sums up a batch for its summary line.
 type Counts struct {
-	Total, Waiting, InProgress, Succeeded, Failed, Refused, Unknown, Unchanged int
+	Total, Waiting, Sending, InProgress, Succeeded, Failed, Refused, Unknown, Unchanged int
 	// FailedChunks counts requests that were refused, not sent or whose
 	// outcome is unknown.
 	FailedChunks int
@@ -125,8 +132,11 @@ type Progress struct {
 	Chunks  []Chunk
 	Servers []ServerState
 	Counts  Counts
-	// Done is true once every server is final (then the states are recorded).
-	Done bool
+	// Done is true once every server is final. Recorded says the final
+	// states are recorded (the follower's step, Settle); until then they are
+	// computed from the fleet list.
+	Done     bool
+	Recorded bool
 	// AsOf is when the statuses were read (the snapshot's time, or the
 	// batch's finish time once done).
 	AsOf time.Time
@@ -256,6 +266,7 @@ type chunkRow struct {
 	ErrorMsg       string        `db:"error_msg"`
 	RequestID      string        `db:"request_id"`
 	TransportError string        `db:"transport_error"`
+	Failure        string        `db:"failure"`
 }
 
 type serverRow struct {
@@ -271,9 +282,9 @@ type serverRow struct {
 // Status reports the batch's progress with each server's live status from
 // snap. A server is final once its request has ended and snap, read after
 // that, shows it settled (not in a transient state); a server gone from the
-// fleet counts as DELETED. When every server is final the final states are
-// recorded, once, and the batch is done: from then on Status reports the
-// recorded states and ignores snap.
+// fleet counts as DELETED. Status only reads: recording the final states is
+// Settle's step. Once they are recorded Status reports them and ignores
+// snap.
 func (s *Service) Status(ctx context.Context, id string, snap *fleet.Snapshot) (*Progress, error) {
 	b, err := s.Get(ctx, id)
 	if err != nil {
@@ -281,7 +292,7 @@ func (s *Service) Status(ctx context.Context, id string, snap *fleet.Snapshot) (
 	}
 	var crows []chunkRow
 	if err := s.db.Read.SelectContext(ctx, &crows, `SELECT n, server_ids, outcome, started_at, finished_at,
-		http_status, error_code, error_msg, request_id, transport_error FROM batch_chunks WHERE batch_id = ? ORDER BY n`, id); err != nil {
+		http_status, error_code, error_msg, request_id, transport_error, failure FROM batch_chunks WHERE batch_id = ? ORDER BY n`, id); err != nil {
 		return nil, fmt.Errorf("batch: status %s: chunks: %w", id, err)
 	}
 	var srows []serverRow
@@ -293,7 +304,7 @@ func (s *Service) Status(ctx context.Context, id string, snap *fleet.Snapshot) (
 	byN := make(map[int]*Chunk, len(crows))
 	for i, r := range crows {
 		c := Chunk{N: r.N, Outcome: r.Outcome, HTTPStatus: r.HTTPStatus, ErrorCode: r.ErrorCode,
-			ErrorMsg: r.ErrorMsg, RequestID: r.RequestID, TransportError: r.TransportError}
+			ErrorMsg: r.ErrorMsg, RequestID: r.RequestID, TransportError: r.TransportError, Failure: Failure(r.Failure)}
 		if r.StartedAt.Valid {
 			c.StartedAt = time.UnixMilli(r.StartedAt.Int64)
 		}
@@ -338,11 +349,14 @@ func (s *Service) Status(ctx context.Context, id string, snap *fleet.Snapshot) (
 		if !st.Result.Final() {
 			allFinal = false
 		}
+		st.Reason = reason(b.Action, c, st)
 		p.Servers[i] = st
 		p.Counts.Total++
 		switch st.Result {
 		case ResultWaiting:
 			p.Counts.Waiting++
+		case ResultSending:
+			p.Counts.Sending++
 		case ResultInProgress:
 			p.Counts.InProgress++
 		case ResultSucceeded:
@@ -365,14 +379,9 @@ func (s *Service) Status(ctx context.Context, id string, snap *fleet.Snapshot) (
 
 	switch {
 	case b.Done():
-		p.Done, p.AsOf = true, b.FinishedAt
-	case allFinal:
-		if err := s.finish(ctx, b.ID, p.Servers, now); err != nil {
-			return nil, err
-		}
-		p.Done, p.AsOf = true, now
-		p.Batch.Status, p.Batch.FinishedAt = StatusDone, now
+		p.Done, p.Recorded, p.AsOf = true, true, b.FinishedAt
 	default:
+		p.Done = allFinal
 		if snap != nil {
 			p.AsOf = snap.FetchedAt
 		}
@@ -380,11 +389,72 @@ func (s *Service) Status(ctx context.Context, id string, snap *fleet.Snapshot) (
 	return p, nil
 }
 
+// Settle is the follower's step: it reports the batch's progress from snap
+// and, when every server is final, records the final states, once.
+func (s *Service) Settle(ctx context.Context, id string, snap *fleet.Snapshot) (*Progress, error) {
+	p, err := s.Status(ctx, id, snap)
+	if err != nil || !p.Done || p.Recorded {
+		return p, err
+	}
+	now := s.now()
+	if err := s.finish(ctx, id, p.Servers, now); err != nil {
+		return nil, err
+	}
+	p.Recorded, p.AsOf = true, now
+	p.Batch.Status, p.Batch.FinishedAt = StatusDone, now
+	return p, nil
+}
+
+// reason says in words why st ended as it did, for a server that needs
+// attention (and for one whose request's outcome was unknown but reached
+// the action's state).
+func reason(action modelarts.BatchType, c *Chunk, st ServerState) string {
+	state := string(st.Current)
+	if st.Gone {
+		state = "DELETED (gone from the fleet)"
+	}
+	switch {
+	case c == nil:
+		return ""
+	case c.Outcome == OutcomeAPIError:
+		return fmt.Sprintf("ModelArts refused the request: %s: %s. Nothing was changed.", c.ErrorCode, c.ErrorMsg)
+	case c.Outcome == OutcomeNotSent:
+		return "Not sent: " + c.Reason() + "."
+	case c.Outcome == OutcomeUnknown && st.Result == ResultSucceeded:
+		return "Outcome of the request unknown; the server reached " + state + "."
+	case c.Outcome == OutcomeUnknown && st.Result.Final():
+		return "Outcome of the request unknown (ModelArts may have acted); the server is " + state + ". Check it before trying again."
+	case c.Outcome == OutcomeUnknown:
+		return "Outcome of the request unknown (ModelArts may have acted); watching the server."
+	case st.Result == ResultFailed && st.Gone:
+		return "The server disappeared from the fleet under " + string(action) + "."
+	case st.Result == ResultFailed:
+		return "Ended in " + state + "."
+	case st.Result == ResultUnchanged:
+		return "ModelArts accepted the request, but the server stayed " + state + "."
+	}
+	return ""
+}
+
+// Bad returns the servers of p whose result needs attention.
+func (p *Progress) Bad() []ServerState {
+	var out []ServerState
+	for _, st := range p.Servers {
+		if st.Result.Bad() {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
 // judge decides the result of one server. fresh says the status was read
 // after the server's request ended; for a finished batch it is always true.
 func (s *Service) judge(action modelarts.BatchType, c *Chunk, st ServerState, ack modelarts.Status, fresh bool, now time.Time) Result {
-	if c == nil || !c.Finished() {
+	if c == nil || c.Outcome == OutcomePending {
 		return ResultWaiting
+	}
+	if c.Outcome == OutcomeSending {
+		return ResultSending
 	}
 	if c.Outcome == OutcomeAPIError || c.Outcome == OutcomeNotSent {
 		return ResultRefused

@@ -63,6 +63,11 @@ type Config struct {
 	FleetTTL  time.Duration // CONSOLE_FLEET_TTL: how long one list walk is shared
 	ChunkSize int           // CONSOLE_CHUNK_SIZE: servers per batch request
 	LogLevel  string        // CONSOLE_LOG_LEVEL: debug, info, warn, error
+	// ShutdownTimeout bounds how long a stopping console waits for a batch
+	// chunk on its way (CONSOLE_SHUTDOWN_TIMEOUT, default 25s: under a
+	// typical 30s grace period). Batches stop between chunks; chunks not
+	// sent are recorded not_sent.
+	ShutdownTimeout time.Duration
 
 	// Audit log integrity (docs/audit.md).
 	// AuditKey is the key of the audit chain's HMAC, hex or base64, 32+
@@ -141,6 +146,7 @@ func Default() Config {
 		Addr:             "127.0.0.1:8080",
 		DBPath:           "./data/console.db",
 		RequestTimeout:   30 * time.Second,
+		ShutdownTimeout:  25 * time.Second,
 		SimServers:       40,
 		SimSeed:          1,
 		SimTransition:    2 * time.Second,
@@ -211,6 +217,7 @@ func (c *Config) Flags(fs *flag.FlagSet, getenv func(string) string) error {
 	str(&c.IAMDomain, "iam-domain", "MODELARTS_IAM_DOMAIN", "IAM account (domain) name")
 	str(&c.IAMProject, "iam-project", "MODELARTS_IAM_PROJECT", "IAM project name (default: the region)")
 	dur(&c.RequestTimeout, "timeout", "MODELARTS_TIMEOUT", "timeout of one call to ModelArts")
+	dur(&c.ShutdownTimeout, "shutdown-timeout", "CONSOLE_SHUTDOWN_TIMEOUT", "how long a stopping console waits for batch chunks on their way")
 	integer(&c.SimServers, "sim-servers", "CONSOLE_SIM_SERVERS", "servers in the embedded simulator")
 	fs.Func("sim-seed", "seed of the simulator's fleet ($CONSOLE_SIM_SEED)", func(s string) error {
 		n, err := strconv.ParseInt(s, 10, 64)
@@ -377,6 +384,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RequestTimeout <= 0 {
 		bad("MODELARTS_TIMEOUT must be positive")
+	}
+	if c.ShutdownTimeout <= 0 {
+		bad("CONSOLE_SHUTDOWN_TIMEOUT must be positive")
 	}
 	if c.SimServers < 0 || c.SimServers > 100000 {
 		bad("CONSOLE_SIM_SERVERS must be between 0 and 100000")

@@ -129,9 +129,7 @@ const IAMTokenRefreshMargin = 5 * time.Minute
 // it (or for their context). After the client sees HTTP 401 the token is
 // dropped and the next call fetches a new one.
 func NewIAMToken(cfg IAMConfig) Authenticator {
-	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second}
-	}
+	cfg.HTTPClient = noRedirects(cfg.HTTPClient, 30*time.Second)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -252,6 +250,9 @@ func (a *iamToken) fetch(ctx context.Context) (string, time.Time, error) {
 	respBody, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("iam: read response: %w", err)
+	}
+	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
+		return "", time.Time{}, fmt.Errorf("iam: get token for user %s in domain %s: %w", c.Username, c.Domain, newRedirectError(resp.StatusCode, resp.Header))
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return "", time.Time{}, fmt.Errorf("iam: get token for user %s in domain %s: %w", c.Username, c.Domain, parseAPIError(resp.StatusCode, resp.Header, respBody))

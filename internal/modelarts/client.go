@@ -10,10 +10,12 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -106,15 +108,13 @@ type Config struct {
 	// Auth adds credentials to every request; use NoAuth() explicitly for a
 	// simulator without keys.
 	Auth Authenticator
-	// HTTPClient defaults to a client with a 60-second timeout.
+	// HTTPClient defaults to a client with a 60-second timeout. The client
+	// uses a copy that never follows redirects, whatever CheckRedirect says:
+	// credentials and bodies go only to the configured endpoint.
 	HTTPClient *http.Client
-	// Recorder is told about every state-changing call before and after it
-	// is sent (the audit log). A nil Recorder means calls are not audited,
-	// which is allowed only when AllowUnaudited is also set; otherwise every
-	// state-changing call fails with ErrNotRecorded and nothing is sent.
-	Recorder Recorder
-	// AllowUnaudited permits state-changing calls with a nil Recorder
-	// (tests, scripts). Reads never need a Recorder.
+	// AllowUnaudited permits state-changing calls without a Recorder (tests,
+	// scripts); otherwise such a call fails with ErrNotRecorded and nothing
+	// is sent. Reads never need a Recorder.
 	AllowUnaudited bool
 	// Retry bounds the retries of reads.
 	Retry RetryPolicy
@@ -130,7 +130,6 @@ type Client struct {
 	projectID      string
 	auth           Authenticator
 	http           *http.Client
-	rec            Recorder
 	allowUnaudited bool
 	retry          RetryPolicy
 	log            *slog.Logger
@@ -165,10 +164,7 @@ func NewClient(cfg Config) (*Client, error) {
 	if len(problems) > 0 {
 		return nil, errors.New("modelarts: invalid config: " + strings.Join(problems, "; "))
 	}
-	hc := cfg.HTTPClient
-	if hc == nil {
-		hc = &http.Client{Timeout: 60 * time.Second}
-	}
+	hc := noRedirects(cfg.HTTPClient, 60*time.Second)
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
@@ -178,7 +174,6 @@ func NewClient(cfg Config) (*Client, error) {
 		projectID:      cfg.ProjectID,
 		auth:           cfg.Auth,
 		http:           hc,
-		rec:            cfg.Recorder,
 		allowUnaudited: cfg.AllowUnaudited,
 		retry:          cfg.Retry.withDefaults(),
 		log:            log,
@@ -329,9 +324,11 @@ func decodeImages(raw json.RawMessage) ([]ServerImageResponse, error) {
 
 // BatchAction validates req and, only if it is valid, sends it
 // (POST /v1/{project_id}/dev-servers/action). An empty extend_param is left
-// out of the body. The call is recorded (see Config.Recorder) and never
-// retried.
-func (c *Client) BatchAction(ctx context.Context, req *BatchRequest) (*ServerPage, error) {
+// out of the body. The call is recorded by rec — before it is sent (fail
+// closed) and after — and never retried. rec carries who asked and why; the
+// client tells it the method, URL, signed headers, body and the target ids.
+// A nil rec is allowed only with Config.AllowUnaudited.
+func (c *Client) BatchAction(ctx context.Context, req *BatchRequest, rec Recorder) (*ServerPage, error) {
 	if req == nil {
 		return nil, errors.New("modelarts: batch action: no request")
 	}
@@ -343,60 +340,15 @@ func (c *Client) BatchAction(ctx context.Context, req *BatchRequest) (*ServerPag
 		send.ExtendParam = nil
 	}
 	op := fmt.Sprintf("batch %s on %d server(s)", req.Type, len(req.Servers))
+	targets := make([]string, len(req.Servers))
+	for i, s := range req.Servers {
+		targets[i] = s.ID
+	}
 	var page ServerPage
-	if err := c.change(ctx, op, http.MethodPost, c.url("/action", nil), &send, &page); err != nil {
+	if err := c.change(ctx, rec, op, http.MethodPost, c.url("/action", nil), targets, &send, &page); err != nil {
 		return nil, err
 	}
 	return &page, nil
-}
-
-// StartServer starts one server (PUT .../dev-servers/{id}/start with body {}).
-func (c *Client) StartServer(ctx context.Context, id string) (*ServerResponse, error) {
-	return c.serverAction(ctx, "start", http.MethodPut, id, "/start", struct{}{})
-}
-
-// StopServer stops one server (PUT .../dev-servers/{id}/stop).
-func (c *Client) StopServer(ctx context.Context, id string) (*ServerResponse, error) {
-	return c.serverAction(ctx, "stop", http.MethodPut, id, "/stop", nil)
-}
-
-// RebootServer reboots one server (PUT .../dev-servers/{id}/reboot).
-func (c *Client) RebootServer(ctx context.Context, id string) (*ServerResponse, error) {
-	return c.serverAction(ctx, "reboot", http.MethodPut, id, "/reboot", nil)
-}
-
-// DeleteServer deletes one server (DELETE .../dev-servers/{id}).
-func (c *Client) DeleteServer(ctx context.Context, id string) (*ServerResponse, error) {
-	return c.serverAction(ctx, "delete", http.MethodDelete, id, "", nil)
-}
-
-// ChangeOS changes one server's OS (POST .../dev-servers/{id}/changeos);
-// p is checked with ValidateOSParams first.
-func (c *Client) ChangeOS(ctx context.Context, id string, p *ServerOSRequest) (*ServerResponse, error) {
-	if errs := ValidateOSParams(BatchChangeOS, p); len(errs) > 0 {
-		return nil, fmt.Errorf("modelarts: change OS of %s: %w", truncate(id, 64), errs)
-	}
-	return c.serverAction(ctx, "change OS", http.MethodPost, id, "/changeos", p)
-}
-
-// ReinstallOS reinstalls one server's OS (POST .../dev-servers/{id}/reinstallos);
-// p is checked with ValidateOSParams first.
-func (c *Client) ReinstallOS(ctx context.Context, id string, p *ServerOSRequest) (*ServerResponse, error) {
-	if errs := ValidateOSParams(BatchReinstallOS, p); len(errs) > 0 {
-		return nil, fmt.Errorf("modelarts: reinstall OS of %s: %w", truncate(id, 64), errs)
-	}
-	return c.serverAction(ctx, "reinstall OS", http.MethodPost, id, "/reinstallos", p)
-}
-
-func (c *Client) serverAction(ctx context.Context, verb, method, id, suffix string, body any) (*ServerResponse, error) {
-	if !IsUUID(id) {
-		return nil, fmt.Errorf("modelarts: %s: %q is not a DevServer id", verb, truncate(id, 64))
-	}
-	var s ServerResponse
-	if err := c.change(ctx, verb+" server "+id, method, c.url("/"+id+suffix, nil), body, &s); err != nil {
-		return nil, err
-	}
-	return &s, nil
 }
 
 // newRequest builds a request and lets the Authenticator sign it.
@@ -426,22 +378,46 @@ type response struct {
 	body   []byte
 }
 
-// send performs the exchange and reads the whole body (bounded).
+// send performs the exchange and reads the whole body (bounded). A failure
+// without a complete answer is a *TransportError that says whether any of
+// the request was written to the connection (httptrace), so a refused
+// connection or a failed DNS lookup is known to have sent nothing.
 func (c *Client) send(req *http.Request) (*response, error) {
+	var written atomic.Bool
+	trace := &httptrace.ClientTrace{
+		WroteHeaderField: func(string, []string) { written.Store(true) },
+		WroteHeaders:     func() { written.Store(true) },
+		WroteRequest:     func(httptrace.WroteRequestInfo) { written.Store(true) },
+	}
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, newTransportError(err, written.Load())
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
 	r := &response{status: resp.StatusCode, header: resp.Header, body: body}
 	if err != nil {
-		return r, fmt.Errorf("read response body: %w", err)
+		return r, newTransportError(fmt.Errorf("read response body: %w", err), true)
 	}
 	if len(body) > maxResponseBytes {
-		return r, fmt.Errorf("response body is larger than %d bytes", maxResponseBytes)
+		return r, &DecodeError{Status: r.status, RequestID: requestID(r.header),
+			Err: fmt.Errorf("response body is larger than %d bytes", maxResponseBytes)}
 	}
 	return r, nil
+}
+
+// noRedirects returns a copy of hc (or of a new client with timeout) that
+// never follows a redirect: the 3xx itself is returned.
+func noRedirects(hc *http.Client, timeout time.Duration) *http.Client {
+	var cp http.Client
+	if hc != nil {
+		cp = *hc
+	} else {
+		cp.Timeout = timeout
+	}
+	cp.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &cp
 }
 
 func (c *Client) noteStatus(status int) {
@@ -471,6 +447,8 @@ func (c *Client) get(ctx context.Context, op, u string, out any) error {
 				return fmt.Errorf("modelarts: %s: %w", op, ctxErr)
 			}
 			lastErr = err
+		case resp.status >= 300 && resp.status <= 399:
+			return fmt.Errorf("modelarts: %s: %w", op, newRedirectError(resp.status, resp.header))
 		case resp.status < 200 || resp.status > 299:
 			c.noteStatus(resp.status)
 			apiErr := parseAPIError(resp.status, resp.header, resp.body)
@@ -480,8 +458,8 @@ func (c *Client) get(ctx context.Context, op, u string, out any) error {
 			lastErr, retryAfter = apiErr, apiErr.RetryAfter
 		default:
 			if err := json.Unmarshal(resp.body, out); err != nil {
-				return fmt.Errorf("modelarts: %s: decode HTTP %d response (request ID %s): %w",
-					op, resp.status, resp.header.Get("X-Request-Id"), err)
+				return fmt.Errorf("modelarts: %s: %w", op,
+					&DecodeError{Status: resp.status, RequestID: requestID(resp.header), Err: err})
 			}
 			return nil
 		}
@@ -505,14 +483,20 @@ func (c *Client) get(ctx context.Context, op, u string, out any) error {
 }
 
 // change performs a state-changing call exactly once: build and sign the
-// request, record it (fail closed), send it, decode the reply and record the
-// outcome.
+// request, record it with rec (fail closed), send it, decode the reply and
+// record the outcome.
+//
+// The error says what is known of the outcome through its type: a
+// *TransportError (Written false: nothing reached ModelArts), an *APIError
+// (an answer other than 2xx or 3xx), a *RedirectError (a 3xx, not followed)
+// or a *DecodeError (a 2xx that could not be read). ErrNotRecorded means
+// nothing was sent.
 //
 // If Recorder.AfterSend fails, the failure is logged at error level and the
 // API result is returned unchanged: the call has already taken effect in the
 // cloud, BeforeSend's record of the attempt exists, and reporting the action
 // as failed would invite the operator to repeat a non-idempotent action.
-func (c *Client) change(ctx context.Context, op, method, u string, reqBody, out any) error {
+func (c *Client) change(ctx context.Context, rec Recorder, op, method, u string, targets []string, reqBody, out any) error {
 	var body []byte
 	if reqBody != nil {
 		var err error
@@ -524,14 +508,14 @@ func (c *Client) change(ctx context.Context, op, method, u string, reqBody, out 
 	if err != nil {
 		return fmt.Errorf("modelarts: %s: %w", op, err)
 	}
-	call := &OutgoingCall{Method: method, URL: u, Header: req.Header.Clone(), Body: bytes.Clone(body)}
+	call := &OutgoingCall{Method: method, URL: u, Header: req.Header.Clone(), Body: bytes.Clone(body), Targets: targets}
 	var ref int64
-	if c.rec == nil {
+	if rec == nil {
 		if !c.allowUnaudited {
-			return fmt.Errorf("modelarts: %s: %w: no Recorder is configured", op, ErrNotRecorded)
+			return fmt.Errorf("modelarts: %s: %w: no Recorder was given", op, ErrNotRecorded)
 		}
 	} else {
-		ref, err = c.rec.BeforeSend(ctx, call)
+		ref, err = rec.BeforeSend(ctx, call)
 		if err != nil {
 			return fmt.Errorf("modelarts: %s: %w: %w", op, ErrNotRecorded, err)
 		}
@@ -546,26 +530,30 @@ func (c *Client) change(ctx context.Context, op, method, u string, reqBody, out 
 	var outErr error
 	switch {
 	case sendErr != nil:
-		outErr = fmt.Errorf("modelarts: %s: %w (the request may or may not have reached ModelArts; check the servers before trying again)", op, sendErr)
+		outErr = fmt.Errorf("modelarts: %s: %w", op, sendErr)
+	case resp.status >= 300 && resp.status <= 399:
+		rerr := newRedirectError(resp.status, resp.header)
+		result.Err = rerr
+		outErr = fmt.Errorf("modelarts: %s: %w", op, rerr)
 	case resp.status < 200 || resp.status > 299:
 		c.noteStatus(resp.status)
 		outErr = fmt.Errorf("modelarts: %s: %w", op, parseAPIError(resp.status, resp.header, resp.body))
 	case out != nil && len(bytes.TrimSpace(resp.body)) > 0:
 		if err := json.Unmarshal(resp.body, out); err != nil {
-			result.Err = fmt.Errorf("decode response: %w", err)
-			outErr = fmt.Errorf("modelarts: %s: HTTP %d (request ID %s) but the response could not be decoded; the action was probably accepted: %w",
-				op, resp.status, resp.header.Get("X-Request-Id"), err)
+			derr := &DecodeError{Status: resp.status, RequestID: requestID(resp.header), Err: err}
+			result.Err = derr
+			outErr = fmt.Errorf("modelarts: %s: %w", op, derr)
 		}
 	}
 
-	if c.rec != nil {
+	if rec != nil {
 		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), afterSendTimeout)
-		err := c.rec.AfterSend(actx, ref, call, result)
+		err := rec.AfterSend(actx, ref, call, result)
 		cancel()
 		if err != nil {
 			c.log.LogAttrs(ctx, slog.LevelError, "modelarts: recording the outcome of a call failed; the audit entry stays incomplete",
 				slog.String("op", op), slog.Int64("ref", ref), slog.Int("status", result.Status),
-				slog.String("request_id", result.Header.Get("X-Request-Id")), slog.String("error", err.Error()))
+				slog.String("request_id", result.Header.Get("X-Request-Id")), slog.String("err", err.Error()))
 		}
 	}
 	return outErr

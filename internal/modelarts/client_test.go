@@ -349,43 +349,6 @@ func TestListAllServers(t *testing.T) {
 	}
 }
 
-func TestShowServer(t *testing.T) {
-	fc := newFakeCloud(t, func(w http.ResponseWriter, r *http.Request, n int) {
-		if strings.HasSuffix(r.URL.Path, id1) {
-			writeJSON(w, 200, modelarts.ServerResponse{ID: id1, Name: "a", Status: modelarts.StatusStopped})
-			return
-		}
-		w.Header().Set("X-Request-Id", "req-404")
-		w.WriteHeader(400)
-		fmt.Fprintf(w, `{"error_code":"ModelArts.6404","error_msg":"LiteServer instance '%s' not found."}`, id2)
-	})
-	c, _ := newTestClient(t, fc.URL)
-	s, err := c.ShowServer(context.Background(), id1)
-	if err != nil {
-		t.Fatalf("ShowServer: %v", err)
-	}
-	if s.ID != id1 || s.Status != modelarts.StatusStopped {
-		t.Errorf("ShowServer = %+v", s)
-	}
-	_, err = c.ShowServer(context.Background(), id2)
-	if !modelarts.IsNotFound(err) {
-		t.Fatalf("ShowServer(missing) = %v, want IsNotFound", err)
-	}
-	var ae *modelarts.APIError
-	if !errors.As(err, &ae) || ae.RequestID != "req-404" || ae.HTTPStatus != 400 {
-		t.Errorf("APIError = %+v", ae)
-	}
-	if _, err := c.ShowServer(context.Background(), "../../etc"); err == nil {
-		t.Error("ShowServer accepted a non-UUID id")
-	}
-	if got := len(fc.requests()); got != 2 {
-		t.Errorf("server saw %d requests, want 2 (the bad id must not be sent)", got)
-	}
-	if got, want := fc.requests()[0].Path, "/v1/"+project+"/dev-servers/"+id1; got != want {
-		t.Errorf("path = %q, want %q", got, want)
-	}
-}
-
 func TestListImagesShapes(t *testing.T) {
 	img := modelarts.ServerImageResponse{Arch: modelarts.ArchARM, ImageID: imageID, Name: "EulerOS", ServerType: modelarts.ServerTypeBMS, Status: modelarts.ImageActive}
 	imgJSON, _ := json.Marshal(img)
@@ -592,7 +555,7 @@ func TestStateChangingCallsAreNeverRetried(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			fc := newFakeCloud(t, tt.handler)
 			c, sr := newTestClient(t, fc.URL)
-			_, err := c.BatchAction(context.Background(), req)
+			_, err := c.BatchAction(context.Background(), req, nil)
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("BatchAction error = %v, want it to contain %q", err, tt.wantErr)
 			}
@@ -601,16 +564,6 @@ func TestStateChangingCallsAreNeverRetried(t *testing.T) {
 			}
 			if len(sr.delays) != 0 {
 				t.Errorf("client slept %v, want no retry wait", sr.delays)
-			}
-			for _, call := range []func() error{
-				func() error { _, err := c.StopServer(context.Background(), id1); return err },
-				func() error { _, err := c.DeleteServer(context.Background(), id1); return err },
-			} {
-				before := len(fc.requests())
-				_ = call()
-				if got := len(fc.requests()) - before; got != 1 {
-					t.Errorf("single-server call sent %d requests, want 1", got)
-				}
 			}
 		})
 	}
@@ -649,7 +602,7 @@ func TestAPIErrorParsing(t *testing.T) {
 		{
 			name: "HTML gateway page", status: 502, header: map[string]string{"X-Request-Id": "r2"},
 			body:      "<html>\n<body>Bad   Gateway</body></html>",
-			want:      modelarts.APIError{HTTPStatus: 502, Message: "<html> <body>Bad Gateway</body></html>", RequestID: "r2"},
+			want:      modelarts.APIError{HTTPStatus: 502, RequestID: "r2"},
 			wantText:  "(HTTP 502 Bad Gateway, request ID r2)",
 			retryable: true,
 		},
@@ -682,7 +635,7 @@ func TestAPIErrorParsing(t *testing.T) {
 				io.WriteString(w, tt.body)
 			})
 			c, _ := newTestClient(t, fc.URL, func(cfg *modelarts.Config) { cfg.Retry.MaxAttempts = 1 })
-			_, err := c.ShowServer(context.Background(), id1)
+			_, err := c.ListServersPage(context.Background(), 10, 0)
 			var ae *modelarts.APIError
 			if !errors.As(err, &ae) {
 				t.Fatalf("error %v is not an *APIError", err)
@@ -752,11 +705,11 @@ func TestRecorder(t *testing.T) {
 		rec := &fakeRecorder{}
 		rec.serverCount = func() int { return len(fc.requests()) }
 		c, _ := newTestClient(t, fc.URL, func(cfg *modelarts.Config) {
-			cfg.Recorder = rec
+			cfg.AllowUnaudited = false
 			cfg.AllowUnaudited = false
 			cfg.Auth = modelarts.NewAKSK("AK_EXAMPLE", "SK_EXAMPLE", "temp-token", project)
 		})
-		page, err := c.BatchAction(context.Background(), req)
+		page, err := c.BatchAction(context.Background(), req, rec)
 		if err != nil {
 			t.Fatalf("BatchAction: %v", err)
 		}
@@ -801,19 +754,12 @@ func TestRecorder(t *testing.T) {
 		fc := newFakeCloud(t, okHandler)
 		dbDown := errors.New("audit: database is locked")
 		rec := &fakeRecorder{beforeErr: dbDown}
-		c, _ := newTestClient(t, fc.URL, func(cfg *modelarts.Config) { cfg.Recorder = rec })
+		c, _ := newTestClient(t, fc.URL, func(cfg *modelarts.Config) { cfg.AllowUnaudited = false })
 		calls := map[string]func() error{
-			"batch":  func() error { _, err := c.BatchAction(context.Background(), req); return err },
-			"start":  func() error { _, err := c.StartServer(context.Background(), id1); return err },
-			"stop":   func() error { _, err := c.StopServer(context.Background(), id1); return err },
-			"reboot": func() error { _, err := c.RebootServer(context.Background(), id1); return err },
-			"delete": func() error { _, err := c.DeleteServer(context.Background(), id1); return err },
+			"batch": func() error { _, err := c.BatchAction(context.Background(), req, rec); return err },
 			"changeos": func() error {
-				_, err := c.ChangeOS(context.Background(), id1, &modelarts.ServerOSRequest{ImageID: imageID, KeyPairName: "k"})
-				return err
-			},
-			"reinstall": func() error {
-				_, err := c.ReinstallOS(context.Background(), id1, &modelarts.ServerOSRequest{KeyPairName: "k"})
+				_, err := c.BatchAction(context.Background(), &modelarts.BatchRequest{Type: modelarts.BatchChangeOS, Servers: servers(id1),
+					ExtendParam: &modelarts.ServerOSRequest{ImageID: imageID, KeyPairName: "k"}}, rec)
 				return err
 			},
 		}
@@ -834,7 +780,7 @@ func TestRecorder(t *testing.T) {
 	t.Run("nil Recorder without AllowUnaudited fails closed", func(t *testing.T) {
 		fc := newFakeCloud(t, okHandler)
 		c, _ := newTestClient(t, fc.URL, func(cfg *modelarts.Config) { cfg.AllowUnaudited = false })
-		_, err := c.BatchAction(context.Background(), req)
+		_, err := c.BatchAction(context.Background(), req, nil)
 		if !errors.Is(err, modelarts.ErrNotRecorded) {
 			t.Errorf("error = %v, want ErrNotRecorded", err)
 		}
@@ -852,12 +798,12 @@ func TestRecorder(t *testing.T) {
 		rec := &fakeRecorder{afterErr: errors.New("audit: disk full")}
 		var logBuf bytes.Buffer
 		c, _ := newTestClient(t, fc.URL, func(cfg *modelarts.Config) {
-			cfg.Recorder = rec
+			cfg.AllowUnaudited = false
 			cfg.Logger = slog.New(slog.NewTextHandler(&logBuf, nil))
 			cfg.Auth = modelarts.NewAKSK("AK_EXAMPLE", "SK_SECRET_VALUE", "SECURITY_TOKEN_VALUE", project)
 		})
 		page, err := c.BatchAction(context.Background(), &modelarts.BatchRequest{Type: modelarts.BatchChangeOS, Servers: servers(id1),
-			ExtendParam: &modelarts.ServerOSRequest{ImageID: imageID, AdminPass: "Sup3r-Secret!"}})
+			ExtendParam: &modelarts.ServerOSRequest{ImageID: imageID, AdminPass: "Sup3r-Secret!"}}, rec)
 		if err != nil || page == nil {
 			t.Fatalf("BatchAction = %v, %v; want the API result", page, err)
 		}
@@ -883,11 +829,11 @@ func TestRecorder(t *testing.T) {
 			io.WriteString(w, `{"data": [tru`)
 		})
 		rec := &fakeRecorder{}
-		c, _ := newTestClient(t, fc.URL, func(cfg *modelarts.Config) { cfg.Recorder = rec })
-		if _, err := c.BatchAction(context.Background(), req); err == nil {
+		c, _ := newTestClient(t, fc.URL, func(cfg *modelarts.Config) { cfg.AllowUnaudited = false })
+		if _, err := c.BatchAction(context.Background(), req, rec); err == nil {
 			t.Fatal("BatchAction succeeded over a dropped connection")
 		}
-		_, err := c.BatchAction(context.Background(), req)
+		_, err := c.BatchAction(context.Background(), req, rec)
 		if err == nil || !strings.Contains(err.Error(), "could not be decoded") {
 			t.Fatalf("BatchAction error = %v, want a decode failure", err)
 		}
@@ -909,8 +855,8 @@ func TestRecorder(t *testing.T) {
 			io.WriteString(w, errBody)
 		})
 		rec := &fakeRecorder{}
-		c, _ := newTestClient(t, fc.URL, func(cfg *modelarts.Config) { cfg.Recorder = rec })
-		_, err := c.BatchAction(context.Background(), req)
+		c, _ := newTestClient(t, fc.URL, func(cfg *modelarts.Config) { cfg.AllowUnaudited = false })
+		_, err := c.BatchAction(context.Background(), req, rec)
 		var ae *modelarts.APIError
 		if !errors.As(err, &ae) || ae.Code != "ModelArts.7000" {
 			t.Fatalf("error = %v, want APIError ModelArts.7000", err)
@@ -928,8 +874,8 @@ func TestRecorder(t *testing.T) {
 			okHandler(w, r, n)
 		})
 		rec := &fakeRecorder{}
-		c, _ := newTestClient(t, fc.URL, func(cfg *modelarts.Config) { cfg.Recorder = rec })
-		_, err := c.BatchAction(ctx, req)
+		c, _ := newTestClient(t, fc.URL, func(cfg *modelarts.Config) { cfg.AllowUnaudited = false })
+		_, err := c.BatchAction(ctx, req, rec)
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("error = %v, want context.Canceled", err)
 		}
@@ -942,12 +888,12 @@ func TestRecorder(t *testing.T) {
 func TestBatchActionValidatesFirst(t *testing.T) {
 	fc := newFakeCloud(t, func(w http.ResponseWriter, r *http.Request, n int) { writeJSON(w, 200, modelarts.ServerPage{}) })
 	c, _ := newTestClient(t, fc.URL)
-	_, err := c.BatchAction(context.Background(), &modelarts.BatchRequest{Type: modelarts.BatchChangeOS, Servers: servers(id1, id1)})
+	_, err := c.BatchAction(context.Background(), &modelarts.BatchRequest{Type: modelarts.BatchChangeOS, Servers: servers(id1, id1)}, nil)
 	var verrs modelarts.ValidationErrors
 	if !errors.As(err, &verrs) || verrs.For("servers[1].id") == "" || verrs.For("extend_param.image_id") == "" {
 		t.Fatalf("error = %v, want ValidationErrors for the duplicate and the image", err)
 	}
-	if _, err := c.BatchAction(context.Background(), nil); err == nil {
+	if _, err := c.BatchAction(context.Background(), nil, nil); err == nil {
 		t.Error("BatchAction(nil) succeeded")
 	}
 	if got := len(fc.requests()); got != 0 {
@@ -955,70 +901,11 @@ func TestBatchActionValidatesFirst(t *testing.T) {
 	}
 	// An empty extend_param on STOP is valid and left out of the body.
 	if _, err := c.BatchAction(context.Background(), &modelarts.BatchRequest{Type: modelarts.BatchStop, Servers: servers(id1),
-		ExtendParam: &modelarts.ServerOSRequest{}}); err != nil {
+		ExtendParam: &modelarts.ServerOSRequest{}}, nil); err != nil {
 		t.Fatalf("BatchAction: %v", err)
 	}
 	if got := fc.requests()[0].Body; strings.Contains(got, "extend_param") {
 		t.Errorf("body %q carries an empty extend_param", got)
-	}
-}
-
-func TestSingleServerCalls(t *testing.T) {
-	fc := newFakeCloud(t, func(w http.ResponseWriter, r *http.Request, n int) {
-		writeJSON(w, 200, modelarts.ServerResponse{ID: id1, Status: modelarts.StatusStarting, Name: "x"})
-	})
-	c, _ := newTestClient(t, fc.URL)
-	ctx := context.Background()
-	base := "/v1/" + project + "/dev-servers/" + id1
-	tests := []struct {
-		name       string
-		call       func() (*modelarts.ServerResponse, error)
-		wantMethod string
-		wantPath   string
-		wantBody   string
-	}{
-		{"start", func() (*modelarts.ServerResponse, error) { return c.StartServer(ctx, id1) }, "PUT", base + "/start", "{}"},
-		{"stop", func() (*modelarts.ServerResponse, error) { return c.StopServer(ctx, id1) }, "PUT", base + "/stop", ""},
-		{"reboot", func() (*modelarts.ServerResponse, error) { return c.RebootServer(ctx, id1) }, "PUT", base + "/reboot", ""},
-		{"delete", func() (*modelarts.ServerResponse, error) { return c.DeleteServer(ctx, id1) }, "DELETE", base, ""},
-		{"changeos", func() (*modelarts.ServerResponse, error) {
-			return c.ChangeOS(ctx, id1, &modelarts.ServerOSRequest{ImageID: imageID, KeyPairName: "kp"})
-		}, "POST", base + "/changeos", `{"key_pair_name":"kp","image_id":"` + imageID + `"}`},
-		{"reinstallos", func() (*modelarts.ServerResponse, error) {
-			return c.ReinstallOS(ctx, id1, &modelarts.ServerOSRequest{AdminPass: goodPW})
-		}, "POST", base + "/reinstallos", `{"admin_pass":"` + goodPW + `"}`},
-	}
-	for i, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s, err := tt.call()
-			if err != nil {
-				t.Fatalf("call: %v", err)
-			}
-			if s.ID != id1 {
-				t.Errorf("server = %+v", s)
-			}
-			r := fc.requests()[i]
-			if r.Method != tt.wantMethod || r.Path != tt.wantPath || r.Body != tt.wantBody {
-				t.Errorf("request = %s %s %q, want %s %s %q", r.Method, r.Path, r.Body, tt.wantMethod, tt.wantPath, tt.wantBody)
-			}
-			wantCT := ""
-			if tt.wantBody != "" {
-				wantCT = "application/json;charset=UTF-8"
-			}
-			if got := r.Header.Get("Content-Type"); got != wantCT {
-				t.Errorf("Content-Type = %q, want %q", got, wantCT)
-			}
-		})
-	}
-	n := len(fc.requests())
-	if _, err := c.StopServer(ctx, "not-a-uuid"); err == nil {
-		t.Error("StopServer accepted a bad id")
-	}
-	if _, err := c.ChangeOS(ctx, id1, &modelarts.ServerOSRequest{KeyPairName: "kp"}); err == nil {
-		t.Error("ChangeOS without image succeeded")
-	}
-	if got := len(fc.requests()); got != n {
-		t.Errorf("invalid single-server calls were sent")
 	}
 }
 
@@ -1075,7 +962,7 @@ func TestContextCancellation(t *testing.T) {
 		if _, err := c.ListAllServers(ctx); !errors.Is(err, context.Canceled) {
 			t.Errorf("ListAllServers error = %v, want context.Canceled", err)
 		}
-		if _, err := c.BatchAction(ctx, &modelarts.BatchRequest{Type: modelarts.BatchStop, Servers: servers(id1)}); !errors.Is(err, context.Canceled) {
+		if _, err := c.BatchAction(ctx, &modelarts.BatchRequest{Type: modelarts.BatchStop, Servers: servers(id1)}, nil); !errors.Is(err, context.Canceled) {
 			t.Errorf("BatchAction error = %v, want context.Canceled", err)
 		}
 		if got := len(fc.requests()); got != 0 {
@@ -1119,13 +1006,13 @@ func TestSignedClientAgainstVerifier(t *testing.T) {
 		t.Errorf("signed ListAllServers: %v", err)
 	}
 	if _, err := good.BatchAction(context.Background(), &modelarts.BatchRequest{Type: modelarts.BatchReinstallOS, Servers: servers(id1),
-		ExtendParam: &modelarts.ServerOSRequest{KeyPairName: "kp", UserData: "YWJj"}}); err != nil {
+		ExtendParam: &modelarts.ServerOSRequest{KeyPairName: "kp", UserData: "YWJj"}}, nil); err != nil {
 		t.Errorf("signed BatchAction: %v", err)
 	}
 	bad, _ := newTestClient(t, srv.URL, func(cfg *modelarts.Config) {
 		cfg.Auth = modelarts.NewAKSK("AK_EXAMPLE", "WRONG_SK", "sts", project)
 	})
-	_, err := bad.ShowServer(context.Background(), id1)
+	_, err := bad.ListServersPage(context.Background(), 10, 0)
 	var ae *modelarts.APIError
 	if !errors.As(err, &ae) || ae.HTTPStatus != 401 || ae.Code != "APIGW.0301" {
 		t.Fatalf("wrong SK: error = %v, want 401 APIGW.0301", err)

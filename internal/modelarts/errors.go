@@ -1,10 +1,14 @@
 package modelarts
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -99,10 +103,7 @@ func IsNotFound(err error) bool {
 func parseAPIError(status int, header http.Header, body []byte) *APIError {
 	e := &APIError{HTTPStatus: status}
 	if header != nil {
-		e.RequestID = header.Get("X-Request-Id")
-		if e.RequestID == "" {
-			e.RequestID = header.Get("X-IAM-Trace-Id")
-		}
+		e.RequestID = requestID(header)
 		e.RetryAfter = parseRetryAfter(header.Get("Retry-After"), time.Now())
 	}
 	var generic struct {
@@ -128,9 +129,11 @@ func parseAPIError(status int, header http.Header, body []byte) *APIError {
 			e.RequestID = generic.RequestID
 		}
 	}
-	if e.Code == "" && e.Message == "" {
-		e.Message = bodySnippet(body)
-	}
+	// Only the code and message fields are kept, scrubbed: an endpoint or a
+	// proxy that echoes the request must not carry credentials into errors
+	// that are logged and shown. Any other body is dropped.
+	e.Code = truncate(Scrub(e.Code), 64)
+	e.Message = truncate(Scrub(e.Message), 300)
 	return e
 }
 
@@ -159,20 +162,110 @@ func firstNonEmpty(vals ...string) string {
 	return ""
 }
 
-// bodySnippet returns up to 200 printable characters of a non-JSON body,
-// with whitespace collapsed, or "" when the body is empty or binary.
-func bodySnippet(body []byte) string {
-	s := strings.Join(strings.Fields(string(body)), " ")
+// credentialRE finds "key": value and key=value pairs whose key names a
+// credential; the value is replaced.
+var credentialRE = regexp.MustCompile(`(?i)("?[a-z_-]*(?:password|passwd|secret|token|credential|authorization|access[_-]?key|api[_-]?key|sk|ak)"?\s*[:=]\s*)("(?:[^"\\]|\\.)*"|[^\s,;&}]+)`)
+
+// opaqueRE finds long runs of token-like characters (signatures, IAM
+// tokens, keys); UUIDs are kept.
+var opaqueRE = regexp.MustCompile(`[A-Za-z0-9+/_=.-]{32,}`)
+
+// Scrub removes credential-like content from text that came from upstream
+// (an error message): values of keys that name a credential and long
+// opaque tokens become [REDACTED]. Control characters are dropped.
+func Scrub(s string) string {
 	if s == "" {
+		return s
+	}
+	s = strings.Map(func(r rune) rune {
+		if r == unicode.ReplacementChar || (unicode.IsControl(r) && r != ' ') {
+			return ' '
+		}
+		return r
+	}, s)
+	s = credentialRE.ReplaceAllString(s, "${1}[REDACTED]")
+	s = opaqueRE.ReplaceAllStringFunc(s, func(m string) string {
+		if IsUUID(m) {
+			return m
+		}
+		return "[REDACTED]"
+	})
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// requestID is the id an answer carries for Huawei support.
+func requestID(h http.Header) string {
+	if h == nil {
 		return ""
 	}
-	for _, r := range s {
-		if r == unicode.ReplacementChar || !unicode.IsPrint(r) {
-			return ""
-		}
+	if id := h.Get("X-Request-Id"); id != "" {
+		return id
 	}
-	return truncate(s, 200)
+	return h.Get("X-IAM-Trace-Id")
 }
+
+// TransportError is an exchange that ended without a complete answer: the
+// connection was refused or cut, the name did not resolve, or the time ran
+// out. Written says whether any of the request reached the connection; when
+// it did not, ModelArts cannot have acted.
+type TransportError struct {
+	Err     error
+	Written bool
+	Timeout bool
+}
+
+func newTransportError(err error, written bool) *TransportError {
+	var ne net.Error
+	timeout := errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+	return &TransportError{Err: err, Written: written, Timeout: timeout}
+}
+
+func (e *TransportError) Error() string {
+	switch {
+	case !e.Written:
+		return fmt.Sprintf("not sent: %v", e.Err)
+	case e.Timeout:
+		return fmt.Sprintf("no answer in time (the request may or may not have reached ModelArts): %v", e.Err)
+	}
+	return fmt.Sprintf("connection failed after the request was sent (it may or may not have reached ModelArts): %v", e.Err)
+}
+
+func (e *TransportError) Unwrap() error { return e.Err }
+
+// RedirectError is a 3xx answer. The console never follows a redirect, so
+// nothing went to Location.
+type RedirectError struct {
+	Status    int
+	Location  string
+	RequestID string
+}
+
+func newRedirectError(status int, h http.Header) *RedirectError {
+	return &RedirectError{Status: status, Location: truncate(h.Get("Location"), 300), RequestID: requestID(h)}
+}
+
+func (e *RedirectError) Error() string {
+	loc := e.Location
+	if u, err := url.Parse(loc); err == nil {
+		u.RawQuery, u.Fragment, u.User = "", "", nil
+		loc = u.String()
+	}
+	return fmt.Sprintf("HTTP %d redirect to %q not followed (the console sends requests only to the configured endpoint)", e.Status, loc)
+}
+
+// DecodeError is a 2xx answer whose body could not be read: ModelArts
+// probably acted, but the console cannot tell on which servers.
+type DecodeError struct {
+	Status    int
+	RequestID string
+	Err       error
+}
+
+func (e *DecodeError) Error() string {
+	return fmt.Sprintf("HTTP %d (request ID %s) but the response could not be decoded: %v", e.Status, e.RequestID, e.Err)
+}
+
+func (e *DecodeError) Unwrap() error { return e.Err }
 
 // parseRetryAfter reads Retry-After as delay-seconds or an HTTP date.
 func parseRetryAfter(v string, now time.Time) time.Duration {

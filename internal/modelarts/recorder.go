@@ -14,10 +14,14 @@ type OutgoingCall struct {
 	URL    string
 	Header http.Header
 	Body   []byte
+	// Targets are the ids of the servers the call acts on, as the client
+	// put them into the request, so a Recorder need not read the body.
+	Targets []string
 }
 
 // CallResult is what came back for an OutgoingCall: the HTTP status, headers
-// and exact body, or the transport error (timeout, reset, decode failure).
+// and exact body, or the error: a *TransportError (timeout, reset, refused),
+// a *RedirectError (a 3xx, not followed) or a *DecodeError.
 type CallResult struct {
 	Status   int
 	Header   http.Header
@@ -26,8 +30,9 @@ type CallResult struct {
 	Duration time.Duration
 }
 
-// Recorder is told about every call that can change state in the cloud,
-// before it is sent and after it completes. If BeforeSend returns an error the
+// Recorder is told about a call that can change state in the cloud, before
+// it is sent and after it completes. The caller passes one with each call,
+// bound to who asked and why (see BatchAction). If BeforeSend returns an error the
 // client does not send the call (fail closed) and returns that error.
 // AfterSend is always called once for every successful BeforeSend, with the
 // ref BeforeSend returned.

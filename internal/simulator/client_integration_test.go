@@ -84,14 +84,14 @@ func newIntegration(t *testing.T) *integration {
 func newClient(t *testing.T, endpoint, projectID string, auth modelarts.Authenticator, rec modelarts.Recorder) *modelarts.Client {
 	t.Helper()
 	c, err := modelarts.NewClient(modelarts.Config{
-		Endpoint:   endpoint,
-		ProjectID:  projectID,
-		Auth:       auth,
-		HTTPClient: &http.Client{Timeout: 20 * time.Second},
-		Recorder:   rec,
-		Retry:      modelarts.RetryPolicy{MaxAttempts: 3, BaseDelay: 10 * time.Millisecond, MaxDelay: 2 * time.Second},
-		PageSize:   25,
-		Logger:     slog.New(slog.DiscardHandler),
+		Endpoint:       endpoint,
+		ProjectID:      projectID,
+		Auth:           auth,
+		HTTPClient:     &http.Client{Timeout: 20 * time.Second},
+		AllowUnaudited: rec == nil,
+		Retry:          modelarts.RetryPolicy{MaxAttempts: 3, BaseDelay: 10 * time.Millisecond, MaxDelay: 2 * time.Second},
+		PageSize:       25,
+		Logger:         slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		t.Fatalf("NewClient: %v", err)
@@ -136,7 +136,7 @@ func TestClientBatchCycle(t *testing.T) {
 	for _, id := range targets {
 		req.Servers = append(req.Servers, modelarts.BatchServerID{ID: id})
 	}
-	page, err := it.client.BatchAction(ctx, req)
+	page, err := it.client.BatchAction(ctx, req, it.calls)
 	if err != nil {
 		t.Fatalf("BatchAction STOP: %v", err)
 	}
@@ -154,11 +154,16 @@ func TestClientBatchCycle(t *testing.T) {
 
 	statusOf := func(id string) modelarts.Status {
 		t.Helper()
-		s, err := it.client.ShowServer(ctx, id)
+		all, err := it.client.ListAllServers(ctx)
 		if err != nil {
-			t.Fatalf("ShowServer %s: %v", id, err)
+			t.Fatalf("ListAllServers: %v", err)
 		}
-		return s.Status
+		for _, s := range all {
+			if s.ID == id {
+				return s.Status
+			}
+		}
+		return modelarts.StatusDeleted
 	}
 	for _, id := range targets {
 		if st := statusOf(id); st != modelarts.StatusStopping {
@@ -197,19 +202,16 @@ func TestClientBatchCycle(t *testing.T) {
 	}
 
 	// Refusals come back as typed errors and change nothing.
-	_, err = it.client.BatchAction(ctx, req)
+	_, err = it.client.BatchAction(ctx, req, it.calls)
 	ae := apiError(t, err)
 	if ae.HTTPStatus != http.StatusBadRequest || ae.Code != simulator.CodeNotAllowed || ae.RequestID != lastRequestID(it.sim) {
 		t.Errorf("stopping stopped servers: %+v", ae)
 	}
-	_, err = it.client.ShowServer(ctx, "00000000-0000-4000-8000-000000000000")
-	if !modelarts.IsNotFound(err) {
-		t.Errorf("ShowServer of an unknown id: %v, want IsNotFound", err)
-	}
 
 	// Delete one stopped target and watch it disappear.
-	if _, err := it.client.DeleteServer(ctx, targets[0]); err != nil {
-		t.Fatalf("DeleteServer: %v", err)
+	if _, err := it.client.BatchAction(ctx, &modelarts.BatchRequest{Type: modelarts.BatchDelete,
+		Servers: []modelarts.BatchServerID{{ID: targets[0]}}}, it.calls); err != nil {
+		t.Fatalf("delete: %v", err)
 	}
 	if st := statusOf(targets[0]); st != modelarts.StatusDeleting {
 		t.Errorf("deleted server is %s, want DELETING", st)
@@ -248,9 +250,10 @@ func TestClientWallClock(t *testing.T) {
 	client := newClient(t, srv.URL, project, modelarts.NoAuth(), &callLog{})
 	ctx := context.Background()
 	s := pick(t, sim, "stopped", postPaidWith(modelarts.StatusStopped))
-	got, err := client.StartServer(ctx, s.ID)
-	if err != nil || got.Status != modelarts.StatusStarting {
-		t.Fatalf("StartServer = %v, %v; want STARTING", got, err)
+	page, err := client.BatchAction(ctx, &modelarts.BatchRequest{Type: modelarts.BatchStart,
+		Servers: []modelarts.BatchServerID{{ID: s.ID}}}, &callLog{})
+	if err != nil || len(page.Data) != 1 || page.Data[0].Status != modelarts.StatusStarting {
+		t.Fatalf("START = %v, %v; want STARTING", page, err)
 	}
 	testutil.Eventually(t, 5*time.Second, "the server reaches RUNNING", func() error {
 		cur, err := client.ShowServer(ctx, s.ID)
@@ -274,7 +277,7 @@ func TestClientFaults(t *testing.T) {
 		it := newIntegration(t)
 		s := pick(t, it.sim, "running", postPaidWith(modelarts.StatusRunning))
 		it.sim.FailNextMethod(http.MethodPost, simulator.FaultError, 1)
-		_, err := it.client.BatchAction(ctx, &modelarts.BatchRequest{Type: modelarts.BatchStop, Servers: []modelarts.BatchServerID{{ID: s.ID}}})
+		_, err := it.client.BatchAction(ctx, &modelarts.BatchRequest{Type: modelarts.BatchStop, Servers: []modelarts.BatchServerID{{ID: s.ID}}}, it.calls)
 		ae := apiError(t, err)
 		if ae.HTTPStatus != http.StatusInternalServerError || ae.Code != simulator.CodeInternal || ae.Message == "" {
 			t.Errorf("APIError = %+v, want 500 %s", ae, simulator.CodeInternal)
@@ -328,7 +331,7 @@ func TestClientFaults(t *testing.T) {
 		it := newIntegration(t)
 		s := pick(t, it.sim, "running", postPaidWith(modelarts.StatusRunning))
 		it.sim.FailNextMethod(http.MethodPost, simulator.FaultThrottle, 1)
-		_, err := it.client.BatchAction(ctx, &modelarts.BatchRequest{Type: modelarts.BatchStop, Servers: []modelarts.BatchServerID{{ID: s.ID}}})
+		_, err := it.client.BatchAction(ctx, &modelarts.BatchRequest{Type: modelarts.BatchStop, Servers: []modelarts.BatchServerID{{ID: s.ID}}}, it.calls)
 		ae := apiError(t, err)
 		if ae.HTTPStatus != http.StatusTooManyRequests || ae.Code != modelarts.CodeThrottled || ae.RetryAfter != time.Second {
 			t.Errorf("APIError = %+v, want 429 APIGW.0308 retry after 1s", ae)
@@ -344,7 +347,7 @@ func TestClientFaults(t *testing.T) {
 		it.sim.FailNextMethod(http.MethodPost, simulator.FaultTimeout, 1)
 		tctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 		defer cancel()
-		_, err := it.client.BatchAction(tctx, &modelarts.BatchRequest{Type: modelarts.BatchStop, Servers: []modelarts.BatchServerID{{ID: s.ID}}})
+		_, err := it.client.BatchAction(tctx, &modelarts.BatchRequest{Type: modelarts.BatchStop, Servers: []modelarts.BatchServerID{{ID: s.ID}}}, it.calls)
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("err = %v, want context.DeadlineExceeded", err)
 		}
@@ -382,7 +385,7 @@ func TestClientFaults(t *testing.T) {
 			t.Errorf("ShowServer answered in %s, before the %s latency", d, latency)
 		}
 		start = time.Now()
-		page, err := it.client.BatchAction(ctx, &modelarts.BatchRequest{Type: modelarts.BatchStop, Servers: []modelarts.BatchServerID{{ID: s.ID}}})
+		page, err := it.client.BatchAction(ctx, &modelarts.BatchRequest{Type: modelarts.BatchStop, Servers: []modelarts.BatchServerID{{ID: s.ID}}}, it.calls)
 		if err != nil || len(page.Data) != 1 || page.Data[0].Status != modelarts.StatusStopping {
 			t.Fatalf("BatchAction with latency = %+v, %v; want the server STOPPING", page, err)
 		}
@@ -401,7 +404,7 @@ func TestClientFaults(t *testing.T) {
 		it := newIntegration(t)
 		s := pick(t, it.sim, "running", postPaidWith(modelarts.StatusRunning))
 		it.sim.FailNextMethod(http.MethodPost, simulator.FaultDrop, 1)
-		_, err := it.client.BatchAction(ctx, &modelarts.BatchRequest{Type: modelarts.BatchStop, Servers: []modelarts.BatchServerID{{ID: s.ID}}})
+		_, err := it.client.BatchAction(ctx, &modelarts.BatchRequest{Type: modelarts.BatchStop, Servers: []modelarts.BatchServerID{{ID: s.ID}}}, it.calls)
 		if err == nil {
 			t.Fatal("BatchAction over a dropped connection succeeded")
 		}
@@ -450,7 +453,7 @@ func TestClientFaults(t *testing.T) {
 		it := newIntegration(t)
 		s := pick(t, it.sim, "running", postPaidWith(modelarts.StatusRunning))
 		it.sim.FailNextMethod(http.MethodPost, simulator.FaultMalformed, 1)
-		_, err := it.client.BatchAction(ctx, &modelarts.BatchRequest{Type: modelarts.BatchStop, Servers: []modelarts.BatchServerID{{ID: s.ID}}})
+		_, err := it.client.BatchAction(ctx, &modelarts.BatchRequest{Type: modelarts.BatchStop, Servers: []modelarts.BatchServerID{{ID: s.ID}}}, it.calls)
 		if err == nil || !strings.Contains(err.Error(), "could not be decoded") {
 			t.Fatalf("err = %v, want a decode error", err)
 		}
@@ -463,8 +466,9 @@ func TestClientFaults(t *testing.T) {
 		it := newIntegration(t)
 		s := pick(t, it.sim, "running", postPaidWith(modelarts.StatusRunning))
 		it.sim.SetFaults(simulator.Faults{FailServers: []string{s.Name}})
-		if _, err := it.client.StopServer(ctx, s.ID); err != nil {
-			t.Fatalf("StopServer: %v", err)
+		if _, err := it.client.BatchAction(ctx, &modelarts.BatchRequest{Type: modelarts.BatchStop,
+			Servers: []modelarts.BatchServerID{{ID: s.ID}}}, it.calls); err != nil {
+			t.Fatalf("STOP: %v", err)
 		}
 		it.clock.Advance(transition)
 		got, err := it.client.ShowServer(ctx, s.ID)

@@ -49,7 +49,7 @@ func TestScale(t *testing.T) {
 		}
 	}
 	start = time.Now()
-	page, err := client.BatchAction(ctx, req)
+	page, err := client.BatchAction(ctx, req, &callLog{})
 	batched := time.Since(start)
 	if err != nil || len(req.Servers) != 1000 || len(page.Data) != len(req.Servers) {
 		t.Fatalf("BatchAction on %d servers: %v", len(req.Servers), err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"strings"
 
@@ -32,13 +33,6 @@ func (s *Server) registerActionRoutes(g *echo.Group) {
 	g.POST("/actions/review", s.handleActionReview, limit, run)
 	g.POST("/actions/execute", s.handleActionExecute, limit, run)
 }
-
-// Messages about previews that can no longer be confirmed.
-const (
-	msgPreviewUnknown = "This preview is not valid (it was made in another session or has been cleaned up). Nothing was sent. Choose the action again to get a new preview."
-	msgPreviewExpired = "This preview has expired (previews can be confirmed for 15 minutes). Nothing was sent. Choose the action again to get a fresh preview."
-	msgNothingToSend  = "None of the selected servers can take this action now, so nothing was sent."
-)
 
 // handleActionPreview shows what an action would do to the user's selected
 // servers, under a new one-time token. Nothing is sent.
@@ -78,41 +72,19 @@ func (s *Server) handleActionPreview(c echo.Context) error {
 	d := previewData(p)
 	d.View, d.Offscreen = viewParam(c), offscreen(c, snap, ids, ids)
 	if action.NeedsOSParams() && len(p.Targets) > 0 {
-		d.OS = &views.OSFormData{Login: views.LoginKeyPair}
-		if action == modelarts.BatchChangeOS {
-			d.OS.Images, d.Problem = s.imagesFor(c, p)
+		d.OS = &views.OSFormData{Login: views.LoginKeyPair, Images: p.Images}
+		if err := p.ImagesProblem(); err != nil {
+			ue := publicError(err)
+			if ue.Status >= 500 {
+				s.log.WarnContext(ctx(c), "change OS preview without images", "err", err.Error())
+			}
+			d.Problem = ue.Message
 		}
 	}
 	if !isHTMX(c) {
 		return s.render(c, http.StatusOK, views.ActionPage(d))
 	}
 	return s.render(c, http.StatusOK, views.ActionPanel(d))
-}
-
-// imagesFor lists the images a Change OS can use, or says why there are
-// none in words for the preview.
-func (s *Server) imagesFor(c echo.Context, p *batch.Prepared) ([]modelarts.ServerImageResponse, string) {
-	imgs, err := s.batches.ImagesFor(ctx(c), p)
-	switch {
-	case errors.Is(err, batch.ErrMixedPlatform):
-		return nil, "The servers to change mix server types or architectures (" + mixDetail(err) +
-			"). Change OS installs one image on all of them, so select servers of one type and architecture only. Nothing was sent."
-	case err != nil:
-		s.log.WarnContext(ctx(c), "list images failed", "error", err.Error())
-		return nil, "The image list could not be loaded from ModelArts, so Change OS cannot go on. Try again in a moment. Nothing was sent."
-	case len(imgs) == 0:
-		return nil, "ModelArts offers no active image for these servers, so Change OS cannot go on. Nothing was sent."
-	}
-	return imgs, ""
-}
-
-// mixDetail is the "BMS/ARM, ECS/X86" part of an ErrMixedPlatform.
-func mixDetail(err error) string {
-	msg := err.Error()
-	if i := strings.LastIndex(msg, ": "); i >= 0 {
-		return msg[i+2:]
-	}
-	return msg
 }
 
 func previewData(p *batch.Prepared) views.ActionPreviewData {
@@ -195,63 +167,18 @@ func readOSForm(c echo.Context, action modelarts.BatchType) *osForm {
 	return f
 }
 
-// fieldOf maps a validation field to the form field it belongs to.
-func fieldOf(apiField string) string {
-	switch apiField {
-	case "extend_param.image_id":
-		return "image_id"
-	case "extend_param.admin_pass":
-		return "admin_pass"
-	case "extend_param.key_pair_name":
-		return "key_pair_name"
-	case "extend_param.user_data":
-		return "user_data"
-	}
-	return "login"
+// input is the form's OS settings as the domain takes them.
+func (f *osForm) input() *batch.OSInput {
+	return &batch.OSInput{Login: f.login, Params: *f.params}
 }
 
-// sentence capitalizes msg and ends it with a full stop.
-func sentence(msg string) string {
-	if msg == "" {
-		return ""
-	}
-	msg = strings.ToUpper(msg[:1]) + msg[1:]
-	if !strings.HasSuffix(msg, ".") {
-		msg += "."
-	}
-	return msg
-}
-
-// check validates the form exactly as the API will, and returns the
-// problems by form field.
-func (f *osForm) check(action modelarts.BatchType) map[string]string {
-	out := map[string]string{}
-	add := func(field, msg string) {
-		if prev := out[field]; prev != "" {
-			out[field] = prev + " " + msg
-		} else {
+// fieldErrors merges the problems found while reading the form with the
+// domain's, by form field (a field the form could not read keeps its own).
+func (f *osForm) fieldErrors(domain batch.FieldErrors) map[string]string {
+	out := maps.Clone(f.errs)
+	for field, msg := range domain.ByField() {
+		if out[field] == "" {
 			out[field] = msg
-		}
-	}
-	for k, v := range f.errs {
-		add(k, v)
-	}
-	for _, fe := range modelarts.ValidateOSParams(action, f.params) {
-		field := fieldOf(fe.Field)
-		if field == "user_data" && f.errs["user_data"] != "" {
-			continue
-		}
-		add(field, sentence(fe.Message))
-	}
-	// With a login method chosen, a missing value belongs to its field.
-	if out["login"] != "" {
-		switch {
-		case f.login == views.LoginKeyPair && f.params.KeyPairName == "":
-			delete(out, "login")
-			add("key_pair_name", "Enter the name of a key pair of the project.")
-		case f.login == views.LoginPassword && f.params.AdminPass == "":
-			delete(out, "login")
-			add("admin_pass", "Enter the admin password.")
 		}
 	}
 	return out
@@ -296,76 +223,51 @@ func (s *Server) handleActionValidate(c echo.Context) error {
 	if !action.NeedsOSParams() {
 		return echo.NewHTTPError(http.StatusBadRequest, "Only Change OS and Reinstall OS have settings to check.")
 	}
-	errs := readOSForm(c, action).check(action)
+	f := readOSForm(c, action)
+	errs := f.fieldErrors(batch.CheckOS(action, *f.input()))
 	return s.render(c, http.StatusOK, views.FieldError(id, errs[field]))
-}
-
-// lookupPrepared finds the preview of the posted token. When it can no
-// longer be confirmed it has already answered (an error, or the first
-// result of a used token) and returns nil.
-func (s *Server) lookupPrepared(c echo.Context) (*batch.Prepared, error) {
-	p, err := s.batches.Lookup(ctx(c), currentUser(c), bodyValue(c, "token"))
-	switch {
-	case errors.Is(err, batch.ErrTokenUnknown):
-		return nil, echo.NewHTTPError(http.StatusUnprocessableEntity, msgPreviewUnknown)
-	case errors.Is(err, batch.ErrTokenExpired):
-		return nil, echo.NewHTTPError(http.StatusUnprocessableEntity, msgPreviewExpired)
-	case err != nil:
-		return nil, err
-	}
-	return p, nil
 }
 
 // handleActionReview checks a destructive action's form and, when it is
 // valid, answers with the confirmation dialog (into #confirm-slot). A
-// problem re-renders the form (422) with each message at its field.
-// Nothing is sent.
+// problem with the settings re-renders the form (422) with each message at
+// its field. batch.Service.Review decides; nothing is sent.
 func (s *Server) handleActionReview(c echo.Context) error {
-	p, err := s.lookupPrepared(c)
-	if err != nil {
-		var he *echo.HTTPError
-		if errors.As(err, &he) && he.Code == http.StatusUnprocessableEntity {
-			msg, _ := he.Message.(string)
-			return s.render(c, http.StatusUnprocessableEntity, views.ActionGone(msg))
-		}
-		return err
+	var f *osForm
+	var in *batch.OSInput
+	if a := modelarts.BatchType(c.FormValue("action")); a.NeedsOSParams() {
+		f = readOSForm(c, a)
+		in = f.input()
 	}
-	if p.Used() {
+	p, shown, err := s.batches.Review(ctx(c), currentUser(c), bodyValue(c, "token"), in)
+	var fe batch.FieldErrors
+	switch {
+	case err == nil && p.Used():
 		return redirect(c, "/batches/"+p.BatchID)
+	case p != nil && p.Action.NeedsOSParams() && f == nil:
+		// The form did not say its action: read it for the prepared one.
+		f = readOSForm(c, p.Action)
+		p, shown, err = s.batches.Review(ctx(c), currentUser(c), bodyValue(c, "token"), f.input())
+		if err == nil && p.Used() {
+			return redirect(c, "/batches/"+p.BatchID)
+		}
 	}
-	if !p.Action.Destructive() {
-		return echo.NewHTTPError(http.StatusBadRequest, "This action needs no confirmation; use its Run button.")
+	switch {
+	case errors.As(err, &fe) || (err == nil && f != nil && len(f.errs) > 0):
+		d := previewData(p)
+		d.View = viewParam(c)
+		d.OS = f.data(p.Images, f.fieldErrors(fe))
+		return s.render(c, http.StatusUnprocessableEntity, views.ActionForm(d))
+	case err != nil:
+		ue := publicError(err)
+		if ue.Status >= 500 || ue.Status == http.StatusBadRequest {
+			return ue
+		}
+		return s.render(c, ue.Status, views.ActionGone(ue.Message))
 	}
-	if len(p.Targets) == 0 {
-		return s.render(c, http.StatusUnprocessableEntity, views.ActionGone(msgNothingToSend))
-	}
-	var shown batch.Params
 	page := views.ConfirmPageForm{Token: bodyValue(c, "token")}
-	if p.Action.NeedsOSParams() {
-		f := readOSForm(c, p.Action)
-		errs := f.check(p.Action)
-		var images []modelarts.ServerImageResponse
-		imageName := ""
-		if p.Action == modelarts.BatchChangeOS {
-			var problem string
-			images, problem = s.imagesFor(c, p)
-			if problem != "" {
-				return s.render(c, http.StatusUnprocessableEntity, views.ActionGone(problem))
-			}
-			if errs["image_id"] == "" {
-				if imageName = imageNamed(images, f.params.ImageID); imageName == "" {
-					errs["image_id"] = "This image is not offered for the selected servers; choose one from the list."
-				}
-			}
-		}
-		if len(errs) > 0 {
-			d := previewData(p)
-			d.View = viewParam(c)
-			d.OS = f.data(images, errs)
-			return s.render(c, http.StatusUnprocessableEntity, views.ActionForm(d))
-		}
-		shown = batch.DescribeParams(f.params, imageName)
-		page.Fields = f.carry()
+	if f != nil {
+		page.Fields = append(f.carry(), views.HiddenField{Name: "action", Value: string(p.Action)})
 		page.NeedPassword = f.params.AdminPass != ""
 	}
 	confirm := views.ConfirmData{Action: p.Action, Targets: p.Targets, Params: shown}
@@ -410,83 +312,67 @@ func (f *osForm) carry() []views.HiddenField {
 	return out
 }
 
-func imageNamed(images []modelarts.ServerImageResponse, id string) string {
-	for _, img := range images {
-		if img.ImageID == id && id != "" {
-			if img.Name == "" {
-				return id
-			}
-			return img.Name
-		}
-	}
-	return ""
-}
-
 // handleActionExecute sends a previewed action, once, and goes to its batch
 // page. A repeated submit of the same token goes to the first batch and
-// sends nothing. Destructive actions need the typed word (the field
-// "confirm"); the OS settings are checked again. Any refusal sends nothing.
+// sends nothing. batch.Service.Execute decides (token, typed word, OS
+// settings, image offered); any refusal sends nothing.
 func (s *Server) handleActionExecute(c echo.Context) error {
-	p, err := s.lookupPrepared(c)
-	if err != nil {
-		return err
-	}
-	if p.Used() {
-		return redirect(c, "/batches/"+p.BatchID)
-	}
-	u := currentUser(c)
-	var params *modelarts.ServerOSRequest
-	var form *osForm
-	if p.Action.NeedsOSParams() {
-		form = readOSForm(c, p.Action)
-		if len(form.errs) > 0 {
-			return s.rerenderOSForm(c, p, form, form.check(p.Action))
-		}
-		params = form.params
+	var f *osForm
+	var in *batch.OSInput
+	if a := modelarts.BatchType(c.FormValue("action")); a.NeedsOSParams() {
+		f = readOSForm(c, a)
+		in = f.input()
 	}
 	actor := auth.ActorFrom(ctx(c))
-	id, _, err := s.batches.Execute(ctx(c), u, bodyValue(c, "token"), params, c.FormValue("confirm"),
-		batch.Meta{ClientIP: actor.ClientIP, UserAgent: actor.UserAgent})
-	var invalid *batch.InvalidParamsError
-	switch {
-	case err == nil:
-		s.deselectCovered(c, u.ID, id, p)
-		return redirect(c, "/batches/"+id)
-	case errors.Is(err, batch.ErrConfirmation):
-		word := batch.Word(p.Action)
-		return echo.NewHTTPError(http.StatusUnprocessableEntity,
-			"To confirm, type "+word+" exactly (in capitals) in the box. Nothing was sent.")
-	case errors.As(err, &invalid):
-		errs := form.check(p.Action)
-		for _, fe := range invalid.Errs {
-			if field := fieldOf(fe.Field); errs[field] == "" {
-				errs[field] = sentence(fe.Message)
-			}
-		}
-		return s.rerenderOSForm(c, p, form, errs)
-	case errors.Is(err, batch.ErrTokenUnknown):
-		return echo.NewHTTPError(http.StatusUnprocessableEntity, msgPreviewUnknown)
-	case errors.Is(err, batch.ErrTokenExpired):
-		return echo.NewHTTPError(http.StatusUnprocessableEntity, msgPreviewExpired)
-	case errors.Is(err, batch.ErrNothingToSend):
-		return echo.NewHTTPError(http.StatusUnprocessableEntity, msgNothingToSend)
-	case errors.Is(err, batch.ErrMixedPlatform):
-		return echo.NewHTTPError(http.StatusUnprocessableEntity,
-			"The servers mix server types or architectures, so one image cannot fit all of them. Nothing was sent.")
+	req := batch.ExecuteRequest{
+		User: currentUser(c), Token: bodyValue(c, "token"), OS: in, TypedWord: c.FormValue("confirm"),
+		Meta: batch.Meta{ClientIP: actor.ClientIP, UserAgent: actor.UserAgent},
 	}
-	return fmt.Errorf("execute %s: %w", p.Action, err)
+	if f != nil && len(f.errs) > 0 {
+		// The form itself could not be read (user data as text and file,
+		// too large): nothing goes further.
+		p, err := s.batches.Lookup(ctx(c), req.User, req.Token)
+		if err != nil {
+			return err
+		}
+		if p.Used() {
+			return redirect(c, "/batches/"+p.BatchID)
+		}
+		return s.rerenderOSForm(c, p, f, f.fieldErrors(batch.CheckOS(p.Action, *in)))
+	}
+	ex, err := s.batches.Execute(ctx(c), req)
+	p := ex.Prepared
+	if err == nil {
+		s.deselectCovered(c, req.User.ID, ex.BatchID, p)
+		return redirect(c, "/batches/"+ex.BatchID)
+	}
+	if p != nil && p.Action.NeedsOSParams() && f == nil {
+		// The form did not say its action: read the settings for the
+		// prepared one and decide again.
+		f = readOSForm(c, p.Action)
+		if len(f.errs) > 0 {
+			return s.rerenderOSForm(c, p, f, f.fieldErrors(batch.CheckOS(p.Action, *f.input())))
+		}
+		req.OS = f.input()
+		if ex, err = s.batches.Execute(ctx(c), req); err == nil {
+			s.deselectCovered(c, req.User.ID, ex.BatchID, ex.Prepared)
+			return redirect(c, "/batches/"+ex.BatchID)
+		}
+		p = ex.Prepared
+	}
+	var fe batch.FieldErrors
+	if errors.As(err, &fe) && p != nil && f != nil {
+		return s.rerenderOSForm(c, p, f, f.fieldErrors(fe))
+	}
+	return err
 }
 
 // rerenderOSForm answers an execute whose OS settings are invalid with the
 // form (422), retargeted over the whole form, with each message at its field.
 func (s *Server) rerenderOSForm(c echo.Context, p *batch.Prepared, f *osForm, errs map[string]string) error {
-	var images []modelarts.ServerImageResponse
-	if p.Action == modelarts.BatchChangeOS {
-		images, _ = s.imagesFor(c, p)
-	}
 	d := previewData(p)
 	d.View = viewParam(c)
-	d.OS = f.data(images, errs)
+	d.OS = f.data(p.Images, errs)
 	if isHTMX(c) {
 		h := c.Response().Header()
 		h.Set("HX-Retarget", "#action-form")

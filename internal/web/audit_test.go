@@ -46,7 +46,8 @@ const (
 func auditCall(t *testing.T, s *audit.Store, actor string, action modelarts.BatchType, corr string, targets []audit.Target,
 	body string, res *modelarts.CallResult) int64 {
 	t.Helper()
-	ctx := audit.WithCallMeta(context.Background(), audit.CallMeta{
+	ctx := context.Background()
+	rec := s.CallRecorder(audit.CallMeta{
 		Actor:         audit.Actor{UserID: 42, Name: actor, Role: "operator", ClientIP: "10.1.2.3", UserAgent: "test-agent"},
 		CorrelationID: corr, Action: string(action), Targets: targets,
 	})
@@ -56,12 +57,12 @@ func auditCall(t *testing.T, s *audit.Store, actor string, action modelarts.Batc
 		Header: http.Header{"Content-Type": {"application/json"}, "X-Auth-Token": {"token-never-shown"}},
 		Body:   []byte(body),
 	}
-	ref, err := s.Recorder().BeforeSend(ctx, call)
+	ref, err := rec.BeforeSend(ctx, call)
 	if err != nil {
 		t.Fatalf("BeforeSend: %v", err)
 	}
 	if res != nil {
-		if err := s.Recorder().AfterSend(ctx, ref, call, res); err != nil {
+		if err := rec.AfterSend(ctx, ref, call, res); err != nil {
 			t.Fatalf("AfterSend: %v", err)
 		}
 	}

@@ -2,11 +2,15 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/devserver-console/console/internal/batch"
+	"github.com/devserver-console/console/internal/modelarts"
 	"github.com/devserver-console/console/internal/views"
 )
 
@@ -16,33 +20,191 @@ const (
 	flashContextKey = "flash"
 )
 
-// handleError is the one path by which errors reach users. Known HTTP errors
-// keep their status and get a safe message; anything else is logged with its
-// request id and shown as a generic 500. htmx requests get a fragment, plain
-// requests a full page.
-func (s *Server) handleError(err error, c echo.Context) {
-	if c.Response().Committed {
-		s.log.ErrorContext(ctx(c), "error after response was committed", slog.String("error", err.Error()))
-		return
+// UserError is the one user-facing error: the status, a message a person
+// can read and act on (safe to show, whatever the status), and the internal
+// cause, which only the log sees (with the request id).
+type UserError struct {
+	Status  int
+	Message string
+	Cause   error
+}
+
+func (e *UserError) Error() string {
+	if e.Cause != nil {
+		return fmt.Sprintf("%d %s: %v", e.Status, e.Message, e.Cause)
 	}
-	status := http.StatusInternalServerError
-	msg := "Something went wrong on our side. The error has been logged; please try again."
+	return fmt.Sprintf("%d %s", e.Status, e.Message)
+}
+
+func (e *UserError) Unwrap() error { return e.Cause }
+
+// Messages of the console's own fault and of previews that cannot be used.
+const (
+	msgConsoleFault   = "Something went wrong in the console itself. The error has been logged with this request's id; try again, and tell an administrator if it keeps happening."
+	msgPreviewUnknown = "This preview is not valid (it was made in another session or has been cleaned up). Nothing was sent. Choose the action again to get a new preview."
+	msgPreviewExpired = "This preview has expired (previews can be confirmed for 15 minutes). Nothing was sent. Choose the action again to get a fresh preview."
+	msgNothingToSend  = "None of the selected servers can take this action now, so nothing was sent."
+)
+
+// errorRule is one row of the table from domain errors to what people see.
+type errorRule struct {
+	match   func(error) bool
+	status  int
+	message func(error) string
+}
+
+func is(target error) func(error) bool { return func(err error) bool { return errors.Is(err, target) } }
+
+func as[T error]() func(error) bool {
+	return func(err error) bool {
+		var t T
+		return errors.As(err, &t)
+	}
+}
+
+func text(msg string) func(error) string { return func(error) string { return msg } }
+
+// errorTable is the one table from domain errors to responses; the first
+// matching row wins. Cloud errors say which of these it is — unreachable,
+// timed out, refusing the credentials, throttling, a fault of ModelArts —
+// and what to do; the error chain and the request id go only to the log.
+var errorTable = []errorRule{
+	{is(batch.ErrTokenUnknown), http.StatusUnprocessableEntity, text(msgPreviewUnknown)},
+	{is(batch.ErrTokenExpired), http.StatusUnprocessableEntity, text(msgPreviewExpired)},
+	{is(batch.ErrNothingToSend), http.StatusUnprocessableEntity, text(msgNothingToSend)},
+	{as[*batch.ConfirmationError](), http.StatusUnprocessableEntity, func(err error) string {
+		var ce *batch.ConfirmationError
+		errors.As(err, &ce)
+		return "To confirm, type " + ce.Word + " exactly (in capitals) in the box. Nothing was sent."
+	}},
+	{as[*batch.MixedPlatformError](), http.StatusUnprocessableEntity, func(err error) string {
+		var me *batch.MixedPlatformError
+		errors.As(err, &me)
+		return "The servers to change mix server types or architectures (" + strings.Join(me.Platforms, ", ") +
+			"). Change OS installs one image on all of them, so select servers of one type and architecture only. Nothing was sent."
+	}},
+	{is(batch.ErrNoImages), http.StatusUnprocessableEntity,
+		text("ModelArts offers no active image for these servers, so Change OS cannot go on. Nothing was sent.")},
+	{as[*batch.ImagesUnavailableError](), http.StatusServiceUnavailable, func(err error) string {
+		return "The image list could not be loaded from ModelArts when this action was previewed (" +
+			cloudProblem(err) + "), so Change OS cannot go on. Nothing was sent. Choose the action again in a moment."
+	}},
+	{is(batch.ErrNotDestructive), http.StatusBadRequest, text("This action needs no confirmation; use its Run button.")},
+	{is(batch.ErrNoSelection), http.StatusUnprocessableEntity, text("No servers are selected. Tick the servers in the list first.")},
+	{is(batch.ErrNotFound), http.StatusNotFound, text("There is no batch with this id.")},
+	{is(batch.ErrShuttingDown), http.StatusServiceUnavailable,
+		text("The console is shutting down, so nothing was sent. Try again in a minute.")},
+	{isCloud, http.StatusServiceUnavailable, func(err error) string { return cloudMessage(err) }},
+}
+
+// isCloud reports whether err came from a call to ModelArts or IAM.
+func isCloud(err error) bool {
+	var (
+		te *modelarts.TransportError
+		ae *modelarts.APIError
+		re *modelarts.RedirectError
+		de *modelarts.DecodeError
+	)
+	return errors.As(err, &te) || errors.As(err, &ae) || errors.As(err, &re) || errors.As(err, &de)
+}
+
+// cloudProblem names, in a few words, what went wrong with ModelArts.
+func cloudProblem(err error) string {
+	var (
+		te *modelarts.TransportError
+		ae *modelarts.APIError
+		re *modelarts.RedirectError
+		de *modelarts.DecodeError
+	)
+	switch {
+	case errors.As(err, &te) && te.Timeout:
+		return "ModelArts did not answer in time"
+	case errors.As(err, &te):
+		return "ModelArts is unreachable"
+	case errors.As(err, &re):
+		return "ModelArts answered with a redirect, which the console does not follow"
+	case errors.As(err, &de):
+		return "ModelArts answered something the console could not read"
+	case errors.As(err, &ae) && (ae.HTTPStatus == http.StatusUnauthorized || ae.HTTPStatus == http.StatusForbidden ||
+		ae.Code == modelarts.CodeAuthFailed):
+		return "ModelArts refused the console's credentials"
+	case errors.As(err, &ae) && ae.HTTPStatus == http.StatusTooManyRequests:
+		if ae.RetryAfter > 0 {
+			return fmt.Sprintf("ModelArts is throttling requests and asked to wait %s", ae.RetryAfter)
+		}
+		return "ModelArts is throttling requests"
+	case errors.As(err, &ae) && ae.HTTPStatus >= 500:
+		return "ModelArts reported a fault of its own"
+	case errors.As(err, &ae):
+		return "ModelArts refused the request (" + ae.Code + ")"
+	}
+	return "ModelArts is unavailable"
+}
+
+// cloudMessage is cloudProblem with what to do about it.
+func cloudMessage(err error) string {
+	p := cloudProblem(err)
+	var ae *modelarts.APIError
+	switch {
+	case strings.Contains(p, "credentials"):
+		return p + ". An administrator must check the console's access key, secret key or IAM user and the project ID."
+	case strings.Contains(p, "throttling"):
+		return p + ". Wait a moment and try again."
+	case errors.As(err, &ae) && ae.HTTPStatus < 500 && ae.HTTPStatus != http.StatusTooManyRequests:
+		return p + ". Nothing was changed."
+	}
+	return p + ". Try again in a moment; if it lasts, tell an administrator."
+}
+
+// CloudUnavailable is what a page shows every role, viewers included, when
+// ModelArts could not be asked: plain words, never the error chain.
+func CloudUnavailable(err error) *UserError {
+	return &UserError{Status: http.StatusServiceUnavailable, Message: cloudMessage(err), Cause: err}
+}
+
+// publicError maps err to what the person sees: a *UserError as it is, an
+// echo.HTTPError by its status and message, a domain error by errorTable,
+// and anything else as a fault of the console.
+func publicError(err error) *UserError {
+	var ue *UserError
+	if errors.As(err, &ue) {
+		return ue
+	}
 	var he *echo.HTTPError
 	if errors.As(err, &he) {
-		status = he.Code
-		if m, ok := he.Message.(string); ok && m != "" && status < 500 {
-			msg = m
-		} else if status < 500 {
-			msg = http.StatusText(status)
+		msg, _ := he.Message.(string)
+		if msg == "" {
+			msg = http.StatusText(he.Code)
+			if he.Code >= 500 {
+				msg = msgConsoleFault
+			}
 		}
-		if he.Internal != nil && status >= 500 {
-			s.log.ErrorContext(ctx(c), "request failed", slog.Int("status", status),
-				slog.String("error", he.Internal.Error()),
-				slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)))
+		return &UserError{Status: he.Code, Message: msg, Cause: he.Internal}
+	}
+	for _, r := range errorTable {
+		if r.match(err) {
+			return &UserError{Status: r.status, Message: r.message(err), Cause: err}
 		}
-	} else {
-		s.log.ErrorContext(ctx(c), "request failed", slog.Int("status", status),
-			slog.String("error", err.Error()),
+	}
+	return &UserError{Status: http.StatusInternalServerError, Message: msgConsoleFault, Cause: err}
+}
+
+// handleError is the one path by which errors reach users: publicError
+// decides the status and message; causes of 5xx answers are logged with
+// the request id. htmx requests get a fragment, plain requests a full page.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		s.log.ErrorContext(ctx(c), "error after response was committed", slog.String("err", err.Error()))
+		return
+	}
+	ue := publicError(err)
+	status, msg := ue.Status, ue.Message
+	if status >= 500 {
+		cause := "(none)"
+		if ue.Cause != nil {
+			cause = ue.Cause.Error()
+		}
+		s.log.ErrorContext(ctx(c), "request failed", slog.Int("status", status), slog.String("err", cause),
 			slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)))
 	}
 	if c.Request().Method == http.MethodHead {
@@ -56,7 +218,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		rerr = s.render(c, status, views.ErrorPage(status, http.StatusText(status), msg))
 	}
 	if rerr != nil {
-		s.log.ErrorContext(ctx(c), "render error page", slog.String("error", rerr.Error()))
+		s.log.ErrorContext(ctx(c), "render error page", slog.String("err", rerr.Error()))
 		_ = c.String(status, msg)
 	}
 }
