@@ -18,6 +18,7 @@ func (s *Server) registerBatchRoutes(g *echo.Group) {
 	g.GET("/batches", s.handleBatchList, in)
 	g.GET("/batches/:id", s.handleBatchView, in)
 	g.GET("/batches/:id/status", s.handleBatchStatus, in)
+	g.POST("/batches/:id/select-failed", s.handleSelectFailed, s.require(auth.PermRunActions))
 }
 
 // batchListLimit is how many recent batches the list shows.
@@ -88,4 +89,32 @@ func (s *Server) handleBatchStatus(c echo.Context) error {
 		return err
 	}
 	return s.render(c, http.StatusOK, views.BatchStatus(p))
+}
+
+// handleSelectFailed makes the servers of batch :id that need attention
+// (failed, not changed, outcome unknown, did not change state) the user's
+// selection, exactly, and opens the fleet filtered to the selection. A
+// retry goes through preview and confirmation again: nothing is sent here.
+func (s *Server) handleSelectFailed(c echo.Context) error {
+	p, err := s.batchProgress(c)
+	if err != nil {
+		return err
+	}
+	bad := p.Bad()
+	if len(bad) == 0 {
+		return &UserError{Status: http.StatusUnprocessableEntity,
+			Message: "No server of this batch needs attention, so the selection was left as it was."}
+	}
+	ids := make([]string, len(bad))
+	for i, st := range bad {
+		ids[i] = st.ID
+	}
+	u := currentUser(c)
+	if err := s.selections.Clear(ctx(c), u.ID); err != nil {
+		return err
+	}
+	if err := s.selections.Add(ctx(c), u.ID, ids...); err != nil {
+		return err
+	}
+	return redirect(c, "/servers?selected=1")
 }

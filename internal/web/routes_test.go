@@ -114,6 +114,7 @@ var routeTable = []routeRule{
 	{route: "GET /batches", want: everyRoleGET},
 	{route: "GET /batches/:id", target: "/batches/no-such-batch", want: codes{303, 404, 404, 404, 404}},
 	{route: "GET /batches/:id/status", target: "/batches/no-such-batch/status", want: codes{303, 404, 404, 404, 404}},
+	{route: "POST /batches/:id/select-failed", target: "/batches/no-such-batch/select-failed", want: codes{401, 403, 404, 403, 404}},
 
 	// Your account: every signed-in user.
 	{route: "GET /account", want: everyRoleGET},
