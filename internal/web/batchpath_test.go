@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/PuerkitoBio/goquery"
+
 	"github.com/devserver-console/console/internal/auth"
 	"github.com/devserver-console/console/internal/fleet"
 	"github.com/devserver-console/console/internal/modelarts"
@@ -130,5 +132,37 @@ func TestSelectFailedServers(t *testing.T) {
 	// An approver, who may see the batch but not run actions, is not offered the button.
 	if strings.Contains(e.As(t, auth.RoleApprover).HTMX(t, http.MethodGet, "/batches/"+id+"/status", nil).Body, "select-failed") {
 		t.Error("an approver is offered to select servers")
+	}
+}
+
+// TestActionControlsShowBusyAndCannotRepeat: every control of the action
+// flow that waits on ModelArts (the preview buttons, Continue, Run and
+// Confirm) is disabled by htmx while its request runs.
+func TestActionControlsShowBusyAndCannotRepeat(t *testing.T) {
+	e := newActionEnv(t)
+	servers := e.pick(t, 1, nil, eligible(modelarts.BatchDelete))
+	e.selectServers(t, "operator1", idsOf(servers)...)
+	page := e.op.Get(t, "/servers").Doc(t)
+	buttons := page.Find(`.action-buttons button[hx-post="/actions/preview"]`)
+	if buttons.Length() != 6 {
+		t.Fatalf("%d preview buttons, want 6", buttons.Length())
+	}
+	buttons.Each(func(_ int, b *goquery.Selection) {
+		if v, _ := b.Attr("hx-disabled-elt"); v != ".action-buttons button" {
+			t.Errorf("preview button %q: hx-disabled-elt = %q", b.Text(), v)
+		}
+	})
+	for _, tt := range []struct {
+		action   modelarts.BatchType
+		selector string
+	}{
+		{modelarts.BatchDelete, `form#action-form[hx-post="/actions/review"][hx-disabled-elt]`},
+		{modelarts.BatchStop, `form#action-form[hx-post="/actions/execute"][hx-disabled-elt]`},
+	} {
+		e.selectServers(t, "operator1", idsOf(e.pick(t, 1, nil, eligible(tt.action)))...)
+		doc, _ := e.preview(t, e.op, tt.action)
+		if doc.Find(tt.selector).Length() != 1 {
+			t.Errorf("%s: no %s", tt.action, tt.selector)
+		}
 	}
 }
