@@ -53,17 +53,14 @@ func (s *Server) handleActionPreview(c echo.Context) error {
 		}))
 	}
 	snap, err := s.fleet.Get(ctx(c))
-	if snap == nil {
-		if err == nil {
-			err = errors.New("no snapshot")
-		}
-		return echo.NewHTTPError(http.StatusServiceUnavailable,
-			"The server list could not be read from ModelArts, so no preview can be made. Try again in a moment.").SetInternal(err)
+	if snap == nil && err == nil {
+		err = errors.New("no snapshot")
 	}
 	if err != nil {
 		// A stale list would judge eligibility on old states: refuse.
-		return echo.NewHTTPError(http.StatusServiceUnavailable,
-			"The server list could not be refreshed from ModelArts, so no preview can be made. Try again in a moment.").SetInternal(err)
+		return &UserError{Status: http.StatusServiceUnavailable, Cause: err,
+			Message: "The server list could not be read from ModelArts (" + cloudProblem(err) +
+				"), so no preview can be made and nothing was sent. Try again in a moment."}
 	}
 	p, err := s.batches.Prepare(ctx(c), u, action, ids, snap)
 	if err != nil {

@@ -74,7 +74,7 @@ func TestCloudErrorsReachPeople(t *testing.T) {
 		if r.Status != http.StatusServiceUnavailable {
 			t.Fatalf("status %d, want 503\n%s", r.Status, r.Body)
 		}
-		for _, want := range []string{"could not be", "ModelArts"} {
+		for _, want := range []string{"could not be read from ModelArts", "ModelArts is unreachable", "nothing was sent"} {
 			if !strings.Contains(r.Body, want) {
 				t.Errorf("answer does not say %q: %s", want, r.Body)
 			}
