@@ -15,7 +15,9 @@ require (
 	github.com/mxschmitt/playwright-go v0.6401.0
 	github.com/pquerna/otp v1.5.0
 	golang.org/x/crypto v0.58.0
+	github.com/nicksnyder/go-i18n/v2 v2.7.0
 	golang.org/x/sync v0.25.0
+	golang.org/x/text v0.43.0
 	golang.org/x/time v0.16.0
 	modernc.org/sqlite v1.62.0
 )
@@ -44,7 +46,6 @@ require (
 	golang.org/x/mod v0.42.0 // indirect
 	golang.org/x/net v0.61.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
-	golang.org/x/text v0.43.0 // indirect
 	golang.org/x/tools v0.52.0 // indirect
 	modernc.org/libc v1.80.1 // indirect
 	modernc.org/mathutil v1.7.1 // indirect

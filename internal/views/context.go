@@ -17,6 +17,11 @@ type PageContext struct {
 	Simulated bool
 	Flash     string
 	Path      string
+
+	// The signed-in user's display settings (zero values: follow the
+	// device and the browser).
+	Theme    auth.Theme
+	TimeZone string
 }
 
 type pageKey struct{}
@@ -46,6 +51,18 @@ func Can(ctx context.Context, p auth.Permission) bool {
 const htmxConfig = `{"includeIndicatorStyles":false,"allowEval":false,"allowScriptTags":false,"selfRequestsOnly":true,` +
 	`"attributesToSettle":["class","width","height"],` +
 	`"responseHandling":[{"code":"204","swap":false},{"code":"[23]..","swap":true},{"code":"422","swap":true},{"code":"[45]..","swap":false,"error":true}]}`
+
+// colorScheme tells the browser which schemes the page supports, so form
+// controls and scroll bars match the theme.
+func colorScheme(ctx context.Context) string {
+	switch Page(ctx).Theme {
+	case auth.ThemeLight:
+		return "light"
+	case auth.ThemeDark:
+		return "dark"
+	}
+	return "light dark"
+}
 
 func csrfHeaders(token string) string {
 	return `{"X-CSRF-Token":"` + token + `"}`

@@ -22,6 +22,7 @@ func (s *Server) registerAccountRoutes(e *echo.Echo) {
 	e.POST("/account/factor", s.handleFactorStart, in)
 	e.POST("/account/factor/confirm", s.handleFactorConfirm, in)
 	e.POST("/account/sessions/end", s.handleSessionEnd, in)
+	e.POST("/account/settings", s.handleAccountSettings, in)
 }
 
 // accountNotices are the notices after a change (Post/Redirect/Get).
@@ -32,12 +33,17 @@ var accountNotices = map[string]string{
 // handleAccountShow shows the signed-in user's account page.
 func (s *Server) handleAccountShow(c echo.Context) error {
 	f := views.AccountForm{Done: c.QueryParam("done") == "1", Notice: accountNotices[c.QueryParam("notice")]}
+	f.Settings.Saved = c.QueryParam("saved") == "1"
 	return s.renderAccount(c, http.StatusOK, f)
 }
 
-// renderAccount fills in the factor and session parts of the page.
+// renderAccount fills in the factor, session and display settings parts
+// of the page.
 func (s *Server) renderAccount(c echo.Context, status int, f views.AccountForm) error {
 	me := currentUser(c)
+	if f.Settings.Prefs.Theme == "" {
+		f.Settings.Prefs = prefs(c)
+	}
 	u, err := s.users.Get(ctx(c), me.ID)
 	if err != nil {
 		return err
@@ -135,10 +141,10 @@ func (s *Server) handleFactorConfirm(c echo.Context) error {
 	switch {
 	case err == nil:
 	case errors.As(err, &le) && !errors.Is(err, auth.ErrInvalidCredentials):
-		return fail(http.StatusTooManyRequests, lockedMessage(le.Until, time.Now()))
+		return fail(http.StatusTooManyRequests, lockedMessage(s.loc(c), le.Until, time.Now()))
 	case errors.Is(err, auth.ErrInvalidCredentials):
 		if errors.As(err, &le) {
-			return fail(http.StatusTooManyRequests, "That code is not right. "+lockedMessage(le.Until, time.Now()))
+			return fail(http.StatusTooManyRequests, "That code is not right. "+lockedMessage(s.loc(c), le.Until, time.Now()))
 		}
 		return fail(http.StatusUnprocessableEntity, "That code is not right. Check that your device's clock is correct and enter the current code.")
 	case errors.Is(err, auth.ErrNoEnrolment):
@@ -228,4 +234,40 @@ func (s *Server) handleAccountPassword(c echo.Context) error {
 		return err
 	}
 	return redirect(c, "/account?done=1")
+}
+
+// settingsErrors maps an unacceptable preference to its field's message
+// (catalog ids).
+var settingsErrors = map[string]string{
+	auth.PrefTheme:    "settings.err.theme",
+	auth.PrefLanguage: "settings.err.language",
+	auth.PrefTimeZone: "settings.err.time_zone",
+}
+
+// handleAccountSettings saves the signed-in user's display settings
+// (theme, language, time zone). An unacceptable value re-shows the form
+// with the values as typed and a message at the field; nothing is saved.
+func (s *Server) handleAccountSettings(c echo.Context) error {
+	me := currentUser(c)
+	p := auth.Preferences{
+		Theme:    auth.Theme(c.FormValue("theme")),
+		Language: c.FormValue("language"),
+		TimeZone: c.FormValue("time_zone"),
+	}
+	err := s.users.SetPreferences(ctx(c), me.ID, p)
+	var pe *auth.PreferencesError
+	if errors.As(err, &pe) {
+		if p.Theme == "" || !p.Theme.Valid() {
+			p.Theme = auth.ThemeSystem // re-show a valid choice; the message names the problem
+		}
+		f := views.AccountForm{Settings: views.SettingsForm{
+			Prefs:  p,
+			Errors: map[string]string{pe.Field: s.loc(c).T(settingsErrors[pe.Field])},
+		}}
+		return s.renderAccount(c, http.StatusUnprocessableEntity, f)
+	}
+	if err != nil {
+		return err
+	}
+	return redirect(c, "/account?saved=1#settings-title")
 }

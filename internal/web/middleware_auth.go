@@ -46,7 +46,7 @@ func (s *Server) useAuth(e *echo.Echo) {
 		e.IPExtractor = clientIPExtractor(s.cfg.TrustedProxies)
 	}
 	s.anonLimiter = newAnonymousLimiter()
-	e.Use(s.securityHeaders, s.limitBody, s.loadSession, s.throttleAnonymous, s.verifyCSRF, s.enforceEnrolment)
+	e.Use(s.securityHeaders, s.limitBody, s.loadSession, s.localize, s.throttleAnonymous, s.verifyCSRF, s.enforceEnrolment)
 }
 
 // maxBodyBytes bounds every request body: the largest form, an OS change

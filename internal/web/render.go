@@ -32,10 +32,13 @@ func (s *Server) render(c echo.Context, status int, cmp templ.Component) error {
 
 // pageContext gathers what every page shows about the request.
 func (s *Server) pageContext(c echo.Context) views.PageContext {
+	p := prefs(c)
 	pc := views.PageContext{
 		User:      auth.UserFrom(c.Request().Context()),
 		Simulated: s.simulated,
 		Path:      c.Request().URL.Path,
+		Theme:     p.Theme,
+		TimeZone:  p.TimeZone,
 	}
 	if tok, ok := c.Get(csrfContextKey).(string); ok {
 		pc.CSRFToken = tok

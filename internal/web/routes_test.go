@@ -122,6 +122,7 @@ var routeTable = []routeRule{
 	{route: "POST /account/factor/confirm", form: url.Values{"code": {""}}, want: codes{401, 422, 422, 422, 422}},
 	{route: "POST /account/sessions/end", form: url.Values{"session": {"no-such-session"}}, want: codes{401, 303, 303, 303, 303}},
 	{route: "POST /account/factor", want: codes{401, 303, 303, 303, 303}},
+	{route: "POST /account/settings", form: url.Values{"theme": {"dark"}, "language": {"en"}, "time_zone": {"Asia/Shanghai"}}, want: codes{401, 303, 303, 303, 303}},
 
 	// Audit log review: approvers and admins.
 	{route: "GET /audit", want: approverGET},

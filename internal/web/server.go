@@ -17,6 +17,7 @@ import (
 	"github.com/devserver-console/console/internal/batch"
 	"github.com/devserver-console/console/internal/config"
 	"github.com/devserver-console/console/internal/fleet"
+	"github.com/devserver-console/console/internal/i18n"
 	"github.com/devserver-console/console/internal/store"
 )
 
@@ -40,6 +41,9 @@ type Deps struct {
 	Selections *fleet.Selections
 	// Batches prepares, executes and tracks batch actions.
 	Batches *batch.Service
+	// Catalog holds the message catalogs; when nil, New loads the
+	// embedded ones.
+	Catalog *i18n.Catalog
 }
 
 // Server is the console's HTTP server. Handlers are its methods; its fields
@@ -59,6 +63,8 @@ type Server struct {
 	fleet      *fleet.Cache
 	selections *fleet.Selections
 	batches    *batch.Service
+
+	catalog *i18n.Catalog
 
 	e *echo.Echo
 }
@@ -81,6 +87,15 @@ func New(d Deps) (*Server, error) {
 		fleet:      d.Fleet,
 		selections: d.Selections,
 		batches:    d.Batches,
+
+		catalog: d.Catalog,
+	}
+	if s.catalog == nil {
+		c, err := i18n.Load()
+		if err != nil {
+			return nil, err
+		}
+		s.catalog = c
 	}
 	if s.selections == nil && d.DB != nil {
 		s.selections = fleet.NewSelections(d.DB, nil)

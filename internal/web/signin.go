@@ -14,16 +14,17 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/devserver-console/console/internal/auth"
+	"github.com/devserver-console/console/internal/i18n"
 	"github.com/devserver-console/console/internal/views"
 )
 
-// Messages shown on the sign-in page. Every failed sign-in gets the same
-// one, whatever the reason.
+// Messages (catalog ids) shown on the sign-in page. Every failed sign-in
+// gets the same one, whatever the reason.
 const (
-	msgBadCredentials = "Incorrect username or password."
-	msgMissingFields  = "Enter your username and password."
-	msgSignedOut      = "You have been signed out."
-	msgExpired        = "Your session has expired. Sign in again."
+	msgBadCredentials = "signin.err.bad_credentials"
+	msgMissingFields  = "signin.err.missing_fields"
+	msgSignedOut      = "signin.signed_out"
+	msgExpired        = "signin.expired"
 )
 
 func (s *Server) registerSignInRoutes(e *echo.Echo) {
@@ -34,10 +35,10 @@ func (s *Server) registerSignInRoutes(e *echo.Echo) {
 	e.POST("/signout", s.handleSignOut)
 }
 
-// Messages of the second sign-in step.
+// Messages (catalog ids) of the second sign-in step.
 const (
-	msgBadCode     = "That code is not right. Enter the current code from your authenticator app, or an unused recovery code."
-	msgMissingCode = "Enter the code from your authenticator app."
+	msgBadCode     = "signin.err.bad_code"
+	msgMissingCode = "signin.err.missing_code"
 )
 
 // handleSignInForm shows the sign-in form; a signed-in user goes straight
@@ -50,9 +51,9 @@ func (s *Server) handleSignInForm(c echo.Context) error {
 	f := views.SignInForm{Next: nextField(next)}
 	switch {
 	case c.QueryParam("signedout") != "":
-		f.Notice = msgSignedOut
+		f.Notice = s.loc(c).T(msgSignedOut)
 	case c.Get(sessionExpiredContextKey) == true, c.QueryParam("expired") != "":
-		f.Notice = msgExpired
+		f.Notice = s.loc(c).T(msgExpired)
 	}
 	return s.render(c, http.StatusOK, views.SignInPage(f))
 }
@@ -85,7 +86,7 @@ func (s *Server) handleSignIn(c echo.Context) error {
 	next := safeNext(c.FormValue("next"))
 	form := views.SignInForm{Username: name, Next: nextField(next)}
 	if name == "" || password == "" {
-		form.Error = msgMissingFields
+		form.Error = s.loc(c).T(msgMissingFields)
 		return s.render(c, http.StatusUnprocessableEntity, views.SignInPage(form))
 	}
 
@@ -152,7 +153,7 @@ func (s *Server) signinRefused(c echo.Context, actor auth.Actor, err error, extr
 		}
 	}
 	status := http.StatusUnauthorized
-	msg := msgBadCredentials
+	msg := s.loc(c).T(msgBadCredentials)
 	if isLocked {
 		detail := map[string]string{
 			"locked":       map[string]string{"pair": "username from this address", "addr": "client address"}[le.Kind],
@@ -169,7 +170,7 @@ func (s *Server) signinRefused(c echo.Context, actor auth.Actor, err error, extr
 			s.log.ErrorContext(ctx, "sign-in delay not recorded in the audit log", slog.String("err", rerr.Error()))
 		}
 		status = http.StatusTooManyRequests
-		msg = lockedMessage(le.Until, time.Now())
+		msg = lockedMessage(s.loc(c), le.Until, time.Now())
 		c.Response().Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(time.Until(le.Until).Seconds())))))
 	}
 	s.log.InfoContext(ctx, "sign-in refused", slog.String("client_ip", actor.ClientIP), slog.Bool("delayed", isLocked))
@@ -207,7 +208,7 @@ func (s *Server) handleSignInCode(c echo.Context) error {
 	form := views.SignInCodeForm{Next: nextField(next)}
 	code := strings.TrimSpace(bodyValue(c, "code"))
 	if code == "" {
-		form.Error = msgMissingCode
+		form.Error = s.loc(c).T(msgMissingCode)
 		return s.render(c, http.StatusUnprocessableEntity, views.SignInCodePage(form))
 	}
 	actor := auth.ActorFrom(ctx)
@@ -231,7 +232,7 @@ func (s *Server) handleSignInCode(c echo.Context) error {
 		return rerr
 	}
 	if status == http.StatusUnauthorized {
-		msg = msgBadCode
+		msg = s.loc(c).T(msgBadCode)
 	}
 	form.Error = msg
 	return s.render(c, status, views.SignInCodePage(form))
@@ -239,19 +240,16 @@ func (s *Server) handleSignInCode(c echo.Context) error {
 
 // lockedMessage tells a locked-out user how long to wait, without saying
 // whether the name exists.
-func lockedMessage(until, now time.Time) string {
+func lockedMessage(l *i18n.Localizer, until, now time.Time) string {
 	wait := until.Sub(now)
-	n, unit := int(math.Ceil(wait.Minutes())), "minute"
+	n, id := int(math.Ceil(wait.Minutes())), "signin.err.locked"
 	if wait < 90*time.Second {
-		n, unit = int(math.Ceil(wait.Seconds())), "second"
+		n, id = int(math.Ceil(wait.Seconds())), "signin.err.locked_seconds"
 	}
 	if n < 1 {
 		n = 1
 	}
-	if n != 1 {
-		unit += "s"
-	}
-	return fmt.Sprintf("Too many failed sign-in attempts. Try again in %d %s.", n, unit)
+	return l.N(id, n)
 }
 
 // handleSignOut ends the session server-side (the cookie stops working,

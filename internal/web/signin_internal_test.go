@@ -3,6 +3,8 @@ package web
 import (
 	"testing"
 	"time"
+
+	"github.com/devserver-console/console/internal/i18n"
 )
 
 func TestSafeNext(t *testing.T) {
@@ -47,9 +49,13 @@ func TestLockedMessage(t *testing.T) {
 		{"one second", now.Add(time.Second), "Too many failed sign-in attempts. Try again in 1 second."},
 		{"already over", now.Add(-time.Second), "Too many failed sign-in attempts. Try again in 1 second."},
 	}
+	zh := i18n.MustLoad().Localizer(i18n.Chinese)
+	if got, want := lockedMessage(zh, now.Add(15*time.Minute), now), "登录失败次数过多。请在 15 分钟后重试。"; got != want {
+		t.Errorf("Chinese: %q, want %q", got, want)
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := lockedMessage(tt.until, now); got != tt.want {
+			if got := lockedMessage(i18n.MustLoad().Localizer(i18n.English), tt.until, now); got != tt.want {
 				t.Fatalf("lockedMessage = %q, want %q", got, tt.want)
 			}
 		})

@@ -1,0 +1,61 @@
+package views
+
+import (
+	"context"
+
+	"github.com/devserver-console/console/internal/auth"
+	"github.com/devserver-console/console/internal/i18n"
+	"github.com/devserver-console/console/internal/modelarts"
+)
+
+// english renders pages when the request carries no localizer (component
+// unit tests, or a page rendered outside the web layer).
+var english = i18n.MustLoad().Localizer(i18n.English)
+
+// Loc returns the request's localizer (web puts it into the request
+// context; English when there is none).
+func Loc(ctx context.Context) *i18n.Localizer {
+	if l := i18n.From(ctx); l != nil {
+		return l
+	}
+	return english
+}
+
+// T is message id of the request's language, with {{.Key}} placeholders
+// filled from kv (key, value pairs). Every user-visible text of a
+// template goes through T or N (TestTemplatesUseTheCatalog checks).
+func T(ctx context.Context, id string, kv ...any) string { return Loc(ctx).T(id, kv...) }
+
+// N is message id in the plural form for count ({{.Count}} in the text).
+func N(ctx context.Context, id string, count int, kv ...any) string {
+	return Loc(ctx).N(id, count, kv...)
+}
+
+// Lang is the request's language, for the html lang attribute.
+func Lang(ctx context.Context) string { return Loc(ctx).Lang() }
+
+// StatusName is a ModelArts status for display, in the request's
+// language ("STOPPED" → "Stopped" / "已停止"). The audit log and exports
+// keep the API's values; an unknown status is shown as the API sent it.
+func StatusName(ctx context.Context, st modelarts.Status) string {
+	if l := Loc(ctx); l.Has("status." + string(st)) {
+		return l.T("status." + string(st))
+	}
+	return st.Label()
+}
+
+// ActionName is a batch action for display ("STOP" → "Stop" / "停止").
+func ActionName(ctx context.Context, t modelarts.BatchType) string {
+	if l := Loc(ctx); l.Has("action." + string(t)) {
+		return l.T("action." + string(t))
+	}
+	return string(t)
+}
+
+// RoleName is a console role for display.
+func RoleName(ctx context.Context, r auth.Role) string {
+	if l := Loc(ctx); l.Has("role." + string(r)) {
+		return l.T("role." + string(r))
+	}
+	return string(r)
+}
