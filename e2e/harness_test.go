@@ -119,6 +119,13 @@ func createUser(t *testing.T, a *app.App, name string, role auth.Role) {
 // uncaught JavaScript errors and CSP violations on the page fail t.
 func newPage(t *testing.T, c *console) playwright.Page {
 	t.Helper()
+	return newPageWith(t, c, nil)
+}
+
+// newPageWith is newPage with the browser context's options adjusted by
+// adjust (viewport, colour scheme, locale, BypassCSP for injecting axe).
+func newPageWith(t *testing.T, c *console, adjust func(*playwright.BrowserNewContextOptions)) playwright.Page {
+	t.Helper()
 	dir := filepath.Join(artifactsDir, artifactName(t.Name()))
 	// The first page of a test clears what an earlier run left; a second
 	// page in the same test (another user) gets numbered files.
@@ -131,13 +138,17 @@ func newPage(t *testing.T, c *console) playwright.Page {
 	} else {
 		suffix = fmt.Sprintf("-%d", n)
 	}
-	bctx, err := browser.NewContext(playwright.BrowserNewContextOptions{
+	opts := playwright.BrowserNewContextOptions{
 		BaseURL:         playwright.String(c.URL),
 		AcceptDownloads: playwright.Bool(true),
 		Locale:          playwright.String("en-GB"),
 		TimezoneId:      playwright.String("UTC"),
 		Viewport:        &playwright.Size{Width: 1280, Height: 900},
-	})
+	}
+	if adjust != nil {
+		adjust(&opts)
+	}
+	bctx, err := browser.NewContext(opts)
 	if err != nil {
 		t.Fatalf("new browser context: %v", err)
 	}

@@ -6,6 +6,8 @@
 #      Installed with apt-get when missing and we are root.
 #   2. The Playwright driver (npm playwright-core, pinned to the version the Go module in
 #      go.mod expects) in $PLAYWRIGHT_DRIVER_PATH, by scripts/install-playwright-driver.sh.
+#   3. axe-core (npm, pinned version and sha512) in $AXE_CORE_DIR (default
+#      <repo>/.cache/axe-core-<version>), by scripts/install-axe-core.sh.
 #
 # When something is missing and cannot be installed here (not root, no package registry),
 # it stops with a non-zero status and prints the exact commands to run. It never skips.
@@ -79,3 +81,12 @@ if ! PLAYWRIGHT_CORE_VERSION="$VERSION" "$ROOT/scripts/install-playwright-driver
   exit 1
 fi
 say "driver: playwright-core $VERSION in $DRIVER_DIR"
+
+# --- 3. axe-core (accessibility checks injected by e2e/a11y_test.go) -------
+AXE_DIR="${AXE_CORE_DIR:-$ROOT/.cache/axe-core-${AXE_CORE_VERSION:-4.14.1}}"
+if ! "$ROOT/scripts/install-axe-core.sh" "$AXE_DIR" >/dev/null; then
+  say "ERROR: could not install axe-core into $AXE_DIR (it needs npm and the npm registry)."
+  say "Once they are available, run: scripts/install-axe-core.sh $AXE_DIR"
+  exit 1
+fi
+say "axe-core: $AXE_DIR"

@@ -314,6 +314,9 @@ func TestCatalogHasEveryIDTheTemplatesUse(t *testing.T) {
 	for _, a := range modelarts.BatchTypes {
 		missing = append(missing, need(ids, "action."+string(a))...)
 	}
+	for _, r := range auditQuickRanges {
+		missing = append(missing, need(ids, r.id)...)
+	}
 	sort.Strings(missing)
 	for _, m := range missing {
 		t.Errorf("the catalog lacks %s", m)

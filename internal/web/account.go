@@ -44,6 +44,7 @@ func (s *Server) renderAccount(c echo.Context, status int, f views.AccountForm) 
 	if f.Settings.Prefs.Theme == "" {
 		f.Settings.Prefs = prefs(c)
 	}
+	f.Settings.Now = time.Now()
 	u, err := s.users.Get(ctx(c), me.ID)
 	if err != nil {
 		return err

@@ -223,10 +223,84 @@
     }, function () { /* no clipboard permission: the id stays in the tooltip */ });
   });
 
+
+  // --- Enter in the typed confirmation ---------------------------------------
+  // Enter in [data-confirm-word] confirms when the word matches (it presses
+  // the dialog's Confirm button, so the same request goes out as by
+  // clicking), and does nothing otherwise: it never submits the form some
+  // other way.
+  document.addEventListener("keydown", function (e) {
+    var t = e.target;
+    if (e.key !== "Enter" || e.isComposing || !t || !t.matches || !t.matches("[data-confirm-word]")) return;
+    e.preventDefault();
+    var dialog = t.closest("dialog");
+    var btn = dialog && confirmButton(dialog);
+    syncConfirm(t);
+    if (btn && !btn.disabled) btn.click();
+  });
+
+  // --- Focus follows the preview ---------------------------------------------
+  // When a preview arrives in the action panel, focus moves to its heading,
+  // so keyboard and screen reader users land on what just appeared.
+  document.addEventListener("htmx:afterSettle", function (e) {
+    var target = e.detail && e.detail.target;
+    if (!target || target.id !== "action-panel") return;
+    var heading = target.querySelector("#action-preview-title, h2");
+    if (!heading) return;
+    if (!heading.hasAttribute("tabindex")) heading.setAttribute("tabindex", "-1");
+    heading.focus();
+  });
+
+  // --- Times in the person's time zone ------------------------------------------
+  // <time datetime="…Z" data-when="second|minute|clock"> is rendered in the
+  // user's time zone setting, else UTC; here it is shown in the setting's
+  // zone (html[data-time-zone]) or else the browser's, as
+  // "YYYY-MM-DD HH:MM:SS zone". The UTC time stays in the title (hover).
+  var zoneSetting = document.documentElement.getAttribute("data-time-zone") || undefined;
+  var formatters = {};
+
+  function formatter(precision) {
+    if (formatters[precision]) return formatters[precision];
+    var opts = { hourCycle: "h23", hour: "2-digit", minute: "2-digit", timeZoneName: "short", timeZone: zoneSetting };
+    if (precision !== "clock") {
+      opts.year = "numeric";
+      opts.month = "2-digit";
+      opts.day = "2-digit";
+    }
+    if (precision !== "minute") opts.second = "2-digit";
+    try {
+      formatters[precision] = new Intl.DateTimeFormat(document.documentElement.lang || "en", opts);
+    } catch (err) {
+      formatters[precision] = null; // an unknown zone: keep the server's text
+    }
+    return formatters[precision];
+  }
+
+  function localTime(el) {
+    var d = new Date(el.getAttribute("datetime"));
+    var f = formatter(el.getAttribute("data-when"));
+    if (isNaN(d.getTime()) || !f) return;
+    var p = {};
+    f.formatToParts(d).forEach(function (part) {
+      p[part.type] = part.value;
+    });
+    var clock = p.hour + ":" + p.minute + (p.second ? ":" + p.second : "");
+    var text = (p.year ? p.year + "-" + p.month + "-" + p.day + " " : "") + clock + (p.timeZoneName ? " " + p.timeZoneName : "");
+    if (el.textContent !== text) el.textContent = text;
+  }
+
+  function localTimes(root) {
+    var els = [];
+    if (root.matches && root.matches("time[data-when]")) els.push(root);
+    if (root.querySelectorAll) els = els.concat(Array.prototype.slice.call(root.querySelectorAll("time[data-when]")));
+    els.forEach(localTime);
+  }
+
   // --- Wiring ------------------------------------------------------------------
   function init(root) {
     syncLogin(root);
     syncFieldErrors(root);
+    localTimes(root);
     openDialogs(root);
   }
 
