@@ -12,6 +12,10 @@ PLAYWRIGHT_VERSION     ?= 1.64.1
 PLAYWRIGHT_DRIVER_PATH ?= $(CURDIR)/.cache/playwright-driver-$(PLAYWRIGHT_VERSION)
 E2E_TIMEOUT            ?= 10m
 export PLAYWRIGHT_DRIVER_PATH
+# axe-core, injected into every page by the accessibility journeys (e2e/a11y_test.go).
+AXE_CORE_VERSION ?= 4.14.1
+AXE_CORE_DIR     ?= $(CURDIR)/.cache/axe-core-$(AXE_CORE_VERSION)
+export AXE_CORE_VERSION AXE_CORE_DIR
 
 .PHONY: run build generate generate-check lint test test-unit test-deps test-e2e bench clean sdk-check
 
@@ -46,7 +50,7 @@ test-unit:
 	echo "$(GO) test -count=1 \$$($(GO) list $(PKGS) | grep -v /e2e)"; \
 	$(GO) test -count=1 $$(echo "$$pkgs" | grep -v '/e2e$$')
 
-## test-deps: install Chromium (apt, as root) and the Playwright driver when missing
+## test-deps: install Chromium (apt, as root), the Playwright driver and axe-core when missing
 test-deps:
 	PLAYWRIGHT_CORE_VERSION=$(PLAYWRIGHT_VERSION) scripts/install-test-deps.sh
 
