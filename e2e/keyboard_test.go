@@ -12,15 +12,6 @@ import (
 	"github.com/devserver-console/console/internal/modelarts"
 )
 
-// focusedID returns the id of the focused element ("" when it has none).
-func focusedID(t *testing.T, page playwright.Page) string {
-	t.Helper()
-	v, err := page.Evaluate(`() => document.activeElement ? document.activeElement.id : ""`)
-	must(t, err, "read the focused element")
-	s, _ := v.(string)
-	return s
-}
-
 // When a preview opens, focus moves to its heading; in the typed
 // confirmation, Enter does nothing until the word matches and then
 // confirms, as the Confirm button would.
