@@ -168,7 +168,9 @@ func runAxe(t *testing.T, page playwright.Page, script string) []axeViolation {
 }
 
 // TestAccessibilityEveryPage runs axe-core on every page of checkedPages
-// in the light and the dark colour scheme: zero violations of any impact.
+// in the light and the dark colour scheme: zero violations of any impact;
+// and every control of every page shows a clear focus ring when focused
+// from the keyboard.
 func TestAccessibilityEveryPage(t *testing.T) {
 	script := axeScript(t)
 	c := startConsole(t)
@@ -188,6 +190,7 @@ func TestAccessibilityEveryPage(t *testing.T) {
 					for _, v := range runAxe(t, page, script) {
 						t.Errorf("axe %s (%s): %s\n  %s", v.ID, v.Impact, v.Help, strings.Join(v.Nodes, "\n  "))
 					}
+					requireFocusRings(t, page)
 				})
 			}
 		})
