@@ -141,7 +141,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	// Keep the audit log's chain verified in the background: at start the
 	// tail after the last verified head (not the whole log), then every
 	// minute, and a full verification every CONSOLE_AUDIT_VERIFY_EVERY; and
-	// write signed checkpoints of its head every CONSOLE_AUDIT_ANCHOR_EVERY.
+	// write signed checkpoints of its head every CONSOLE_AUDIT_ANCHOR_EVERY;
+	// and index existing entries' filter values in the text index.
 	vctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.stopVerify = cancel
 	done := make(chan struct{})
@@ -149,8 +150,16 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	go func() {
 		defer close(done)
 		var wg sync.WaitGroup
-		wg.Add(2)
+		wg.Add(3)
 		go func() { defer wg.Done(); a.audit.RunVerifier(vctx, auditTailEvery, cfg.AuditVerifyEvery) }()
+		go func() {
+			// Index the filter values of entries written before migration
+			// 0011; text searches use the old plan until this is done.
+			defer wg.Done()
+			if err := a.audit.BackfillSearch(vctx); err != nil && vctx.Err() == nil {
+				log.ErrorContext(vctx, "audit: text index backfill stopped; text searches with filters stay on the slower plan until the next start", "err", err)
+			}
+		}()
 		go func() { defer wg.Done(); a.audit.RunAnchors(vctx, cfg.AuditAnchorEvery) }()
 		wg.Wait()
 	}()

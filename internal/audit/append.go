@@ -181,11 +181,6 @@ func (s *Store) insertTx(ctx context.Context, tx *sqlx.Tx, entries []*Entry) (sw
 		return 0, fmt.Errorf("prepare server index: %w", err)
 	}
 	defer srv.Close()
-	fts, err := tx.PrepareContext(ctx, `INSERT INTO audit_search (rowid, body) VALUES (?, ?)`)
-	if err != nil {
-		return 0, fmt.Errorf("prepare search index: %w", err)
-	}
-	defer fts.Close()
 
 	now := s.Now().UTC()
 	texts := make([]searchDoc, 0, len(entries))
@@ -237,24 +232,17 @@ func (s *Store) insertTx(ctx context.Context, tx *sqlx.Tx, entries []*Entry) (sw
 				return 0, fmt.Errorf("index servers of entry %d: %w", id, err)
 			}
 		}
-		texts = append(texts, searchDoc{id, searchText(e)})
+		texts = append(texts, newSearchDoc(e))
 		prev, lastAt = r.Hash, r.CreatedAt
 	}
 	// The search index goes last: an INSERT into audit_entries runs a
 	// statement savepoint (its triggers can abort), and every savepoint makes
 	// FTS5 flush what it holds, so interleaving would write one tiny index
 	// segment per entry.
-	for _, d := range texts {
-		if _, err := fts.ExecContext(ctx, d.id, d.text); err != nil {
-			return 0, fmt.Errorf("index text of entry %d: %w", d.id, err)
-		}
+	if err := s.indexText(ctx, tx.Tx, texts); err != nil {
+		return 0, err
 	}
 	return 0, nil
-}
-
-type searchDoc struct {
-	id   int64
-	text string
 }
 
 // serverKeys returns the distinct keys an entry is found under by the server

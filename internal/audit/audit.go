@@ -241,6 +241,9 @@ type Store struct {
 
 	anchors anchorState
 
+	search     atomic.Int32 // state of the text index: searchUnknown, searchBackfill, ...
+	searchOnce sync.Mutex   // guards the first read of search
+
 	vmu      sync.Mutex    // guards the background verification below
 	vdone    chan struct{} // closed when the running verification ends; nil when none runs
 	vstarted time.Time

@@ -104,3 +104,42 @@ func (s *Store) ListUnplannedForTest(ctx context.Context, f Filter, before int64
 
 // RowID is the id of a row returned by ListUnplannedForTest.
 func RowID(r row) int64 { return r.ID }
+
+// UnindexFacetsForTest puts the text index back as it was right after
+// migration 0011 on a log that already held every current entry: the new
+// index empty, the backfill not started, queries on the old index (which
+// the caller must have kept written, see KeepLegacySearchForTest).
+func (s *Store) UnindexFacetsForTest(ctx context.Context) error {
+	if _, err := s.db.Write.ExecContext(ctx, `INSERT INTO audit_search_v2 (audit_search_v2) VALUES ('delete-all')`); err != nil {
+		return err
+	}
+	if _, err := s.db.Write.ExecContext(ctx, `UPDATE audit_search_backfill SET below = (SELECT coalesce(max(id), 0) + 1 FROM audit_entries)`); err != nil {
+		return err
+	}
+	s.search.Store(searchBackfill)
+	return nil
+}
+
+// KeepLegacySearchForTest makes the store write both text indexes and read
+// the new one, as after a backfill that finished while the process ran, so
+// that UnindexFacetsForTest can follow.
+func (s *Store) KeepLegacySearchForTest() { s.search.Store(searchCompleted) }
+
+// FacetsReadyForTest reports whether queries read the new text index.
+func (s *Store) FacetsReadyForTest() bool { return s.search.Load() >= searchReady }
+
+// SetBackfillBatchForTest changes the backfill's batch size and returns a
+// function that restores it.
+func SetBackfillBatchForTest(n int) func() {
+	old := backfillBatch
+	backfillBatch = n
+	return func() { backfillBatch = old }
+}
+
+// UseLegacySearchForTest makes queries plan as before the backfill of
+// migration 0011 (on the words-only index, which must be complete) and
+// returns a function that restores the state.
+func (s *Store) UseLegacySearchForTest() func() {
+	old := s.search.Swap(searchBackfill)
+	return func() { s.search.Store(old) }
+}

@@ -2,7 +2,9 @@ package audit_test
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -15,14 +17,44 @@ import (
 // that every text search with another filter is walked window by window,
 // every page of every combination returns exactly the entries the plain
 // text-driven query returns.
+//
+// It runs three times over one log: as the text index is after migration
+// 0011's backfill (the index intersects the filter values), as it is before
+// the backfill has run (the windowed plan over the old index), and after a
+// backfill in small batches.
 func TestPlannedListMatchesUnplanned(t *testing.T) {
 	ts := newTestStore(t)
 	ctx := context.Background()
 	ts.clock.Set(time.Now().UTC())
+	ts.KeepLegacySearchForTest()
 	if err := ts.Seed(ctx, audit.SeedOptions{Count: 3000, Seed: 3, Servers: 40, Span: 10 * 24 * time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	defer audit.SetProbeCapForTest(5, 3)()
+	t.Run("faceted", func(t *testing.T) { checkPlannedMatchesUnplanned(t, ts) })
+	if err := ts.UnindexFacetsForTest(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("before backfill", func(t *testing.T) {
+		if ts.FacetsReadyForTest() {
+			t.Fatal("queries read the new index before its backfill")
+		}
+		checkPlannedMatchesUnplanned(t, ts)
+	})
+	defer audit.SetBackfillBatchForTest(7)()
+	if err := ts.BackfillSearch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("after backfill", func(t *testing.T) {
+		if !ts.FacetsReadyForTest() {
+			t.Fatal("queries do not read the new index after its backfill")
+		}
+		checkPlannedMatchesUnplanned(t, ts)
+	})
+}
+
+func checkPlannedMatchesUnplanned(t *testing.T, ts *testStore) {
+	ctx := context.Background()
 	var srv, corr, mid string
 	if err := ts.db.Read.QueryRow(`SELECT json_extract(targets, '$[0].id'), correlation_id, created_at FROM audit_entries
 		WHERE kind = 'request' AND id > 1500 ORDER BY id LIMIT 1`).Scan(&srv, &corr, &mid); err != nil {
@@ -31,7 +63,7 @@ func TestPlannedListMatchesUnplanned(t *testing.T) {
 	since, _ := time.Parse("2006-01-02T15:04:05.000000Z", mid)
 	others := []audit.Filter{
 		{Actor: "kim"}, {Action: "STOP"}, {Outcome: "api_error"}, {Server: srv}, {Correlation: corr},
-		{Actor: "kim", Outcome: "success"}, {Action: "REBOOT", Server: srv}, {Actor: "alice", Action: "STOP", Outcome: "success"},
+		{Actor: "kim", Outcome: "success"}, {Actor: " KIM ", Action: "STOP"}, {Action: "REBOOT", Server: srv}, {Actor: "alice", Action: "STOP", Outcome: "success"},
 		{Actor: "kim", Since: since, Until: since.Add(48 * time.Hour)}, {Outcome: "unknown", Action: "DELETE"},
 	}
 	for _, text := range []string{"STOP", "reboot", "ModelArts", "nomatch"} {
@@ -68,6 +100,53 @@ func TestPlannedListMatchesUnplanned(t *testing.T) {
 					before = next
 				}
 			})
+		}
+	}
+}
+
+// TestTextIndexFacets: the filter values the text index holds (migration
+// 0011) cannot be matched by typed text, and entries appended while the
+// backfill has not finished are found both before and after it.
+func TestTextIndexFacets(t *testing.T) {
+	ts := newTestStore(t)
+	ctx := context.Background()
+	ts.KeepLegacySearchForTest()
+	ts.exchange(t, metaFor("STOP", "b-1", audit.Target{ID: "srv-1", Name: "gpu-1"}), stopCall("srv-1"), okResult("r-1"))
+	if err := ts.UnindexFacetsForTest(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ts.exchange(t, metaFor("STOP", "b-2", audit.Target{ID: "srv-2", Name: "gpu-2"}), stopCall("srv-2"), okResult("r-2"))
+	ids := func(f audit.Filter) []int64 {
+		t.Helper()
+		got, _, err := ts.List(ctx, f, 0, 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []int64
+		for _, e := range got {
+			out = append(out, e.ID)
+		}
+		return out
+	}
+	f := audit.Filter{Text: "STOP", Outcome: "success"}
+	before := ids(f)
+	if len(before) != 2 {
+		t.Fatalf("before the backfill, %+v lists %v, want both responses", f, before)
+	}
+	if err := ts.BackfillSearch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(f); !slices.Equal(got, before) {
+		t.Fatalf("after the backfill, %+v lists %v, want %v", f, got, before)
+	}
+	if got := ids(audit.Filter{Text: "STOP", Server: "GPU-1"}); len(got) != 2 {
+		t.Fatalf("text with a server name lists %v, want the first exchange's two entries", got)
+	}
+	// The token of outcome=success, typed (with and without its mark).
+	token := "\uE000o" + hex.EncodeToString([]byte("success"))
+	for _, text := range []string{token, token[len("\uE000"):], "STOP " + token} {
+		if got := ids(audit.Filter{Text: text}); len(got) != 0 {
+			t.Errorf("text %q lists %v: typed text matched a filter token", text, got)
 		}
 	}
 }

@@ -71,10 +71,12 @@ func ParseTimeBound(s string, end bool) (time.Time, error) {
 //
 // Control characters separate words (the tokenizer never indexes them):
 // FTS5 reads a NUL inside a quoted phrase as the end of the query, so
-// passing one through would turn a typo into an SQL error.
+// passing one through would turn a typo into an SQL error. Private-use
+// characters separate words too: they mark the index's filter tokens
+// (search.go), which typed text must never match.
 func ftsQuery(text string) string {
 	text = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
+		if unicode.IsControl(r) || isFacetRune(r) {
 			return ' '
 		}
 		return r
@@ -100,9 +102,11 @@ type query struct {
 	args  []any
 	empty bool // provably no match
 
-	lo, hi int64  // id bounds from the time range: lo <= id < hi (0: unbounded)
-	fts    string // the FTS5 query of the text filter ("" when none)
-	others int    // equality filters besides text
+	lo, hi  int64  // id bounds from the time range: lo <= id < hi (0: unbounded)
+	fts     string // the FTS5 query of the text filter ("" when none)
+	table   string // the text index read (search.go)
+	faceted bool   // the text index's query includes the equality filters
+	others  int    // equality filters besides text
 }
 
 // plan says how compile drives a query.
@@ -125,7 +129,14 @@ func (s *Store) compilePlan(ctx context.Context, f Filter, p plan) (*query, erro
 	if err := f.Validate(); err != nil {
 		return nil, err
 	}
-	q := &query{from: "audit_entries e", idCol: "e.id", fts: ftsQuery(f.Text)}
+	q := &query{from: "audit_entries e", idCol: "e.id", fts: ftsQuery(f.Text), table: legacySearchTable}
+	facets, err := s.facetsReady(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if facets {
+		q.table = searchTable
+	}
 	server := serverKey(f.Server)
 	for _, v := range []string{server, f.Actor, f.Action, f.Outcome, f.Correlation} {
 		if v != "" {
@@ -137,13 +148,20 @@ func (s *Store) compilePlan(ctx context.Context, f Filter, p plan) (*query, erro
 		// CROSS JOIN keeps the text index outside: SQLite may otherwise
 		// drive by another index and probe the text index once per entry,
 		// which reads the word's whole doclist every time.
-		q.from = "audit_search CROSS JOIN audit_entries e ON e.id = audit_search.rowid"
+		q.from = q.table + " CROSS JOIN audit_entries e ON e.id = " + q.table + ".rowid"
 		if p.legacy {
-			q.from = "audit_search JOIN audit_entries e ON e.id = audit_search.rowid"
+			q.from = q.table + " JOIN audit_entries e ON e.id = " + q.table + ".rowid"
 		}
-		q.idCol = "audit_search.rowid"
-		q.where = append(q.where, "audit_search MATCH ?")
-		q.args = append(q.args, q.fts)
+		q.idCol = q.table + ".rowid"
+		q.where = append(q.where, q.table+" MATCH ?")
+		match := q.fts
+		if ff := filterFacets(f); facets && !p.legacy && ff != "" {
+			// The index holds the filter values too: it intersects them
+			// with the words itself.
+			match += " AND " + ff
+			q.faceted = true
+		}
+		q.args = append(q.args, match)
 		if server != "" {
 			q.where = append(q.where, "EXISTS (SELECT 1 FROM audit_entry_servers s WHERE s.server_key = ? AND s.entry_id = e.id)")
 			q.args = append(q.args, server)
@@ -286,7 +304,7 @@ func (s *Store) List(ctx context.Context, f Filter, before int64, limit int) ([]
 	}
 	var rows []row
 	windowed := false
-	if q.fts != "" && q.others > 0 {
+	if q.fts != "" && q.others > 0 && !q.faceted {
 		// Text with other filters: when the text matches many entries,
 		// walk the other filters' index and check the text a window of ids
 		// at a time, instead of checking the other filters on every entry
@@ -397,8 +415,8 @@ func (q *query) upper(before int64) int64 {
 // entries in the page's id range.
 func (s *Store) ftsDense(ctx context.Context, q *query, before int64) (bool, error) {
 	var n int
-	err := s.db.Read.GetContext(ctx, &n, `SELECT count(*) FROM (SELECT rowid FROM audit_search
-		WHERE audit_search MATCH ? AND rowid >= ? AND rowid < ? LIMIT ?)`, q.fts, q.lo, q.upper(before), probeCap)
+	err := s.db.Read.GetContext(ctx, &n, `SELECT count(*) FROM (SELECT rowid FROM `+q.table+`
+		WHERE `+q.table+` MATCH ? AND rowid >= ? AND rowid < ? LIMIT ?)`, q.fts, q.lo, q.upper(before), probeCap)
 	if err != nil {
 		return false, fmt.Errorf("audit: list entries: probe text: %w", err)
 	}
@@ -517,7 +535,7 @@ func (s *Store) listWindowed(ctx context.Context, f Filter, q *query, before int
 		// The text index is read only across the window's own ids.
 		top := high.Int64 + 1
 		where := append([]string(nil), q.where...)
-		where = append(where, "+audit_search.rowid IN ("+win[1]+")", "audit_search.rowid >= ?", "audit_search.rowid < ?")
+		where = append(where, "+"+q.table+".rowid IN ("+win[1]+")", q.table+".rowid >= ?", q.table+".rowid < ?")
 		args := append(append([]any(nil), q.args...), val, low.Int64, top, low.Int64, top)
 		wq := *q
 		wq.where = where

@@ -1,0 +1,246 @@
+package audit
+
+import (
+	"context"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode"
+)
+
+// The text index holds, besides the words of an entry (searchText), one
+// token per filter value of the entry: facetMark, a letter naming the filter
+// and the value in hex. unicode61 keeps such a token whole (private-use
+// characters, letters and digits are all token characters), and ftsQuery
+// turns private-use characters typed by a user into separators, so no search
+// can produce a facet token. A text search with filters adds the filters'
+// tokens to its FTS5 query and the text index intersects them itself
+// (issue 11 §2).
+//
+// This file holds the SQLite-specific SQL of the text index: which table a
+// query reads, how an entry is indexed, and the backfill of migration 0011.
+
+// facetMark starts every facet token (U+E000, private use).
+const facetMark = '\uE000'
+
+// facet letters name the filter a token stands for.
+const (
+	facetActor       = 'a'
+	facetAction      = 'c'
+	facetOutcome     = 'o'
+	facetCorrelation = 'b'
+	facetServer      = 's'
+)
+
+// facetToken is the token of one filter value: a case-insensitive filter
+// (actor) passes the value folded as SQLite's NOCASE folds it (ASCII).
+func facetToken(kind rune, value string) string {
+	return string(facetMark) + string(kind) + hex.EncodeToString([]byte(value))
+}
+
+// asciiLower folds A–Z only, as COLLATE NOCASE does.
+func asciiLower(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'A' && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		return r
+	}, s)
+}
+
+// entryFacets returns the facet tokens of an entry, one line.
+func entryFacets(e *Entry) string {
+	var toks []string
+	add := func(kind rune, v string) {
+		if v != "" {
+			toks = append(toks, facetToken(kind, v))
+		}
+	}
+	add(facetActor, asciiLower(e.Actor.Name))
+	add(facetAction, e.Action)
+	add(facetOutcome, string(e.Outcome))
+	add(facetCorrelation, e.CorrelationID)
+	for _, k := range serverKeys(e.Targets) {
+		add(facetServer, k)
+	}
+	return strings.Join(toks, " ")
+}
+
+// filterFacets returns the FTS5 terms (ANDed) of f's equality filters, or "".
+// Every entry a filter selects holds the filter's token, so adding the terms
+// never drops a match; the filters are still checked on each row.
+func filterFacets(f Filter) string {
+	var terms []string
+	add := func(kind rune, v string) {
+		if v != "" {
+			terms = append(terms, `"`+facetToken(kind, v)+`"`)
+		}
+	}
+	add(facetActor, asciiLower(strings.TrimSpace(f.Actor)))
+	add(facetAction, strings.TrimSpace(f.Action))
+	add(facetOutcome, f.Outcome)
+	add(facetCorrelation, strings.TrimSpace(f.Correlation))
+	add(facetServer, serverKey(f.Server))
+	return strings.Join(terms, " AND ")
+}
+
+// isFacetRune reports characters ftsQuery never passes through.
+func isFacetRune(r rune) bool { return unicode.Is(unicode.Co, r) }
+
+// Search index states (Store.search).
+const (
+	searchUnknown   int32 = iota // not read yet
+	searchBackfill               // audit_search_v2 incomplete: read audit_search, write both
+	searchReady                  // complete when this process started: read and write audit_search_v2 only
+	searchCompleted              // completed while this process ran: read audit_search_v2, write both
+)
+
+// Text index tables.
+const (
+	searchTable       = "audit_search_v2" // words and facet tokens
+	legacySearchTable = "audit_search"    // words only (before migration 0011)
+)
+
+// searchState returns the state of the text index, reading it once.
+func (s *Store) searchState(ctx context.Context) (int32, error) {
+	if st := s.search.Load(); st != searchUnknown {
+		return st, nil
+	}
+	s.searchOnce.Lock()
+	defer s.searchOnce.Unlock()
+	if st := s.search.Load(); st != searchUnknown {
+		return st, nil
+	}
+	var below int64
+	err := s.db.Read.GetContext(ctx, &below, `SELECT below FROM audit_search_backfill WHERE id = 1`)
+	if errors.Is(err, sql.ErrNoRows) {
+		below = 1
+	} else if err != nil {
+		return searchUnknown, fmt.Errorf("audit: read the state of the text index: %w", err)
+	}
+	st := searchBackfill
+	if below <= 1 {
+		st = searchReady
+	}
+	s.search.Store(st)
+	return st, nil
+}
+
+// facetsReady reports whether queries can read audit_search_v2.
+func (s *Store) facetsReady(ctx context.Context) (bool, error) {
+	st, err := s.searchState(ctx)
+	return st >= searchReady, err
+}
+
+// indexText adds the text index rows of entries just inserted in tx.
+func (s *Store) indexText(ctx context.Context, tx *sql.Tx, docs []searchDoc) error {
+	st, err := s.searchState(ctx)
+	if err != nil {
+		return err
+	}
+	if err := insertSearch(ctx, tx, searchTable, docs, true); err != nil {
+		return err
+	}
+	if st != searchReady {
+		// Readers that saw the index incomplete may still read the old one.
+		return insertSearch(ctx, tx, legacySearchTable, docs, false)
+	}
+	return nil
+}
+
+func insertSearch(ctx context.Context, tx *sql.Tx, table string, docs []searchDoc, facets bool) error {
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO `+table+` (rowid, body) VALUES (?, ?)`)
+	if err != nil {
+		return fmt.Errorf("prepare search index: %w", err)
+	}
+	defer stmt.Close()
+	for _, d := range docs {
+		body := d.text
+		if facets {
+			body += d.facets
+		}
+		if _, err := stmt.ExecContext(ctx, d.id, body); err != nil {
+			return fmt.Errorf("index text of entry %d: %w", d.id, err)
+		}
+	}
+	return nil
+}
+
+func newSearchDoc(e *Entry) searchDoc {
+	return searchDoc{id: e.ID, text: searchText(e), facets: entryFacets(e)}
+}
+
+type searchDoc struct {
+	id     int64
+	text   string // words (searchText)
+	facets string // facet tokens (entryFacets)
+}
+
+// backfillBatch is how many entries one backfill transaction indexes: small
+// enough that an append waiting for the write connection waits little.
+var backfillBatch = 500
+
+// BackfillSearch indexes the entries written before migration 0011 into
+// audit_search_v2, newest first, a batch per transaction, until none are
+// left or ctx ends. It is safe to interrupt: the next run resumes. When it
+// finishes, queries use the new index (see searchState).
+func (s *Store) BackfillSearch(ctx context.Context) error {
+	st, err := s.searchState(ctx)
+	if err != nil || st != searchBackfill {
+		return err
+	}
+	for {
+		done, err := s.backfillOnce(ctx)
+		if err != nil {
+			return err
+		}
+		if done {
+			s.search.CompareAndSwap(searchBackfill, searchCompleted)
+			s.log.InfoContext(ctx, "audit: the text index holds every entry's filter values")
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+}
+
+func (s *Store) backfillOnce(ctx context.Context) (done bool, err error) {
+	tx, err := s.db.Write.BeginTxx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("audit: backfill text index: %w", err)
+	}
+	defer tx.Rollback()
+	var below int64
+	if err := tx.GetContext(ctx, &below, `SELECT below FROM audit_search_backfill WHERE id = 1`); err != nil {
+		return false, fmt.Errorf("audit: backfill text index: %w", err)
+	}
+	if below <= 1 {
+		return true, nil
+	}
+	lo := max(below-int64(backfillBatch), 1)
+	var rows []row
+	if err := tx.SelectContext(ctx, &rows, `SELECT `+columns+` FROM audit_entries WHERE id >= ? AND id < ? ORDER BY id`, lo, below); err != nil {
+		return false, fmt.Errorf("audit: backfill text index: read entries: %w", err)
+	}
+	docs := make([]searchDoc, 0, len(rows))
+	for i := range rows {
+		e, err := rows[i].toEntry()
+		if err != nil {
+			return false, fmt.Errorf("audit: backfill text index: %w", err)
+		}
+		docs = append(docs, newSearchDoc(e))
+	}
+	if err := insertSearch(ctx, tx.Tx, searchTable, docs, true); err != nil {
+		return false, fmt.Errorf("audit: backfill text index: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE audit_search_backfill SET below = ? WHERE id = 1`, lo); err != nil {
+		return false, fmt.Errorf("audit: backfill text index: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("audit: backfill text index: %w", err)
+	}
+	return lo <= 1, nil
+}
