@@ -10,7 +10,7 @@ import (
 )
 
 func TestConcurrentWriters(t *testing.T) {
-	const writers, perWriter = 32, 20 // each iteration: a request, its response and an event
+	const writers, perWriter = 32, 8 // each iteration: a request, its response and an event
 	ts := newTestStore(t)
 	ctx := context.Background()
 	var wg sync.WaitGroup
