@@ -56,6 +56,7 @@ func TestTriggersRejectUpdateAndDelete(t *testing.T) {
 		{"update a verification", `UPDATE audit_verifications SET ok = 1`},
 		{"delete a verification", `DELETE FROM audit_verifications`},
 		{"delete from the contentless search index", `DELETE FROM audit_search WHERE rowid = 1`},
+		{"delete from the contentless search index with filter values", `DELETE FROM audit_search_v2 WHERE rowid = 1`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

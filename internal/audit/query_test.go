@@ -207,6 +207,7 @@ func TestListQueryPlans(t *testing.T) {
 		{"correlation", audit.Filter{Correlation: "c1"}, 0, "USING INDEX audit_entries_correlation"},
 		{"server", audit.Filter{Server: srvA}, 5, "SEARCH s USING PRIMARY KEY"},
 		{"text", audit.Filter{Text: "alice"}, 5, "VIRTUAL TABLE INDEX"},
+		{"text with filters", audit.Filter{Text: "alice", Outcome: "success", Server: srvA}, 0, "SCAN audit_search_v2 VIRTUAL TABLE INDEX"},
 		{"time range", audit.Filter{Since: day2, Until: day3}, 0, "SEARCH e USING INTEGER PRIMARY KEY"},
 		{"actor on a deep page", audit.Filter{Actor: "alice"}, 5, "USING INDEX audit_entries_actor"},
 	}
