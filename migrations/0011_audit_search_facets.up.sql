@@ -18,8 +18,12 @@ CREATE VIRTUAL TABLE audit_search_v2 USING fts5 (
     tokenize = 'unicode61 remove_diacritics 2'
 );
 
+-- merged is 1 once the segments the backfill wrote have been merged into
+-- one (a search reads each segment, so fewer read less).
 CREATE TABLE audit_search_backfill (
-    id    INTEGER PRIMARY KEY CHECK (id = 1),
-    below INTEGER NOT NULL
+    id     INTEGER PRIMARY KEY CHECK (id = 1),
+    below  INTEGER NOT NULL,
+    merged INTEGER NOT NULL DEFAULT 0
 );
-INSERT INTO audit_search_backfill (id, below) SELECT 1, coalesce(max(id), 0) + 1 FROM audit_entries;
+INSERT INTO audit_search_backfill (id, below, merged)
+SELECT 1, coalesce(max(id), 0) + 1, CASE WHEN count(*) = 0 THEN 1 ELSE 0 END FROM audit_entries;

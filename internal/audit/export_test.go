@@ -113,7 +113,7 @@ func (s *Store) UnindexFacetsForTest(ctx context.Context) error {
 	if _, err := s.db.Write.ExecContext(ctx, `INSERT INTO audit_search_v2 (audit_search_v2) VALUES ('delete-all')`); err != nil {
 		return err
 	}
-	if _, err := s.db.Write.ExecContext(ctx, `UPDATE audit_search_backfill SET below = (SELECT coalesce(max(id), 0) + 1 FROM audit_entries)`); err != nil {
+	if _, err := s.db.Write.ExecContext(ctx, `UPDATE audit_search_backfill SET below = (SELECT coalesce(max(id), 0) + 1 FROM audit_entries), merged = 0`); err != nil {
 		return err
 	}
 	s.search.Store(searchBackfill)
@@ -128,12 +128,12 @@ func (s *Store) KeepLegacySearchForTest() { s.search.Store(searchCompleted) }
 // FacetsReadyForTest reports whether queries read the new text index.
 func (s *Store) FacetsReadyForTest() bool { return s.search.Load() >= searchReady }
 
-// SetBackfillBatchForTest changes the backfill's batch size and returns a
-// function that restores it.
-func SetBackfillBatchForTest(n int) func() {
-	old := backfillBatch
-	backfillBatch = n
-	return func() { backfillBatch = old }
+// SetBackfillBatchForTest changes the backfill's batch size and the pages
+// of a merge step, and returns a function that restores them.
+func SetBackfillBatchForTest(n, pages int) func() {
+	old, oldPages := backfillBatch, mergeSteps
+	backfillBatch, mergeSteps = n, pages
+	return func() { backfillBatch, mergeSteps = old, oldPages }
 }
 
 // UseLegacySearchForTest makes queries plan as before the backfill of

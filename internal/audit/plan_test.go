@@ -41,9 +41,17 @@ func TestPlannedListMatchesUnplanned(t *testing.T) {
 		}
 		checkPlannedMatchesUnplanned(t, ts)
 	})
-	defer audit.SetBackfillBatchForTest(7)()
+	defer audit.SetBackfillBatchForTest(7, 2)()
 	if err := ts.BackfillSearch(ctx); err != nil {
 		t.Fatal(err)
+	}
+	var merged bool
+	if err := ts.db.Read.Get(&merged, `SELECT merged FROM audit_search_backfill`); err != nil || !merged {
+		t.Fatalf("after the backfill, the index's segments are merged: %v, %v", merged, err)
+	}
+	var segments int
+	if err := ts.db.Read.Get(&segments, `SELECT count(DISTINCT segid) FROM audit_search_v2_idx`); err != nil || segments != 1 {
+		t.Fatalf("after the backfill, the text index has %d segments (%v); want them merged into one", segments, err)
 	}
 	t.Run("after backfill", func(t *testing.T) {
 		if !ts.FacetsReadyForTest() {

@@ -188,23 +188,89 @@ var backfillBatch = 500
 // finishes, queries use the new index (see searchState).
 func (s *Store) BackfillSearch(ctx context.Context) error {
 	st, err := s.searchState(ctx)
-	if err != nil || st != searchBackfill {
+	if err != nil {
 		return err
 	}
-	for {
-		done, err := s.backfillOnce(ctx)
+	if st == searchBackfill {
+		for {
+			done, err := s.backfillOnce(ctx)
+			if err != nil {
+				return err
+			}
+			if done {
+				s.search.CompareAndSwap(searchBackfill, searchCompleted)
+				s.log.InfoContext(ctx, "audit: the text index holds every entry's filter values")
+				break
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+	}
+	return s.mergeSearch(ctx)
+}
+
+// mergeSteps is how many pages one merge transaction writes at most.
+var mergeSteps = 256
+
+// mergeSearch merges the segments the backfill wrote into one, a few
+// hundred pages per transaction, once: a search with several terms seeks in
+// every segment of each term, so one large segment instead of tens makes
+// each seek cheaper. The appends that follow are merged by FTS5 itself as
+// usual.
+func (s *Store) mergeSearch(ctx context.Context) error {
+	var merged bool
+	if err := s.db.Read.GetContext(ctx, &merged, `SELECT merged FROM audit_search_backfill WHERE id = 1`); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		return fmt.Errorf("audit: merge text index: %w", err)
+	}
+	if merged {
+		return nil
+	}
+	// The first step gathers every segment into one level (a negative
+	// page count); later steps continue that merge (positive).
+	for n := -mergeSteps; ; n = mergeSteps {
+		worked, err := s.mergeOnce(ctx, n)
 		if err != nil {
 			return err
 		}
-		if done {
-			s.search.CompareAndSwap(searchBackfill, searchCompleted)
-			s.log.InfoContext(ctx, "audit: the text index holds every entry's filter values")
-			return nil
+		if !worked {
+			break
 		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 	}
+	if _, err := s.db.Write.ExecContext(ctx, `UPDATE audit_search_backfill SET merged = 1 WHERE id = 1`); err != nil {
+		return fmt.Errorf("audit: merge text index: %w", err)
+	}
+	return nil
+}
+
+// mergeOnce runs one FTS5 merge step; FTS5 reports a step that did work by
+// two or more changes.
+func (s *Store) mergeOnce(ctx context.Context, pages int) (bool, error) {
+	tx, err := s.db.Write.BeginTxx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("audit: merge text index: %w", err)
+	}
+	defer tx.Rollback()
+	var before, after int64
+	if err := tx.GetContext(ctx, &before, `SELECT total_changes()`); err != nil {
+		return false, fmt.Errorf("audit: merge text index: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO `+searchTable+` (`+searchTable+`, rank) VALUES ('merge', ?)`, pages); err != nil {
+		return false, fmt.Errorf("audit: merge text index: %w", err)
+	}
+	if err := tx.GetContext(ctx, &after, `SELECT total_changes()`); err != nil {
+		return false, fmt.Errorf("audit: merge text index: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("audit: merge text index: %w", err)
+	}
+	return after-before >= 2, nil
 }
 
 func (s *Store) backfillOnce(ctx context.Context) (done bool, err error) {
