@@ -50,7 +50,7 @@ func openBenchDB(b *testing.B) (*store.DB, *audit.Store) {
 		b.Fatal(err)
 	}
 	if d := time.Since(t0); d > time.Second {
-		b.Logf("text index backfill: %s", d.Round(time.Millisecond))
+		b.Logf("text index backfill and merge: %s", d.Round(time.Millisecond))
 	}
 	return db, s
 }
