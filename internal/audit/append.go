@@ -18,8 +18,18 @@ const maxBatch = 512
 // appendReq is one caller's appends waiting for a group commit.
 type appendReq struct {
 	entries []*Entry
-	done    chan error
+	// with runs the caller's own statements in the transaction that commits
+	// entries (nil: none); see TxFunc.
+	with TxFunc
+	done chan error
 }
+
+// TxFunc runs a caller's own statements inside the write transaction that
+// commits its audit entries, so both are stored or neither is. It must use
+// only tx (the database has one writer connection), must not touch the audit
+// tables, and may run more than once: if a group commit fails, each append is
+// retried alone in a fresh transaction.
+type TxFunc func(ctx context.Context, tx *sqlx.Tx) error
 
 // errLeader tells a waiting caller that it now leads the next group commit.
 var errLeader = errors.New("audit: lead the next commit")
@@ -38,10 +48,16 @@ var errLeader = errors.New("audit: lead the next commit")
 // Once queued, an append is not abandoned when ctx is cancelled: a request
 // entry that was committed must be answered by a response entry.
 func (s *Store) append(ctx context.Context, entries ...*Entry) error {
+	return s.appendWith(ctx, nil, entries...)
+}
+
+// appendWith is append with the caller's statements with committed in the
+// same transaction as entries.
+func (s *Store) appendWith(ctx context.Context, with TxFunc, entries ...*Entry) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("audit: append: %w", err)
 	}
-	req := &appendReq{entries: entries, done: make(chan error, 1)}
+	req := &appendReq{entries: entries, with: with, done: make(chan error, 1)}
 	s.mu.Lock()
 	s.queue = append(s.queue, req)
 	if s.leading {
@@ -84,11 +100,7 @@ func (s *Store) append(ctx context.Context, entries ...*Entry) error {
 // append cannot fail its neighbours.
 func (s *Store) commitReqs(ctx context.Context, batch []*appendReq) []error {
 	errs := make([]error, len(batch))
-	var all []*Entry
-	for _, r := range batch {
-		all = append(all, r.entries...)
-	}
-	err := s.commitEntries(ctx, all)
+	err := s.commitEntries(ctx, batch)
 	if err == nil || len(batch) == 1 {
 		for i := range errs {
 			errs[i] = err
@@ -97,13 +109,18 @@ func (s *Store) commitReqs(ctx context.Context, batch []*appendReq) []error {
 	}
 	s.log.WarnContext(ctx, "audit: group commit failed; retrying appends one by one", "appends", len(batch), "err", err)
 	for i, r := range batch {
-		errs[i] = s.commitEntries(ctx, r.entries)
+		errs[i] = s.commitEntries(ctx, []*appendReq{r})
 	}
 	return errs
 }
 
-// commitEntries appends entries in one write transaction.
-func (s *Store) commitEntries(ctx context.Context, entries []*Entry) error {
+// commitEntries appends the entries of reqs, in order, and runs their
+// callers' statements, in one write transaction.
+func (s *Store) commitEntries(ctx context.Context, reqs []*appendReq) error {
+	var entries []*Entry
+	for _, r := range reqs {
+		entries = append(entries, r.entries...)
+	}
 	tx, err := s.db.Write.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("audit: append: begin: %w", err)
@@ -112,6 +129,16 @@ func (s *Store) commitEntries(ctx context.Context, entries []*Entry) error {
 	switchID, err := s.insertTx(ctx, tx, entries)
 	if err != nil {
 		return fmt.Errorf("audit: append: %w", err)
+	}
+	// The callers' statements run after the chain is extended: they never
+	// touch audit_entries, so the chain head read by insertTx stays the head.
+	for _, r := range reqs {
+		if r.with == nil {
+			continue
+		}
+		if err := r.with(ctx, tx); err != nil {
+			return fmt.Errorf("audit: append: caller's records: %w", err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("audit: append: commit: %w", err)

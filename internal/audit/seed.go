@@ -72,7 +72,7 @@ func (s *Store) Seed(ctx context.Context, o SeedOptions) error {
 				batch = append(batch, e)
 			}
 		}
-		if err := s.commitEntries(ctx, batch); err != nil {
+		if err := s.commitEntries(ctx, []*appendReq{{entries: batch}}); err != nil {
 			return fmt.Errorf("audit: seed: %w", err)
 		}
 		done += len(batch)

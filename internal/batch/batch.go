@@ -32,9 +32,10 @@ type Cloud interface {
 }
 
 // Audit gives the recorder of one cloud call, bound to who asked and for
-// which batch. (*audit.Store) satisfies it.
+// which batch, whose entries commit with the batch's own records of the
+// call. (*audit.Store) satisfies it.
 type Audit interface {
-	CallRecorder(meta audit.CallMeta) modelarts.Recorder
+	BeginCall(meta audit.CallMeta, before audit.TxFunc) *audit.Call
 }
 
 // Fleet is the part of the shared fleet cache batches use: snapshots to

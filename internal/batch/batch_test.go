@@ -42,6 +42,7 @@ type env struct {
 	simURL string
 	cache  *fleet.Cache
 	svc    *batch.Service
+	mc     modelarts.Config // the client's configuration
 }
 
 type envOpts struct {
@@ -53,9 +54,14 @@ type envOpts struct {
 	// follow is the background follow interval; 0 turns following off so
 	// tests control every Status call.
 	follow time.Duration
+	// transition is the simulator's (50ms when zero).
+	transition time.Duration
+	// signed makes the simulator require AK/SK signatures and the client
+	// sign every call.
+	signed bool
 }
 
-func newEnv(t *testing.T, o envOpts) *env {
+func newEnv(t testing.TB, o envOpts) *env {
 	t.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "console.db"))
@@ -66,7 +72,14 @@ func newEnv(t *testing.T, o envOpts) *env {
 	if o.servers == 0 {
 		o.servers = 120
 	}
-	sim := simulator.New(simulator.Options{Servers: o.servers, Seed: 3, Transition: 50 * time.Millisecond})
+	if o.transition == 0 {
+		o.transition = 50 * time.Millisecond
+	}
+	so := simulator.Options{Servers: o.servers, Seed: 3, Transition: o.transition}
+	if o.signed {
+		so.ProjectID, so.AK, so.SK = project, benchAK, benchSK
+	}
+	sim := simulator.New(so)
 	hs := httptest.NewServer(sim)
 	t.Cleanup(func() {
 		sim.Close()
@@ -78,6 +91,9 @@ func newEnv(t *testing.T, o envOpts) *env {
 		ProjectID:  project,
 		Auth:       modelarts.NoAuth(),
 		HTTPClient: &http.Client{Timeout: 10 * time.Second},
+	}
+	if o.signed {
+		mc.Auth = modelarts.NewAKSK(benchAK, benchSK, "", project)
 	}
 	client, err := modelarts.NewClient(mc)
 	if err != nil {
@@ -100,11 +116,11 @@ func newEnv(t *testing.T, o envOpts) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(svc.Wait)
-	return &env{db: db, audit: au, sim: sim, simURL: hs.URL, cache: cache, svc: svc}
+	return &env{db: db, audit: au, sim: sim, simURL: hs.URL, cache: cache, svc: svc, mc: mc}
 }
 
 // snapshot walks the fleet now.
-func (e *env) snapshot(t *testing.T) *fleet.Snapshot {
+func (e *env) snapshot(t testing.TB) *fleet.Snapshot {
 	t.Helper()
 	snap, err := e.cache.Refresh(context.Background())
 	if err != nil {
@@ -115,7 +131,7 @@ func (e *env) snapshot(t *testing.T) *fleet.Snapshot {
 
 // pick returns n servers of the simulator matching ok, failing the test if
 // there are not enough.
-func (e *env) pick(t *testing.T, n int, ok func(*modelarts.ServerResponse) bool) []modelarts.ServerResponse {
+func (e *env) pick(t testing.TB, n int, ok func(*modelarts.ServerResponse) bool) []modelarts.ServerResponse {
 	t.Helper()
 	var out []modelarts.ServerResponse
 	for _, s := range e.sim.Servers() {

@@ -7,8 +7,10 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -58,6 +60,9 @@ func DescribeParams(req *modelarts.ServerOSRequest, imageName string) Params {
 
 // job is one batch on its way to the cloud.
 type job struct {
+	// first, when set, carries the batch's records to the first chunk's
+	// commit (see Execute).
+	first  *firstChunk
 	id     string
 	action modelarts.BatchType
 	extend *modelarts.ServerOSRequest
@@ -137,56 +142,49 @@ func (s *Service) Execute(ctx context.Context, r ExecuteRequest) (Execution, err
 	parts := chunks(p.Targets, s.chunkSize)
 	now := s.now().UnixMilli()
 
-	tx, err := s.db.Write.BeginTxx(ctx, nil)
-	if err != nil {
-		return ex, fmt.Errorf("batch: execute: begin: %w", err)
-	}
-	defer tx.Rollback() //nolint:errcheck // after Commit this is a no-op
-	res, err := tx.ExecContext(ctx, `UPDATE prepared_actions SET used_at = ?, batch_id = ?
-		WHERE token_hash = ? AND used_at IS NULL`, now, id, p.tokenHash)
-	if err != nil {
-		return ex, fmt.Errorf("batch: execute: claim token: %w", err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return ex, fmt.Errorf("batch: execute: claim token: %w", err)
-	} else if n == 0 {
-		// Someone else (a double click) claimed it between Lookup and here.
-		var first sql.NullString
-		if err := tx.GetContext(ctx, &first, `SELECT batch_id FROM prepared_actions WHERE token_hash = ?`,
-			p.tokenHash); err != nil {
-			return ex, fmt.Errorf("batch: execute: read claimed token: %w", err)
+	// rows records the batch and claims the token. With an audit log it is
+	// committed together with the first chunk's "sending" mark and its audit
+	// request entry (one commit before the call instead of three); the
+	// claim failing (a double click) rolls all of it back and nothing is
+	// sent.
+	rows := func(ctx context.Context, tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE prepared_actions SET used_at = ?, batch_id = ?
+			WHERE token_hash = ? AND used_at IS NULL`, now, id, p.tokenHash)
+		if err != nil {
+			return fmt.Errorf("claim token: %w", err)
 		}
-		ex.BatchID = first.String
-		return ex, nil
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO batches
-		(id, user_id, user_name, action, params, created_at, chunk_size, total, skipped, approved_by)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		id, user.ID, user.Name, string(p.Action), string(shown), now, s.chunkSize, len(p.Targets), string(skipped),
-		r.ApprovedBy); err != nil {
-		return ex, fmt.Errorf("batch: execute: insert batch: %w", err)
-	}
-	for i, part := range parts {
-		ids := make([]string, len(part))
-		for k, t := range part {
-			ids[k] = t.ID
-			if _, err := tx.ExecContext(ctx, `INSERT INTO batch_servers
-				(batch_id, server_id, name, chunk, initial_status) VALUES (?, ?, ?, ?, ?)`,
-				id, t.ID, t.Name, i+1, string(t.Status)); err != nil {
-				return ex, fmt.Errorf("batch: execute: insert server: %w", err)
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("claim token: %w", err)
+		} else if n == 0 {
+			return errClaimed
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO batches
+			(id, user_id, user_name, action, params, created_at, chunk_size, total, skipped, approved_by)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			id, user.ID, user.Name, string(p.Action), string(shown), now, s.chunkSize, len(p.Targets), string(skipped),
+			r.ApprovedBy); err != nil {
+			return fmt.Errorf("insert batch: %w", err)
+		}
+		for i, part := range parts {
+			ids := make([]string, len(part))
+			for k, t := range part {
+				ids[k] = t.ID
+				if _, err := tx.ExecContext(ctx, `INSERT INTO batch_servers
+					(batch_id, server_id, name, chunk, initial_status) VALUES (?, ?, ?, ?, ?)`,
+					id, t.ID, t.Name, i+1, string(t.Status)); err != nil {
+					return fmt.Errorf("insert server: %w", err)
+				}
+			}
+			idsJSON, err := json.Marshal(ids)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO batch_chunks (batch_id, n, server_ids) VALUES (?, ?, ?)`,
+				id, i+1, string(idsJSON)); err != nil {
+				return fmt.Errorf("insert chunk: %w", err)
 			}
 		}
-		idsJSON, err := json.Marshal(ids)
-		if err != nil {
-			return ex, fmt.Errorf("batch: execute: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO batch_chunks (batch_id, n, server_ids) VALUES (?, ?, ?)`,
-			id, i+1, string(idsJSON)); err != nil {
-			return ex, fmt.Errorf("batch: execute: insert chunk: %w", err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return ex, fmt.Errorf("batch: execute: commit: %w", err)
+		return nil
 	}
 
 	j := &job{
@@ -199,8 +197,22 @@ func (s *Service) Execute(ctx context.Context, r ExecuteRequest) (Execution, err
 			ClientIP: r.Meta.ClientIP, UserAgent: r.Meta.UserAgent,
 		},
 	}
-	s.wg.Add(1)
-	go s.run(s.runCtx, j)
+	if s.audit == nil {
+		if err := s.writeTx(ctx, rows); err != nil {
+			return ex, s.claimLost(ctx, p, &ex, err)
+		}
+		s.wg.Add(1)
+		go s.run(s.runCtx, j)
+	} else {
+		j.first = &firstChunk{rows: rows, done: make(chan error, 1)}
+		s.wg.Add(1)
+		go s.run(s.runCtx, j)
+		// Wait until the batch is recorded (with its first request) or
+		// could not be: the answer says whether this click started it.
+		if err := <-j.first.done; err != nil {
+			return ex, s.claimLost(ctx, p, &ex, err)
+		}
+	}
 	s.log.InfoContext(ctx, "batch started", slog.String("batch_id", id), slog.String("action", string(p.Action)),
 		slog.Int("servers", len(p.Targets)), slog.Int("chunks", len(parts)), slog.String("user", user.Name),
 		slog.String("approved_by", r.ApprovedBy))
@@ -209,12 +221,80 @@ func (s *Service) Execute(ctx context.Context, r ExecuteRequest) (Execution, err
 	return ex, nil
 }
 
+// errClaimed says the token was claimed by another request between Lookup
+// and the claim.
+var errClaimed = errors.New("batch: the token was used by another request")
+
+// claimLost turns the failure to record a new batch into Execute's answer:
+// a token claimed meanwhile (a double click) returns that first batch with
+// Started false and no error; anything else is an error, nothing was sent.
+func (s *Service) claimLost(ctx context.Context, p *Prepared, ex *Execution, err error) error {
+	if !errors.Is(err, errClaimed) {
+		return fmt.Errorf("batch: execute: record batch: %w", err)
+	}
+	var first sql.NullString
+	if err := s.db.Read.GetContext(ctx, &first, `SELECT batch_id FROM prepared_actions WHERE token_hash = ?`,
+		p.tokenHash); err != nil {
+		return fmt.Errorf("batch: execute: read claimed token: %w", err)
+	}
+	ex.BatchID = first.String
+	return nil
+}
+
+// firstChunk carries the batch's own records to the first chunk's commit
+// and that commit's outcome back to Execute.
+type firstChunk struct {
+	rows audit.TxFunc
+	done chan error // buffered: receives exactly one value
+	once sync.Once
+}
+
+func (f *firstChunk) signal(err error) { f.once.Do(func() { f.done <- err }) }
+
+// signalling tells Execute as soon as the first request (and with it the
+// batch) is committed, before the call is sent, or that the token was
+// claimed by someone else.
+type signalling struct {
+	*audit.Call
+	f *firstChunk
+}
+
+func (r signalling) BeforeSend(ctx context.Context, call *modelarts.OutgoingCall) (int64, error) {
+	ref, err := r.Call.BeforeSend(ctx, call)
+	switch {
+	case err == nil:
+		r.f.signal(nil)
+	case errors.Is(err, errClaimed):
+		r.f.signal(err)
+	}
+	return ref, err
+}
+
+// writeTx runs fn in one write transaction.
+func (s *Service) writeTx(ctx context.Context, fn audit.TxFunc) error {
+	tx, err := s.db.Write.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit this is a no-op
+	if err := fn(ctx, tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
 // run sends every chunk of j in order. One chunk's failure does not stop the
 // others: each is its own request, and each outcome is recorded.
 func (s *Service) run(ctx context.Context, j *job) {
 	defer s.wg.Done()
 	for i, part := range j.chunks {
-		if s.stopped() {
+		// The first chunk of a batch that is not recorded yet is always
+		// tried: Execute checked for shutdown, and sending it is what
+		// records the batch.
+		if s.stopped() && (i > 0 || j.first == nil) {
 			if err := s.markUnsent(ctx, j.id, i+1); err != nil {
 				s.log.ErrorContext(ctx, "batch stopped by shutdown; unsent chunks not marked (the next start marks them)",
 					slog.String("batch_id", j.id), slog.String("err", err.Error()))
@@ -225,7 +305,9 @@ func (s *Service) run(ctx context.Context, j *job) {
 			s.follow(j.id)
 			return
 		}
-		if err := s.sendChunk(ctx, j, i+1, part); err != nil {
+		if err := s.sendChunk(ctx, j, i+1, part); errors.Is(err, errClaimed) {
+			return // another request started this batch; nothing was recorded or sent
+		} else if err != nil {
 			// The batch record cannot be written: stop sending rather than
 			// act on servers the console could not account for. Recover marks
 			// the unsent chunks at the next start.
@@ -253,17 +335,42 @@ func (s *Service) sendChunk(ctx context.Context, j *job, n int, part []Target) e
 	// The records are written whatever happens to the call's context: a
 	// cancelled call is still recorded.
 	dbctx := context.WithoutCancel(ctx)
-	if _, err := s.db.Write.ExecContext(dbctx, `UPDATE batch_chunks SET outcome = ?, started_at = ?
-		WHERE batch_id = ? AND n = ?`, OutcomeSending, started.UnixMilli(), j.id, n); err != nil {
+	sending := func(ctx context.Context, tx *sqlx.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE batch_chunks SET outcome = ?, started_at = ?
+			WHERE batch_id = ? AND n = ?`, OutcomeSending, started.UnixMilli(), j.id, n)
 		return err
+	}
+	var first *firstChunk
+	if n == 1 {
+		first = j.first
 	}
 	req := &modelarts.BatchRequest{Type: j.action, Servers: make([]modelarts.BatchServerID, len(part)), ExtendParam: j.extend}
 	for i, t := range part {
 		req.Servers[i] = modelarts.BatchServerID{ID: t.ID}
 	}
+
+	// With an audit log, the chunk's "sending" mark commits with the request
+	// entry (and, for the first chunk, the batch itself), and its result with
+	// the response entry: two commits per chunk.
+	var call *audit.Call
 	var rec modelarts.Recorder
 	if s.audit != nil {
-		rec = s.audit.CallRecorder(j.auditMeta(part))
+		before := sending
+		if first != nil {
+			before = func(ctx context.Context, tx *sqlx.Tx) error {
+				if err := first.rows(ctx, tx); err != nil {
+					return err
+				}
+				return sending(ctx, tx)
+			}
+		}
+		call = s.audit.BeginCall(j.auditMeta(part), before)
+		rec = call
+		if first != nil {
+			rec = signalling{Call: call, f: first}
+		}
+	} else if err := s.writeTx(dbctx, sending); err != nil {
+		return err
 	}
 	cctx, cancel := context.WithTimeout(ctx, s.callTimeout)
 	page, err := s.cloud.BatchAction(cctx, req, rec)
@@ -274,31 +381,51 @@ func (s *Service) sendChunk(ctx context.Context, j *job, n int, part []Target) e
 		s.fleet.Invalidate()
 	}
 
-	ctx = dbctx
-	tx, txErr := s.db.Write.BeginTxx(ctx, nil)
-	if txErr != nil {
-		return txErr
-	}
-	defer tx.Rollback() //nolint:errcheck // after Commit this is a no-op
-	if _, err := tx.ExecContext(ctx, `UPDATE batch_chunks SET outcome = ?, failure = ?, finished_at = ?, http_status = ?,
-		error_code = ?, error_msg = ?, request_id = ?, transport_error = ? WHERE batch_id = ? AND n = ?`,
-		r.outcome, string(r.failure), finished.UnixMilli(), r.httpStatus, r.errorCode, r.errorMsg, r.requestID, r.transportError,
-		j.id, n); err != nil {
-		return err
-	}
-	if page != nil {
-		if err := recordAcks(ctx, tx, j.id, page.Data); err != nil {
+	result := func(ctx context.Context, tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE batch_chunks SET outcome = ?, failure = ?, finished_at = ?, http_status = ?,
+			error_code = ?, error_msg = ?, request_id = ?, transport_error = ? WHERE batch_id = ? AND n = ?`,
+			r.outcome, string(r.failure), finished.UnixMilli(), r.httpStatus, r.errorCode, r.errorMsg, r.requestID, r.transportError,
+			j.id, n); err != nil {
 			return err
 		}
+		if page != nil {
+			return recordAcks(ctx, tx, j.id, page.Data)
+		}
+		return nil
 	}
-	if err := tx.Commit(); err != nil {
-		return err
+	switch {
+	case call == nil:
+		if err := s.writeTx(dbctx, result); err != nil {
+			return err
+		}
+	case first != nil && !call.Sent():
+		// No request was recorded, so neither was the batch: unless another
+		// request claimed the token, record the batch with this chunk's
+		// result (nothing was sent).
+		if errors.Is(err, errClaimed) {
+			first.signal(errClaimed)
+			return errClaimed
+		}
+		ferr := call.Finish(dbctx, func(ctx context.Context, tx *sqlx.Tx) error {
+			if err := first.rows(ctx, tx); err != nil {
+				return err
+			}
+			return result(ctx, tx)
+		})
+		first.signal(ferr)
+		if ferr != nil {
+			return ferr
+		}
+	default:
+		if err := call.Finish(dbctx, result); err != nil {
+			return err
+		}
 	}
 	level := slog.LevelInfo
 	if r.outcome != OutcomeOK {
 		level = slog.LevelWarn
 	}
-	s.log.Log(ctx, level, "batch chunk", slog.String("batch_id", j.id), slog.Int("chunk", n),
+	s.log.Log(dbctx, level, "batch chunk", slog.String("batch_id", j.id), slog.Int("chunk", n),
 		slog.Int("servers", len(part)), slog.String("outcome", r.outcome), slog.String("failure", string(r.failure)), slog.Int("http_status", r.httpStatus),
 		slog.String("error_code", r.errorCode), slog.String("request_id", r.requestID))
 	return nil
