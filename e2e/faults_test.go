@@ -150,10 +150,15 @@ func TestSelectFailedServersForRetry(t *testing.T) {
 			s.Name+"'s row gives ModelArts' reason")
 	}
 	must(t, button(page, "Select the 2 servers that need attention").Click(), "select the servers that need attention")
-	// The console answers with /servers?selected=1 (TestSelectFailedServers in
-	// internal/web checks it); the fleet keeps that filter once it knows it.
-	must(t, expect.Page(page).ToHaveURL(regexp.MustCompile(`/servers(\?|$)`)), "the fleet opens")
+	// The console answers with /servers?selected=1: the fleet filtered to
+	// the selection, which is exactly the two refused servers.
+	must(t, expect.Page(page).ToHaveURL(regexp.MustCompile(`/servers\?(.*&)?selected=1(&|$)`)), "the fleet opens filtered to the selection")
 	must(t, expect.Locator(selectionCount(page, "2 servers selected")).ToBeVisible(), "exactly the two servers are selected")
+	rows := page.Locator("#fleet-table tbody tr[data-server-id]")
+	must(t, expect.Locator(rows).ToHaveCount(2), "the fleet lists exactly the two refused servers")
+	for _, s := range targets {
+		must(t, expect.Locator(rowCheckbox(page, s.Name)).ToBeChecked(), s.Name+" is listed and ticked")
+	}
 	preview := choose(t, page, "Stop")
 	for _, s := range targets {
 		must(t, expect.Locator(previewRow(page, preview, s.Name)).ToContainText("Will be sent"), s.Name+" is in the fresh preview")
