@@ -20,55 +20,95 @@ import (
 	"github.com/devserver-console/console/internal/views"
 )
 
-// Kinds of failure reading from ModelArts, as a page names them.
+// Kinds of failure of a call to ModelArts.
 const (
 	cloudUnreachable = "unreachable" // no connection (refused, DNS, reset before an answer)
 	cloudTimeout     = "timeout"     // no answer in time
 	cloudCredentials = "credentials" // 401/403: keys, token or IAM permission refused
 	cloudThrottled   = "throttled"   // 429: the API gateway's rate limit
-	cloudFault       = "cloud"       // ModelArts answered 5xx or an unreadable body
+	cloudFault       = "cloud"       // ModelArts answered 5xx
+	cloudUnreadable  = "unreadable"  // a 2xx whose body could not be read
+	cloudRedirect    = "redirect"    // a 3xx, which the console does not follow
+	cloudRefused     = "refused"     // another 4xx: ModelArts refused the request as made
 	consoleFault     = "console"     // anything else: the console's own fault
 )
 
-// cloudFailureKind classifies an error of a ModelArts read (a fleet walk).
-// It is the one place that decides which failure a page names; it looks
-// only at the typed errors of modelarts, net and context, never at text.
-func cloudFailureKind(err error) (kind string, retryAfter time.Duration) {
-	var ae *modelarts.APIError
-	if errors.As(err, &ae) {
+// cloudFailure is what went wrong with a call to ModelArts.
+type cloudFailure struct {
+	Kind       string        // one of the kinds above
+	RetryAfter time.Duration // how long ModelArts asked to wait (throttled)
+	Code       string        // the API's error code, when it answered with one
+}
+
+// classifyCloud is the one place that decides which failure err is, for
+// every page and message that names one (the fleet page's problem panel,
+// the error table's cloud messages). It looks only at the typed errors of
+// modelarts, net, json and context, never at text.
+func classifyCloud(err error) cloudFailure {
+	var (
+		ae *modelarts.APIError
+		re *modelarts.RedirectError
+		de *modelarts.DecodeError
+		te *modelarts.TransportError
+	)
+	switch {
+	case errors.As(err, &ae):
+		f := cloudFailure{Code: ae.Code}
 		switch {
 		case ae.HTTPStatus == http.StatusUnauthorized || ae.HTTPStatus == http.StatusForbidden || ae.Code == modelarts.CodeAuthFailed:
-			return cloudCredentials, 0
+			f.Kind = cloudCredentials
 		case ae.HTTPStatus == http.StatusTooManyRequests || ae.Code == modelarts.CodeThrottled:
-			return cloudThrottled, ae.RetryAfter
+			f.Kind, f.RetryAfter = cloudThrottled, ae.RetryAfter
 		case ae.HTTPStatus >= 500:
-			return cloudFault, 0
+			f.Kind = cloudFault
+		default:
+			f.Kind = cloudRefused
 		}
-		return consoleFault, 0 // a 4xx to a list call is a request the console got wrong
+		return f
+	case errors.As(err, &re):
+		return cloudFailure{Kind: cloudRedirect}
+	case errors.As(err, &de):
+		return cloudFailure{Kind: cloudUnreadable}
+	case errors.As(err, &te) && te.Timeout:
+		return cloudFailure{Kind: cloudTimeout}
+	case errors.As(err, &te):
+		return cloudFailure{Kind: cloudUnreachable}
 	}
 	var ne net.Error
-	switch {
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
-		return cloudTimeout, 0
+	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+		return cloudFailure{Kind: cloudTimeout}
 	}
 	var (
 		op  *net.OpError
 		dns *net.DNSError
+		syn *json.SyntaxError
+		typ *json.UnmarshalTypeError
 	)
-	if errors.As(err, &dns) || errors.As(err, &op) || errors.Is(err, syscall.ECONNREFUSED) ||
-		errors.Is(err, syscall.ECONNRESET) {
-		return cloudUnreachable, 0
+	switch {
+	case errors.As(err, &dns) || errors.As(err, &op) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET):
+		return cloudFailure{Kind: cloudUnreachable}
+	case errors.As(err, &syn) || errors.As(err, &typ):
+		return cloudFailure{Kind: cloudUnreadable}
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		// A connection closed before any answer ("EOF") reads as unreachable.
+		return cloudFailure{Kind: cloudUnreachable}
 	}
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	if errors.As(err, &syn) || errors.As(err, &typ) {
+	return cloudFailure{Kind: consoleFault}
+}
+
+// cloudFailureKind is the kind a page's problem panel shows for a failed
+// ModelArts read (a fleet walk), from classifyCloud: an unreadable answer is
+// a fault of ModelArts, and a redirect or a 4xx to a list call is a request
+// the console got wrong.
+func cloudFailureKind(err error) (kind string, retryAfter time.Duration) {
+	f := classifyCloud(err)
+	switch f.Kind {
+	case cloudUnreadable:
 		return cloudFault, 0
+	case cloudRedirect, cloudRefused:
+		return consoleFault, 0
 	}
-	// A connection closed before any answer ("EOF") reads as unreachable.
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return cloudUnreachable, 0
-	}
-	return consoleFault, 0
+	return f.Kind, f.RetryAfter
 }
 
 // cloudProblem says in words which failure err is and what to do, for the

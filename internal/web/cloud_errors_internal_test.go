@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -59,3 +60,43 @@ type timeoutErr struct{}
 func (*timeoutErr) Error() string   { return "i/o timeout" }
 func (*timeoutErr) Timeout() bool   { return true }
 func (*timeoutErr) Temporary() bool { return true }
+
+// TestOneCloudClassification: the fleet page's panel and the error table's
+// messages name the same failure for the same error, because both come from
+// classifyCloud.
+func TestOneCloudClassification(t *testing.T) {
+	wrap := func(err error) error {
+		return fmt.Errorf("batch: execute: %w", fmt.Errorf("modelarts: batch action: %w", err))
+	}
+	tests := []struct {
+		name     string
+		err      error
+		kind     string // classifyCloud
+		pageKind string // the fleet page's panel
+		words    string // in the error table's message
+	}{
+		{"transport timeout", &modelarts.TransportError{Err: context.DeadlineExceeded, Timeout: true}, cloudTimeout, cloudTimeout, "did not answer in time"},
+		{"transport refused", &modelarts.TransportError{Err: &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}}, cloudUnreachable, cloudUnreachable, "is unreachable"},
+		{"redirect", &modelarts.RedirectError{Status: 307, Location: "https://elsewhere/"}, cloudRedirect, consoleFault, "redirect"},
+		{"unreadable 200", &modelarts.DecodeError{Status: 200, Err: &json.SyntaxError{Offset: 1}}, cloudUnreadable, cloudFault, "could not read"},
+		{"credentials", &modelarts.APIError{HTTPStatus: 403}, cloudCredentials, cloudCredentials, "credentials"},
+		{"throttled by code", &modelarts.APIError{HTTPStatus: 400, Code: modelarts.CodeThrottled, RetryAfter: 2 * time.Second}, cloudThrottled, cloudThrottled, "asked to wait 2s"},
+		{"fault", &modelarts.APIError{HTTPStatus: 503}, cloudFault, cloudFault, "fault of its own"},
+		{"refused", &modelarts.APIError{HTTPStatus: 400, Code: "ModelArts.7000"}, cloudRefused, consoleFault, "refused the request (ModelArts.7000). Nothing was changed."},
+		{"other", errors.New("disk full"), consoleFault, consoleFault, "ModelArts is unavailable"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := wrap(tt.err)
+			if got := classifyCloud(err).Kind; got != tt.kind {
+				t.Errorf("classifyCloud kind %q, want %q", got, tt.kind)
+			}
+			if got, _ := cloudFailureKind(err); got != tt.pageKind {
+				t.Errorf("page kind %q, want %q", got, tt.pageKind)
+			}
+			if got := cloudMessage(err); !strings.Contains(got, tt.words) {
+				t.Errorf("message %q does not contain %q", got, tt.words)
+			}
+		})
+	}
+}

@@ -108,35 +108,30 @@ func isCloud(err error) bool {
 	return errors.As(err, &te) || errors.As(err, &ae) || errors.As(err, &re) || errors.As(err, &de)
 }
 
-// cloudProblem names, in a few words, what went wrong with ModelArts.
+// cloudProblem names, in a few words, what went wrong with ModelArts (as
+// classifyCloud decides it).
 func cloudProblem(err error) string {
-	var (
-		te *modelarts.TransportError
-		ae *modelarts.APIError
-		re *modelarts.RedirectError
-		de *modelarts.DecodeError
-	)
-	switch {
-	case errors.As(err, &te) && te.Timeout:
+	f := classifyCloud(err)
+	switch f.Kind {
+	case cloudTimeout:
 		return "ModelArts did not answer in time"
-	case errors.As(err, &te):
+	case cloudUnreachable:
 		return "ModelArts is unreachable"
-	case errors.As(err, &re):
+	case cloudRedirect:
 		return "ModelArts answered with a redirect, which the console does not follow"
-	case errors.As(err, &de):
+	case cloudUnreadable:
 		return "ModelArts answered something the console could not read"
-	case errors.As(err, &ae) && (ae.HTTPStatus == http.StatusUnauthorized || ae.HTTPStatus == http.StatusForbidden ||
-		ae.Code == modelarts.CodeAuthFailed):
+	case cloudCredentials:
 		return "ModelArts refused the console's credentials"
-	case errors.As(err, &ae) && ae.HTTPStatus == http.StatusTooManyRequests:
-		if ae.RetryAfter > 0 {
-			return fmt.Sprintf("ModelArts is throttling requests and asked to wait %s", ae.RetryAfter)
+	case cloudThrottled:
+		if f.RetryAfter > 0 {
+			return fmt.Sprintf("ModelArts is throttling requests and asked to wait %s", f.RetryAfter)
 		}
 		return "ModelArts is throttling requests"
-	case errors.As(err, &ae) && ae.HTTPStatus >= 500:
+	case cloudFault:
 		return "ModelArts reported a fault of its own"
-	case errors.As(err, &ae):
-		return "ModelArts refused the request (" + ae.Code + ")"
+	case cloudRefused:
+		return "ModelArts refused the request (" + f.Code + ")"
 	}
 	return "ModelArts is unavailable"
 }
@@ -144,13 +139,12 @@ func cloudProblem(err error) string {
 // cloudMessage is cloudProblem with what to do about it.
 func cloudMessage(err error) string {
 	p := cloudProblem(err)
-	var ae *modelarts.APIError
-	switch {
-	case strings.Contains(p, "credentials"):
+	switch classifyCloud(err).Kind {
+	case cloudCredentials:
 		return p + ". An administrator must check the console's access key, secret key or IAM user and the project ID."
-	case strings.Contains(p, "throttling"):
+	case cloudThrottled:
 		return p + ". Wait a moment and try again."
-	case errors.As(err, &ae) && ae.HTTPStatus < 500 && ae.HTTPStatus != http.StatusTooManyRequests:
+	case cloudRefused:
 		return p + ". Nothing was changed."
 	}
 	return p + ". Try again in a moment; if it lasts, tell an administrator."
