@@ -391,6 +391,10 @@ func TestExecuteOnceOnly(t *testing.T) {
 			t.Fatal(err)
 		}
 		before := e.mutating()
+		var head int64
+		if err := e.db.Read.Get(&head, `SELECT coalesce(max(id), 0) FROM audit_entries`); err != nil {
+			t.Fatal(err)
+		}
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		firsts, batchIDs := 0, map[string]bool{}
@@ -418,6 +422,18 @@ func TestExecuteOnceOnly(t *testing.T) {
 		}
 		if got := e.mutating() - before; got != 1 {
 			t.Errorf("sent %d requests, want 1", got)
+		}
+		// The losing clicks' request entries were rolled back with their
+		// claims: one request and its answer, and the chain is whole.
+		var kinds []string
+		if err := e.db.Read.Select(&kinds, `SELECT kind FROM audit_entries WHERE id > ? AND kind IN ('request', 'response') ORDER BY id`, head); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(kinds, []string{"request", "response"}) {
+			t.Errorf("audit entries of the double click: %v, want one request and its response", kinds)
+		}
+		if res, err := e.audit.Verify(context.Background()); err != nil || !res.OK {
+			t.Errorf("chain after the double click: %+v, %v", res, err)
 		}
 	})
 
