@@ -24,6 +24,13 @@ type appendReq struct {
 	done chan error
 }
 
+// callerError is a caller's TxFunc failing: its transaction was rolled back
+// but the audit log itself is fine.
+type callerError struct{ err error }
+
+func (e *callerError) Error() string { return "audit: append: caller's records: " + e.err.Error() }
+func (e *callerError) Unwrap() error { return e.err }
+
 // TxFunc runs a caller's own statements inside the write transaction that
 // commits its audit entries, so both are stored or neither is. It must use
 // only tx (the database has one writer connection), must not touch the audit
@@ -137,7 +144,7 @@ func (s *Store) commitEntries(ctx context.Context, reqs []*appendReq) error {
 			continue
 		}
 		if err := r.with(ctx, tx); err != nil {
-			return fmt.Errorf("audit: append: caller's records: %w", err)
+			return &callerError{err: err}
 		}
 	}
 	if err := tx.Commit(); err != nil {

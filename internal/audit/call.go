@@ -60,7 +60,12 @@ func (c *Call) BeforeSend(ctx context.Context, call *modelarts.OutgoingCall) (in
 	}
 	e := requestEntry(c.meta, call)
 	if err := c.s.appendWith(ctx, c.before, e); err != nil {
-		c.s.log.ErrorContext(ctx, "audit: request not recorded; call refused", "action", e.Action, "url", e.URL, "err", err)
+		var ce *callerError
+		if errors.As(err, &ce) { // the caller's records refused it (a double click): the audit log is fine
+			c.s.log.InfoContext(ctx, "audit: call not sent: the caller's records refused it", "action", e.Action, "err", err)
+		} else {
+			c.s.log.ErrorContext(ctx, "audit: request not recorded; call refused", "action", e.Action, "url", e.URL, "err", err)
+		}
 		return 0, fmt.Errorf("audit: record request: %w", err)
 	}
 	c.req = e
