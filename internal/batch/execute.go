@@ -251,23 +251,93 @@ type firstChunk struct {
 
 func (f *firstChunk) signal(err error) { f.once.Do(func() { f.done <- err }) }
 
-// signalling tells Execute as soon as the first request (and with it the
-// batch) is committed, before the call is sent, or that the token was
-// claimed by someone else.
-type signalling struct {
+// chunkRecorder starts the call's timeout once the request is committed
+// (the records are not the call), and for a first chunk tells Execute as
+// soon as the request (and with it the batch) is committed, before the call
+// is sent, or that the token was claimed by someone else.
+type chunkRecorder struct {
 	*audit.Call
-	f *firstChunk
+	f       *firstChunk // nil: not a batch's first chunk
+	ctx     *callContext
+	timeout time.Duration
 }
 
-func (r signalling) BeforeSend(ctx context.Context, call *modelarts.OutgoingCall) (int64, error) {
+func (r chunkRecorder) BeforeSend(ctx context.Context, call *modelarts.OutgoingCall) (int64, error) {
 	ref, err := r.Call.BeforeSend(ctx, call)
-	switch {
-	case err == nil:
-		r.f.signal(nil)
-	case errors.Is(err, errClaimed):
+	if err == nil {
+		r.ctx.arm(r.timeout)
+	}
+	if r.f != nil && (err == nil || errors.Is(err, errClaimed)) {
 		r.f.signal(err)
 	}
 	return ref, err
+}
+
+// callContext is a call's context whose deadline (the call timeout) is set
+// only once its request is recorded, so a slow commit on a busy disk does
+// not use up the call's time. It ends with its parent, at the deadline
+// (context.DeadlineExceeded), or at release.
+type callContext struct {
+	context.Context // the parent
+	done            chan struct{}
+	stopParent      func() bool
+
+	mu       sync.Mutex
+	err      error
+	deadline time.Time
+	timer    *time.Timer
+}
+
+func newCallContext(parent context.Context) *callContext {
+	c := &callContext{Context: parent, done: make(chan struct{})}
+	c.stopParent = context.AfterFunc(parent, func() { c.end(parent.Err()) })
+	return c
+}
+
+func (c *callContext) arm(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err == nil && c.timer == nil {
+		c.deadline = time.Now().Add(d)
+		c.timer = time.AfterFunc(d, func() { c.end(context.DeadlineExceeded) })
+	}
+}
+
+func (c *callContext) end(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err == nil {
+		c.err = err
+		close(c.done)
+	}
+}
+
+// release frees the context's timer and parent hook.
+func (c *callContext) release() {
+	c.stopParent()
+	c.mu.Lock()
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	c.mu.Unlock()
+	c.end(context.Canceled)
+}
+
+func (c *callContext) Done() <-chan struct{} { return c.done }
+
+func (c *callContext) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+func (c *callContext) Deadline() (time.Time, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.timer != nil {
+		return c.deadline, true
+	}
+	return c.Context.Deadline()
 }
 
 // writeTx runs fn in one write transaction.
@@ -365,16 +435,18 @@ func (s *Service) sendChunk(ctx context.Context, j *job, n int, part []Target) e
 			}
 		}
 		call = s.audit.BeginCall(j.auditMeta(part), before)
-		rec = call
-		if first != nil {
-			rec = signalling{Call: call, f: first}
-		}
 	} else if err := s.writeTx(dbctx, sending); err != nil {
 		return err
 	}
-	cctx, cancel := context.WithTimeout(ctx, s.callTimeout)
+	// The call timeout counts from when the request is recorded.
+	cctx := newCallContext(ctx)
+	if call != nil {
+		rec = chunkRecorder{Call: call, f: first, ctx: cctx, timeout: s.callTimeout}
+	} else {
+		cctx.arm(s.callTimeout)
+	}
 	page, err := s.cloud.BatchAction(cctx, req, rec)
-	cancel()
+	cctx.release()
 	finished := s.now()
 	r := classify(err, finished.Sub(started))
 	if s.fleet != nil {
