@@ -63,7 +63,7 @@ func TestTemplatesUseTheCatalog(t *testing.T) {
 			continue
 		}
 		for _, p := range bypassingText(t, f) {
-			t.Errorf("%s: user-visible text bypasses the catalog: %s (use T(ctx, \"id\") and add the id to internal/i18n/locales/*.json)", f, p)
+			t.Errorf("%s: user-visible text bypasses the catalog: %s (use T(ctx, \"id\") and add the id to internal/i18n/locales/<lang>/<area>.json)", f, p)
 		}
 	}
 }
