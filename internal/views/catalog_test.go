@@ -28,7 +28,6 @@ var untranslated = map[string]bool{
 	"actions.templ":     true,
 	"audit_entry.templ": true,
 	"audit_log.templ":   true,
-	"batches.templ":     true,
 	"servers.templ":     true,
 	"users.templ":       true,
 }
