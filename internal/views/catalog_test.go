@@ -29,7 +29,6 @@ var untranslated = map[string]bool{
 	"audit_entry.templ": true,
 	"audit_log.templ":   true,
 	"servers.templ":     true,
-	"users.templ":       true,
 }
 
 // verbatim is text that reads the same in every language (symbols, and
