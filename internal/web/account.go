@@ -32,7 +32,7 @@ var accountNotices = map[string]string{
 
 // handleAccountShow shows the signed-in user's account page.
 func (s *Server) handleAccountShow(c echo.Context) error {
-	f := views.AccountForm{Done: c.QueryParam("done") == "1", }
+	f := views.AccountForm{Done: c.QueryParam("done") == "1"}
 	if id, ok := accountNotices[c.QueryParam("notice")]; ok {
 		f.Notice = s.loc(c).T(id)
 	}
