@@ -68,6 +68,8 @@ var checkedPages = []checkedPage{
 		choose(t, page, "Delete")
 		openConfirm(t, page)
 	}},
+	// A later page of a paged fleet: the pager shows, with its current page.
+	{name: "fleet, second page", user: adminName, open: visit(fixed("/servers?per_page=2&page=2"))},
 	{name: "server", user: adminName, open: visit(func(st *pageState) string { return "/servers/" + st.serverID })},
 	{name: "batches", user: adminName, open: visit(fixed("/batches"))},
 	{name: "batch", user: adminName, open: visit(func(st *pageState) string { return "/batches/" + st.batchID })},
@@ -247,6 +249,10 @@ func TestNoPageScrollsSideways(t *testing.T) {
 					page := pages[p.user]
 					p.open(t, page, st)
 					requireNoSidewaysScroll(t, page)
+					requireNotClipped(t, page, ".pagination a")
+					if strings.HasPrefix(p.name, "fleet") {
+						requireFleetColumns(t, page, w)
+					}
 				})
 			}
 		})
@@ -287,5 +293,44 @@ func requireNoSidewaysScroll(t *testing.T, page playwright.Page) {
 	must(t, json.Unmarshal([]byte(raw.(string)), &m), "read the measurement")
 	if m.SW > m.VW {
 		t.Errorf("the page is %d px wide in a %d px viewport; sticking out: %s", m.SW, m.VW, strings.Join(m.Out, ", "))
+	}
+}
+
+// requireNotClipped fails t when an element matching selector shows less
+// than its content (the current page number of the pager was clipped).
+func requireNotClipped(t *testing.T, page playwright.Page, selector string) {
+	t.Helper()
+	raw, err := page.Evaluate(`(sel) => {
+		const out = [];
+		for (const el of document.querySelectorAll(sel)) {
+			if (el.offsetParent === null) continue;
+			if (el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 1) {
+				out.push(JSON.stringify(el.textContent.trim()) + " " + el.scrollWidth + "x" + el.scrollHeight + " in " + el.clientWidth + "x" + el.clientHeight);
+			}
+		}
+		return out.join("; ");
+	}`, selector)
+	must(t, err, "measure "+selector)
+	if s, _ := raw.(string); s != "" {
+		t.Errorf("%s clipped: %s", selector, s)
+	}
+}
+
+// requireFleetColumns checks which fleet columns show: on a phone (below
+// 40rem) only the selection box, name, status and flavor; wider, all the
+// chosen columns.
+func requireFleetColumns(t *testing.T, page playwright.Page, width int) {
+	t.Helper()
+	raw, err := page.Evaluate(`() => Array.from(document.querySelectorAll("table.servers thead th"))
+		.filter(th => th.offsetParent !== null)
+		.map(th => Array.from(th.classList).filter(c => c.startsWith("col-")).join(" ") || "?").join(",")`)
+	must(t, err, "read the fleet's visible columns")
+	got, _ := raw.(string)
+	if width < 640 {
+		if got != "col-select,col-name,col-status,col-flavor" {
+			t.Errorf("at %d px the fleet shows columns %q, want select, name, status and flavor", width, got)
+		}
+	} else if !strings.Contains(got, "col-id") || !strings.Contains(got, "col-ip") {
+		t.Errorf("at %d px the fleet shows columns %q, want all of them", width, got)
 	}
 }
