@@ -76,6 +76,11 @@ var checkedPages = []checkedPage{
 	{name: "audit log", user: adminName, open: visit(fixed("/audit"))},
 	{name: "audit entry", user: adminName, open: visit(func(st *pageState) string { return fmt.Sprintf("/audit/%d", st.auditID) })},
 	{name: "users", user: adminName, open: visit(fixed("/users"))},
+	{name: "users with the disable confirmation", user: adminName, open: func(t *testing.T, page playwright.Page, _ *pageState) {
+		gotoPath(t, page, "/users")
+		must(t, button(page, "Disable "+a11yViewer).Click(), "ask to disable a user")
+		must(t, expect.Locator(page.GetByRole("dialog")).ToBeVisible(), "the confirmation dialog opens")
+	}},
 	{name: "account", user: adminName, open: visit(fixed("/account"))},
 	{name: "not found", user: adminName, open: func(t *testing.T, page playwright.Page, _ *pageState) {
 		gotoPath(t, page, "/no-such-page")
@@ -83,10 +88,14 @@ var checkedPages = []checkedPage{
 	}},
 }
 
+// a11yViewer is a user the checked users page can ask to disable.
+const a11yViewer = "vera"
+
 // prepareState runs a Stop on two servers through the UI, so that batch
 // and audit pages have something to show, and returns where they are.
 func prepareState(t *testing.T, c *console) *pageState {
 	t.Helper()
+	createUser(t, c.App, a11yViewer, auth.RoleViewer)
 	page := newPage(t, c)
 	signIn(t, page, adminName, adminPassword)
 	targets := c.pickServers(t, modelarts.StatusRunning, 2)
