@@ -68,12 +68,19 @@ var checkedPages = []checkedPage{
 		choose(t, page, "Delete")
 		openConfirm(t, page)
 	}},
+	// A later page of a paged fleet: the pager shows, with its current page.
+	{name: "fleet, second page", user: adminName, open: visit(fixed("/servers?per_page=2&page=2"))},
 	{name: "server", user: adminName, open: visit(func(st *pageState) string { return "/servers/" + st.serverID })},
 	{name: "batches", user: adminName, open: visit(fixed("/batches"))},
 	{name: "batch", user: adminName, open: visit(func(st *pageState) string { return "/batches/" + st.batchID })},
 	{name: "audit log", user: adminName, open: visit(fixed("/audit"))},
 	{name: "audit entry", user: adminName, open: visit(func(st *pageState) string { return fmt.Sprintf("/audit/%d", st.auditID) })},
 	{name: "users", user: adminName, open: visit(fixed("/users"))},
+	{name: "users with the disable confirmation", user: adminName, open: func(t *testing.T, page playwright.Page, _ *pageState) {
+		gotoPath(t, page, "/users")
+		must(t, button(page, "Disable "+a11yViewer).Click(), "ask to disable a user")
+		must(t, expect.Locator(page.GetByRole("dialog")).ToBeVisible(), "the confirmation dialog opens")
+	}},
 	{name: "account", user: adminName, open: visit(fixed("/account"))},
 	{name: "not found", user: adminName, open: func(t *testing.T, page playwright.Page, _ *pageState) {
 		gotoPath(t, page, "/no-such-page")
@@ -81,10 +88,14 @@ var checkedPages = []checkedPage{
 	}},
 }
 
+// a11yViewer is a user the checked users page can ask to disable.
+const a11yViewer = "vera"
+
 // prepareState runs a Stop on two servers through the UI, so that batch
 // and audit pages have something to show, and returns where they are.
 func prepareState(t *testing.T, c *console) *pageState {
 	t.Helper()
+	createUser(t, c.App, a11yViewer, auth.RoleViewer)
 	page := newPage(t, c)
 	signIn(t, page, adminName, adminPassword)
 	targets := c.pickServers(t, modelarts.StatusRunning, 2)
@@ -247,6 +258,10 @@ func TestNoPageScrollsSideways(t *testing.T) {
 					page := pages[p.user]
 					p.open(t, page, st)
 					requireNoSidewaysScroll(t, page)
+					requireNotClipped(t, page, ".pagination a")
+					if strings.HasPrefix(p.name, "fleet") {
+						requireFleetColumns(t, page, w)
+					}
 				})
 			}
 		})
@@ -287,5 +302,44 @@ func requireNoSidewaysScroll(t *testing.T, page playwright.Page) {
 	must(t, json.Unmarshal([]byte(raw.(string)), &m), "read the measurement")
 	if m.SW > m.VW {
 		t.Errorf("the page is %d px wide in a %d px viewport; sticking out: %s", m.SW, m.VW, strings.Join(m.Out, ", "))
+	}
+}
+
+// requireNotClipped fails t when an element matching selector shows less
+// than its content (the current page number of the pager was clipped).
+func requireNotClipped(t *testing.T, page playwright.Page, selector string) {
+	t.Helper()
+	raw, err := page.Evaluate(`(sel) => {
+		const out = [];
+		for (const el of document.querySelectorAll(sel)) {
+			if (el.offsetParent === null) continue;
+			if (el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 1) {
+				out.push(JSON.stringify(el.textContent.trim()) + " " + el.scrollWidth + "x" + el.scrollHeight + " in " + el.clientWidth + "x" + el.clientHeight);
+			}
+		}
+		return out.join("; ");
+	}`, selector)
+	must(t, err, "measure "+selector)
+	if s, _ := raw.(string); s != "" {
+		t.Errorf("%s clipped: %s", selector, s)
+	}
+}
+
+// requireFleetColumns checks which fleet columns show: on a phone (below
+// 40rem) only the selection box, name, status and flavor; wider, all the
+// chosen columns.
+func requireFleetColumns(t *testing.T, page playwright.Page, width int) {
+	t.Helper()
+	raw, err := page.Evaluate(`() => Array.from(document.querySelectorAll("table.servers thead th"))
+		.filter(th => th.offsetParent !== null)
+		.map(th => Array.from(th.classList).filter(c => c.startsWith("col-")).join(" ") || "?").join(",")`)
+	must(t, err, "read the fleet's visible columns")
+	got, _ := raw.(string)
+	if width < 640 {
+		if got != "col-select,col-name,col-status,col-flavor" {
+			t.Errorf("at %d px the fleet shows columns %q, want select, name, status and flavor", width, got)
+		}
+	} else if !strings.Contains(got, "col-id") || !strings.Contains(got, "col-ip") {
+		t.Errorf("at %d px the fleet shows columns %q, want all of them", width, got)
 	}
 }

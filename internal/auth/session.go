@@ -40,6 +40,9 @@ const maxTouchEvery = time.Minute
 var (
 	ErrNoSession      = errors.New("not signed in")
 	ErrSessionExpired = fmt.Errorf("session expired: %w", ErrNoSession)
+	// ErrUserDisabled: the session belongs to a user an admin has
+	// disabled (its sessions were ended then); the sign-in page says why.
+	ErrUserDisabled = fmt.Errorf("user disabled: %w", ErrNoSession)
 	// ErrSecondFactorPending: the password was right but the second
 	// factor is still to be given. Load returns the user and session with
 	// it, for the code form only; it matches ErrNoSession, so nothing else
@@ -298,7 +301,10 @@ func (m *SessionManager) Load(r *http.Request) (*User, *Session, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("auth: load session: %w", err)
 	}
-	if row.RevokedAt.Valid || row.Disabled {
+	if row.Disabled {
+		return nil, nil, ErrUserDisabled
+	}
+	if row.RevokedAt.Valid {
 		return nil, nil, ErrNoSession
 	}
 	now := m.now()

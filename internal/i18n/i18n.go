@@ -43,7 +43,12 @@ func Supported(lang string) bool {
 	return false
 }
 
-//go:embed locales/*.json
+// The catalogs are split by area of the console, one file per area and
+// language (locales/<lang>/<area>.json: servers, batches, audit …), so
+// work on different pages adds messages to different files. All files of
+// a language load into one catalog; an id may appear in only one of them.
+//
+//go:embed locales
 var localeFS embed.FS
 
 // Catalog is the loaded message catalogs. It is safe for concurrent use.
@@ -54,28 +59,41 @@ type Catalog struct {
 	ids     map[string]map[string]bool
 }
 
-// Load parses the embedded catalogs (locales/<lang>.json, one per entry of
-// Languages).
+// Load parses the embedded catalogs (locales/<lang>/*.json, for each entry
+// of Languages).
 func Load() (*Catalog, error) { return LoadFS(localeFS) }
 
-// LoadFS parses the catalogs locales/<lang>.json of fsys (for tests of
+// LoadFS parses the catalogs locales/<lang>/*.json of fsys (for tests of
 // the catalog checks; the console uses Load).
 func LoadFS(fsys fs.FS) (*Catalog, error) {
 	c := &Catalog{bundle: goi18n.NewBundle(language.English), ids: map[string]map[string]bool{}}
 	c.bundle.RegisterUnmarshalFunc("json", json.Unmarshal)
 	for _, lang := range Languages {
-		name := path.Join("locales", lang+".json")
-		buf, err := fs.ReadFile(fsys, name)
-		if err != nil {
-			return nil, fmt.Errorf("i18n: read %s: %w", name, err)
+		files, err := fs.Glob(fsys, path.Join("locales", lang, "*.json"))
+		if err != nil || len(files) == 0 {
+			return nil, fmt.Errorf("i18n: no catalog files for %s under locales/%s: %v", lang, lang, err)
 		}
-		mf, err := c.bundle.ParseMessageFileBytes(buf, name)
-		if err != nil {
-			return nil, fmt.Errorf("i18n: parse %s: %w", name, err)
-		}
-		ids := make(map[string]bool, len(mf.Messages))
-		for _, m := range mf.Messages {
-			ids[m.ID] = true
+		ids := map[string]bool{}
+		where := map[string]string{}
+		for _, name := range files {
+			buf, err := fs.ReadFile(fsys, name)
+			if err != nil {
+				return nil, fmt.Errorf("i18n: read %s: %w", name, err)
+			}
+			// go-i18n reads the language from the file name
+			// (<area>.<lang>.json), not from the directory.
+			area := strings.TrimSuffix(path.Base(name), ".json")
+			mf, err := c.bundle.ParseMessageFileBytes(buf, area+"."+lang+".json")
+			if err != nil {
+				return nil, fmt.Errorf("i18n: parse %s: %w", name, err)
+			}
+			for _, m := range mf.Messages {
+				if prev, dup := where[m.ID]; dup {
+					return nil, fmt.Errorf("i18n: message %q is in both %s and %s", m.ID, prev, name)
+				}
+				where[m.ID] = name
+				ids[m.ID] = true
+			}
 		}
 		c.ids[lang] = ids
 		c.tags = append(c.tags, language.MustParse(lang))

@@ -3,6 +3,7 @@ package i18n_test
 import (
 	"context"
 	"sort"
+	"strings"
 	"testing"
 	"testing/fstest"
 
@@ -39,8 +40,9 @@ func TestCatalogsHaveTheSameKeys(t *testing.T) {
 // pair of catalogs that differ and check the ids differ as the test sees them.
 func TestCatalogParityDetectsAMissingKey(t *testing.T) {
 	fsys := fstest.MapFS{
-		"locales/en.json":      {Data: []byte(`{"a": "A", "b": "B"}`)},
-		"locales/zh-Hans.json": {Data: []byte(`{"a": "甲"}`)},
+		"locales/en/x.json":      {Data: []byte(`{"a": "A"}`)},
+		"locales/en/y.json":      {Data: []byte(`{"b": "B"}`)},
+		"locales/zh-Hans/x.json": {Data: []byte(`{"a": "甲"}`)},
 	}
 	c, err := i18n.LoadFS(fsys)
 	if err != nil {
@@ -48,6 +50,19 @@ func TestCatalogParityDetectsAMissingKey(t *testing.T) {
 	}
 	if !c.IDs(i18n.English)["b"] || c.IDs(i18n.Chinese)["b"] {
 		t.Fatalf("ids: en %v, zh %v", c.IDs(i18n.English), c.IDs(i18n.Chinese))
+	}
+}
+
+// An id defined in two files of one language is a load error naming both.
+func TestCatalogRejectsAnIDInTwoFiles(t *testing.T) {
+	fsys := fstest.MapFS{
+		"locales/en/x.json":      {Data: []byte(`{"a": "A"}`)},
+		"locales/en/y.json":      {Data: []byte(`{"a": "B"}`)},
+		"locales/zh-Hans/x.json": {Data: []byte(`{"a": "甲"}`)},
+	}
+	_, err := i18n.LoadFS(fsys)
+	if err == nil || !strings.Contains(err.Error(), "x.json") || !strings.Contains(err.Error(), "y.json") {
+		t.Fatalf("err = %v, want one naming both files", err)
 	}
 }
 

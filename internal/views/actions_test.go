@@ -279,7 +279,7 @@ func TestChunkExplanation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := views.ChunkExplanation(tt.chunk); got != tt.want {
+			if got := views.ChunkExplanation(context.Background(), tt.chunk); got != tt.want {
 				t.Errorf("got  %q\nwant %q", got, tt.want)
 			}
 		})

@@ -27,12 +27,15 @@ func (s *Server) registerAccountRoutes(e *echo.Echo) {
 
 // accountNotices are the notices after a change (Post/Redirect/Get).
 var accountNotices = map[string]string{
-	"ended": "The session has ended.",
+	"ended": "account.notice.ended", // a catalog id
 }
 
 // handleAccountShow shows the signed-in user's account page.
 func (s *Server) handleAccountShow(c echo.Context) error {
-	f := views.AccountForm{Done: c.QueryParam("done") == "1", Notice: accountNotices[c.QueryParam("notice")]}
+	f := views.AccountForm{Done: c.QueryParam("done") == "1"}
+	if id, ok := accountNotices[c.QueryParam("notice")]; ok {
+		f.Notice = s.loc(c).T(id)
+	}
 	f.Settings.Saved = c.QueryParam("saved") == "1"
 	return s.renderAccount(c, http.StatusOK, f)
 }
@@ -74,8 +77,8 @@ func (s *Server) renderAccount(c echo.Context, status int, f views.AccountForm) 
 			Handle:   ss.Handle(),
 			Address:  ss.ClientIP,
 			Browser:  browserName(ss.UserAgent),
-			Started:  ss.CreatedAt.UTC().Format("2006-01-02 15:04 UTC"),
-			LastSeen: ss.LastSeenAt.UTC().Format("2006-01-02 15:04 UTC"),
+			Started:  ss.CreatedAt,
+			LastSeen: ss.LastSeenAt,
 			Current:  cur != nil && cur.IDHash == ss.IDHash,
 		})
 	}
@@ -119,7 +122,7 @@ func (s *Server) handleFactorStart(c echo.Context) error {
 	me := currentUser(c)
 	switch _, err := s.users.StartEnrolment(ctx(c), me.ID); {
 	case errors.Is(err, auth.ErrFactorEnrolled):
-		return s.renderAccount(c, http.StatusConflict, views.AccountForm{Errors: map[string]string{"factor": "Two-factor authentication is already on."}})
+		return s.renderAccount(c, http.StatusConflict, views.AccountForm{Errors: map[string]string{"factor": s.loc(c).T("account.err.factor_on")}})
 	case err != nil:
 		return err
 	}
@@ -135,7 +138,7 @@ func (s *Server) handleFactorConfirm(c echo.Context) error {
 		return s.renderAccount(c, status, views.AccountForm{Errors: map[string]string{"code": msg, "factor": msg}})
 	}
 	if code == "" {
-		return fail(http.StatusUnprocessableEntity, "Enter the six-digit code your authenticator app shows.")
+		return fail(http.StatusUnprocessableEntity, s.loc(c).T("account.err.code_missing"))
 	}
 	codes, err := s.users.ConfirmEnrolment(ctx(c), me.ID, code, auth.ActorFrom(ctx(c)).ClientIP)
 	var le *auth.LockedError
@@ -145,13 +148,13 @@ func (s *Server) handleFactorConfirm(c echo.Context) error {
 		return fail(http.StatusTooManyRequests, lockedMessage(s.loc(c), le.Until, time.Now()))
 	case errors.Is(err, auth.ErrInvalidCredentials):
 		if errors.As(err, &le) {
-			return fail(http.StatusTooManyRequests, "That code is not right. "+lockedMessage(s.loc(c), le.Until, time.Now()))
+			return fail(http.StatusTooManyRequests, s.loc(c).T("account.err.code_wrong_short")+" "+lockedMessage(s.loc(c), le.Until, time.Now()))
 		}
-		return fail(http.StatusUnprocessableEntity, "That code is not right. Check that your device's clock is correct and enter the current code.")
+		return fail(http.StatusUnprocessableEntity, s.loc(c).T("account.err.code_wrong"))
 	case errors.Is(err, auth.ErrNoEnrolment):
-		return s.renderAccount(c, http.StatusUnprocessableEntity, views.AccountForm{Errors: map[string]string{"factor": "Start the set-up first."}})
+		return s.renderAccount(c, http.StatusUnprocessableEntity, views.AccountForm{Errors: map[string]string{"factor": s.loc(c).T("account.err.factor_start")}})
 	case errors.Is(err, auth.ErrFactorEnrolled):
-		return s.renderAccount(c, http.StatusConflict, views.AccountForm{Errors: map[string]string{"factor": "Two-factor authentication is already on."}})
+		return s.renderAccount(c, http.StatusConflict, views.AccountForm{Errors: map[string]string{"factor": s.loc(c).T("account.err.factor_on")}})
 	case codes == nil:
 		return err
 	default:
@@ -202,11 +205,11 @@ func (s *Server) handleAccountPassword(c echo.Context) error {
 	repeat := bodyValue(c, "repeat_password")
 	errs := map[string]string{}
 	if err := auth.ValidPassword(next); err != nil {
-		errs["new_password"] = "The new password must be " + strconv.Itoa(auth.MinPasswordLen) + " to " + strconv.Itoa(auth.MaxPasswordLen) + " characters."
+		errs["new_password"] = s.loc(c).T("account.err.password_length", "Min", auth.MinPasswordLen, "Max", auth.MaxPasswordLen)
 	} else if next != repeat {
-		errs["repeat_password"] = "The two new passwords differ."
+		errs["repeat_password"] = s.loc(c).T("account.err.password_mismatch")
 	} else if next == current {
-		errs["new_password"] = "The new password must differ from the current one."
+		errs["new_password"] = s.loc(c).T("account.err.password_same")
 	}
 	status := http.StatusUnprocessableEntity
 	if len(errs) == 0 {
@@ -219,9 +222,9 @@ func (s *Server) handleAccountPassword(c echo.Context) error {
 			}
 			if st == http.StatusTooManyRequests {
 				status = st
-				errs["current_password"] = "Too many failed attempts. Wait a while, then try again."
+				errs["current_password"] = s.loc(c).T("account.err.locked")
 			} else {
-				errs["current_password"] = "That is not your current password."
+				errs["current_password"] = s.loc(c).T("account.err.wrong_password")
 			}
 		}
 	}

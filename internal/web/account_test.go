@@ -57,6 +57,15 @@ func TestAccountPasswordChange(t *testing.T) {
 			if strings.Contains(r.Body, pass) || strings.Contains(r.Body, newPass) {
 				t.Error("a password was rendered back into the page")
 			}
+			// The length rule is said once: by the error when the new
+			// password breaks it, else by the hint.
+			hint := d.Find("#account-new-hint").Length()
+			if tt.wantField == "new_password" && hint != 0 {
+				t.Error("the password hint shows next to the new password's error, saying the rule twice")
+			}
+			if tt.wantField != "new_password" && hint != 1 {
+				t.Error("the password hint is missing while the new password has no error")
+			}
 		})
 	}
 	// Still the old password.

@@ -22,6 +22,7 @@ const (
 	sessionContextKey        = "session"         // *auth.Session, nil when signed out
 	csrfBindingContextKey    = "csrf_binding"    // what the CSRF token is bound to
 	sessionExpiredContextKey = "session_expired" // true when the request's session just timed out
+	userDisabledContextKey   = "user_disabled"   // true when the request's session belongs to a disabled user
 	pendingUserContextKey    = "pending_user"    // *auth.User whose sign-in waits for the second factor
 	enrolRequiredContextKey  = "enrol_required"  // true when the user's role needs a factor they lack
 )
@@ -147,6 +148,9 @@ func (s *Server) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
 			u, sess = nil, nil
 			if errors.Is(err, auth.ErrSessionExpired) {
 				c.Set(sessionExpiredContextKey, true)
+			}
+			if errors.Is(err, auth.ErrUserDisabled) {
+				c.Set(userDisabledContextKey, true)
 			}
 		default:
 			return err
@@ -357,7 +361,10 @@ func signInRequired(c echo.Context) error {
 	if next = safeNext(next); next != "/" {
 		q.Set("next", next)
 	}
-	if c.Get(sessionExpiredContextKey) == true {
+	switch {
+	case c.Get(userDisabledContextKey) == true:
+		q.Set("disabled", "1")
+	case c.Get(sessionExpiredContextKey) == true:
 		q.Set("expired", "1")
 	}
 	if len(q) > 0 {

@@ -25,6 +25,7 @@ const (
 	msgMissingFields  = "signin.err.missing_fields"
 	msgSignedOut      = "signin.signed_out"
 	msgExpired        = "signin.expired"
+	msgDisabled       = "signin.disabled"
 )
 
 func (s *Server) registerSignInRoutes(e *echo.Echo) {
@@ -52,6 +53,10 @@ func (s *Server) handleSignInForm(c echo.Context) error {
 	switch {
 	case c.QueryParam("signedout") != "":
 		f.Notice = s.loc(c).T(msgSignedOut)
+	case c.Get(userDisabledContextKey) == true, c.QueryParam("disabled") != "":
+		// Said only to the browser whose session it was (or to whoever
+		// types the parameter, who learns nothing about any account).
+		f.Notice = s.loc(c).T(msgDisabled)
 	case c.Get(sessionExpiredContextKey) == true, c.QueryParam("expired") != "":
 		f.Notice = s.loc(c).T(msgExpired)
 	}

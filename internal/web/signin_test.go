@@ -359,15 +359,23 @@ func TestDisabledUserLosesSession(t *testing.T) {
 	adaUser, _ := env.App.Users().GetByName(context.Background(), "ada")
 	root := env.As(t, auth.RoleAdmin)
 	root.Get(t, "/users")
-	if r := root.PostForm(t, "/users/"+itoa(adaUser.ID)+"/disable", nil); r.Status != http.StatusSeeOther {
+	if r := root.PostForm(t, "/users/"+itoa(adaUser.ID)+"/disable", url.Values{"confirm": {"yes"}}); r.Status != http.StatusSeeOther {
 		t.Fatalf("disable: %d", r.Status)
 	}
-	if r := ada.Get(t, "/users"); r.Status != http.StatusSeeOther {
+	r := ada.Get(t, "/users")
+	if r.Status != http.StatusSeeOther {
 		t.Fatalf("ada's session after being disabled: status %d, want 303 to sign in", r.Status)
+	}
+	// The sign-in page she is sent to says why.
+	if loc := r.Header.Get("Location"); !strings.Contains(loc, "disabled=1") {
+		t.Fatalf("ada is sent to %q, which does not say her account was disabled", loc)
+	}
+	if p := ada.Get(t, r.Header.Get("Location")); !strings.Contains(p.Body, "Your account has been disabled") {
+		t.Fatalf("the sign-in page does not say the account was disabled:\n%s", p.Body)
 	}
 	c := env.Anonymous(t)
 	c.Get(t, "/signin")
-	r := c.PostForm(t, "/signin", url.Values{"username": {"ada"}, "password": {pw}})
+	r = c.PostForm(t, "/signin", url.Values{"username": {"ada"}, "password": {pw}})
 	if r.Status != http.StatusUnauthorized || !strings.Contains(r.Body, "Incorrect username or password.") {
 		t.Fatalf("disabled ada signing in: %d", r.Status)
 	}

@@ -28,23 +28,24 @@ func (s *Server) registerUserRoutes(e *echo.Echo) {
 
 // doneMessages are the notices shown after a change (Post/Redirect/Get).
 // The user's name is looked up by id, never taken from the URL.
+// Values are catalog ids; {{.Name}} is the user's name.
 var doneMessages = map[string]string{
-	"created":  "Created user %s.",
-	"role":     "Changed the role of %s.",
-	"password": "Set a new password for %s; their sessions have ended.",
-	"disabled": "Disabled %s; their sessions have ended.",
-	"enabled":  "Enabled %s.",
-	"factor":   "Reset the second factor of %s; they set up a new one at their next sign-in.",
-	"sessions": "Ended every session of %s.",
+	"created":  "users.done.created",
+	"role":     "users.done.role",
+	"password": "users.done.password",
+	"disabled": "users.done.disabled",
+	"enabled":  "users.done.enabled",
+	"factor":   "users.done.factor",
+	"sessions": "users.done.sessions",
 }
 
 // handleUserList shows every user with the controls to manage them.
 func (s *Server) handleUserList(c echo.Context) error {
 	d := views.UsersPageData{}
-	if format, ok := doneMessages[c.QueryParam("done")]; ok {
+	if msg, ok := doneMessages[c.QueryParam("done")]; ok {
 		if id, err := strconv.ParseInt(c.QueryParam("id"), 10, 64); err == nil {
 			if u, err := s.users.Get(ctx(c), id); err == nil {
-				d.Notice = strings.Replace(format, "%s", u.Name, 1)
+				d.Notice = s.loc(c).T(msg, "Name", u.Name)
 			}
 		}
 	}
@@ -76,19 +77,19 @@ func (s *Server) handleUserCreate(c echo.Context) error {
 	password := bodyValue(c, "password")
 	f := views.NewUserForm{Name: name, Role: string(role), Errors: map[string]string{}}
 	if err := auth.ValidName(name); err != nil {
-		f.Errors["name"] = "Use 1 to 64 letters, digits, dots, hyphens or underscores, starting with a letter or digit."
+		f.Errors["name"] = s.loc(c).T("users.err.name")
 	}
 	if !role.Valid() {
-		f.Errors["role"] = "Choose viewer, operator, approver or admin."
+		f.Errors["role"] = s.loc(c).T("users.err.role")
 	}
 	if err := auth.ValidPassword(password); err != nil {
-		f.Errors["password"] = "Use " + strconv.Itoa(auth.MinPasswordLen) + " to " + strconv.Itoa(auth.MaxPasswordLen) + " characters."
+		f.Errors["password"] = s.loc(c).T("users.err.password_length", "Min", auth.MinPasswordLen, "Max", auth.MaxPasswordLen)
 	}
 	if len(f.Errors) == 0 {
 		u, err := s.users.CreateUser(ctx(c), name, role, password)
 		switch {
 		case errors.Is(err, auth.ErrNameTaken):
-			f.Errors["name"] = "A user with this name already exists (names ignore case)."
+			f.Errors["name"] = s.loc(c).T("users.err.name_taken")
 		case err != nil:
 			return err
 		default:
@@ -102,11 +103,11 @@ func (s *Server) handleUserCreate(c echo.Context) error {
 func (s *Server) userTarget(c echo.Context) (*auth.User, error) {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil {
-		return nil, echo.NewHTTPError(http.StatusNotFound, "No such user.")
+		return nil, echo.NewHTTPError(http.StatusNotFound, s.loc(c).T("users.err.no_such_user"))
 	}
 	u, err := s.users.Get(ctx(c), id)
 	if errors.Is(err, auth.ErrUserNotFound) {
-		return nil, echo.NewHTTPError(http.StatusNotFound, "No such user.")
+		return nil, echo.NewHTTPError(http.StatusNotFound, s.loc(c).T("users.err.no_such_user"))
 	}
 	return u, err
 }
@@ -125,14 +126,14 @@ func (s *Server) handleUserRole(c echo.Context) error {
 	}
 	role := auth.Role(c.FormValue("role"))
 	if !role.Valid() {
-		return s.rowError(c, u, "Choose viewer, operator, approver or admin.")
+		return s.rowError(c, u, s.loc(c).T("users.err.role"))
 	}
 	if me := currentUser(c); me.ID == u.ID && role != auth.RoleAdmin {
-		return s.rowError(c, u, "You cannot remove your own admin role. Ask another admin.")
+		return s.rowError(c, u, s.loc(c).T("users.err.own_admin"))
 	}
 	switch err := s.users.SetRole(ctx(c), u.ID, role); {
 	case errors.Is(err, auth.ErrLastAdmin):
-		return s.rowError(c, u, "This is the last enabled admin; make someone else admin first.")
+		return s.rowError(c, u, s.loc(c).T("users.err.last_admin"))
 	case err != nil:
 		return err
 	}
@@ -148,7 +149,7 @@ func (s *Server) handleUserPassword(c echo.Context) error {
 	}
 	password := bodyValue(c, "password")
 	if err := auth.ValidPassword(password); err != nil {
-		return s.rowError(c, u, "The new password must be "+strconv.Itoa(auth.MinPasswordLen)+" to "+strconv.Itoa(auth.MaxPasswordLen)+" characters.")
+		return s.rowError(c, u, s.loc(c).T("users.err.new_password_length", "Min", auth.MinPasswordLen, "Max", auth.MaxPasswordLen))
 	}
 	if err := s.users.SetPassword(ctx(c), u.ID, password); err != nil {
 		return err
@@ -168,11 +169,16 @@ func (s *Server) handleUserDisable(c echo.Context) error {
 		return err
 	}
 	if me := currentUser(c); me.ID == u.ID {
-		return s.rowError(c, u, "You cannot disable your own account.")
+		return s.rowError(c, u, s.loc(c).T("users.err.disable_self"))
+	}
+	if c.FormValue("confirm") != "yes" {
+		// First ask: the page comes back with a dialog that says what
+		// disabling does and posts again with confirm=yes.
+		return s.renderUsers(c, http.StatusOK, views.UsersPageData{ConfirmDisable: u.ID})
 	}
 	switch err := s.users.Disable(ctx(c), u.ID); {
 	case errors.Is(err, auth.ErrLastAdmin):
-		return s.rowError(c, u, "This is the last enabled admin; make someone else admin first.")
+		return s.rowError(c, u, s.loc(c).T("users.err.last_admin"))
 	case err != nil:
 		return err
 	}

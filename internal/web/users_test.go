@@ -275,7 +275,7 @@ func TestUserDisableEnable(t *testing.T) {
 	}
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
-			if r := admin.PostForm(t, st.path, nil); r.Status != st.wantStatus {
+			if r := admin.PostForm(t, st.path, url.Values{"confirm": {"yes"}}); r.Status != st.wantStatus {
 				t.Fatalf("status %d, want %d", r.Status, st.wantStatus)
 			}
 			if got := signIn(); got != st.wantSignIn {
@@ -289,5 +289,50 @@ func TestUserDisableEnable(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{auth.EventUserDisabled, auth.EventUserEnabled}, kinds); diff != "" {
 		t.Fatalf("events mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// Disabling a user is confirmed first: the plain Disable post changes
+// nothing and opens a dialog that says what happens, with Confirm (which
+// posts again with confirm=yes) and Cancel.
+func TestUserDisableAsksForConfirmation(t *testing.T) {
+	env := apptest.New(t)
+	pw := env.CreateUser(t, "dan", auth.RoleViewer)
+	dan, _ := env.App.Users().GetByName(context.Background(), "dan")
+	admin := env.As(t, auth.RoleAdmin)
+	admin.Get(t, "/users")
+	r := admin.PostForm(t, "/users/"+itoa(dan.ID)+"/disable", nil)
+	if r.Status != http.StatusOK {
+		t.Fatalf("first Disable: status %d, want 200 with a confirmation", r.Status)
+	}
+	dlg := r.Doc(t).Find("#user-" + itoa(dan.ID) + " dialog[data-confirm-dialog][data-autoopen]")
+	if dlg.Length() != 1 {
+		t.Fatalf("no confirmation dialog in dan's row")
+	}
+	if got := dlg.Find("h2").Text(); got != "Disable dan?" {
+		t.Errorf("dialog title %q", got)
+	}
+	if !strings.Contains(dlg.Text(), "cannot sign in") {
+		t.Errorf("the dialog does not say what disabling does: %q", dlg.Text())
+	}
+	if v, _ := dlg.Find(`form input[name="confirm"]`).Attr("value"); v != "yes" {
+		t.Errorf("the dialog's form does not confirm (confirm=%q)", v)
+	}
+	if dlg.Find(`button[type="submit"]:contains("Confirm")`).Length() != 1 || dlg.Find(`button[data-dialog-cancel]:contains("Cancel")`).Length() != 1 {
+		t.Errorf("the dialog lacks Confirm or Cancel")
+	}
+	if u, _ := env.App.Users().GetByName(context.Background(), "dan"); u.Disabled {
+		t.Fatal("dan was disabled without confirmation")
+	}
+	c := env.Anonymous(t)
+	c.Get(t, "/signin")
+	if got := c.PostForm(t, "/signin", url.Values{"username": {"dan"}, "password": {pw}}).Status; got != http.StatusSeeOther {
+		t.Fatalf("dan signing in after the unconfirmed Disable: %d", got)
+	}
+	if r := admin.PostForm(t, "/users/"+itoa(dan.ID)+"/disable", url.Values{"confirm": {"yes"}}); r.Status != http.StatusSeeOther {
+		t.Fatalf("confirmed Disable: %d", r.Status)
+	}
+	if u, _ := env.App.Users().GetByName(context.Background(), "dan"); !u.Disabled {
+		t.Fatal("the confirmed Disable did not disable dan")
 	}
 }
