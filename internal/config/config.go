@@ -223,9 +223,9 @@ func Default() Config {
 		LogLevel:         "info",
 		AuditAnchorEvery: time.Minute,
 		AuditVerifyEvery: 24 * time.Hour,
-		ApprovalActions: append([]modelarts.BatchType(nil), DefaultApprovalActions...),
-		ApprovalTTL:     24 * time.Hour,
-		WebhookFormat:   "json",
+		ApprovalActions:  append([]modelarts.BatchType(nil), DefaultApprovalActions...),
+		ApprovalTTL:      24 * time.Hour,
+		WebhookFormat:    "json",
 	}
 }
 
