@@ -61,11 +61,11 @@ func (s State) Label() string {
 
 // Audit event kinds of the request's transitions.
 const (
-	EventRequested audit.EventKind = "approval.requested"
-	EventApproved  audit.EventKind = "approval.approved"
-	EventDenied    audit.EventKind = "approval.denied"
-	EventWithdrawn audit.EventKind = "approval.withdrawn"
-	EventExpired   audit.EventKind = "approval.expired"
+	EventRequested = audit.EventApprovalRequested
+	EventApproved  = audit.EventApprovalApproved
+	EventDenied    = audit.EventApprovalDenied
+	EventWithdrawn = audit.EventApprovalWithdrawn
+	EventExpired   = audit.EventApprovalExpired
 )
 
 // EventKinds lists the audit event kinds this package records.

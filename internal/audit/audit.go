@@ -91,6 +91,13 @@ const (
 	EventMFAFailure          EventKind = "mfa.failure"
 	EventMFAReset            EventKind = "mfa.reset"
 	EventMFARecoveryCodeUsed EventKind = "mfa.recovery_code_used"
+
+	// Approval requests (internal/approval, docs/approvals.md).
+	EventApprovalRequested EventKind = "approval.requested"
+	EventApprovalApproved  EventKind = "approval.approved"
+	EventApprovalDenied    EventKind = "approval.denied"
+	EventApprovalWithdrawn EventKind = "approval.withdrawn"
+	EventApprovalExpired   EventKind = "approval.expired"
 )
 
 // EventKinds lists the security event kinds RecordEvent accepts.
@@ -99,6 +106,7 @@ var EventKinds = []EventKind{
 	EventUserCreated, EventUserRoleChanged, EventUserDisabled, EventUserEnabled, EventUserPasswordChanged,
 	EventUserSessionsEnded, EventSessionEnded,
 	EventMFAEnrolled, EventMFAFailure, EventMFAReset, EventMFARecoveryCodeUsed,
+	EventApprovalRequested, EventApprovalApproved, EventApprovalDenied, EventApprovalWithdrawn, EventApprovalExpired,
 }
 
 // IsSecurityEvent reports whether k can be recorded by RecordEvent: one of
