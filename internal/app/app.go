@@ -143,6 +143,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		Sessions:  a.sessions,
 		Fleet:     a.fleet,
 		Batches:   a.batches,
+		Approvals: a.approval,
+		Notifier:  a.notifier,
 	}); err != nil {
 		return nil, err
 	}

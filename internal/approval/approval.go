@@ -314,6 +314,10 @@ func (s *Service) executor() Executor {
 	return s.exec
 }
 
+// Now returns the service's clock reading, for pages that show states as
+// of now.
+func (s *Service) Now() time.Time { return s.now() }
+
 // Policy returns the policy in force.
 func (s *Service) Policy() Policy { return s.policy }
 

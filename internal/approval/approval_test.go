@@ -510,3 +510,49 @@ func TestList(t *testing.T) {
 		t.Errorf("viewer sees %d requests", len(none))
 	}
 }
+
+// TestCheckNow: each server's state then and now, and whether the action
+// would still be sent to it.
+func TestCheckNow(t *testing.T) {
+	r := &approval.Request{Action: modelarts.BatchStop, Servers: []approval.Server{
+		{ID: "a", Name: "gpu-a", Status: modelarts.StatusRunning},
+		{ID: "b", Name: "gpu-b", Status: modelarts.StatusRunning},
+		{ID: "c", Name: "gpu-c", Status: modelarts.StatusRunning},
+	}}
+	fleet := map[string]*modelarts.ServerResponse{
+		"a": {ID: "a", Name: "gpu-a", Status: modelarts.StatusRunning},
+		"b": {ID: "b", Name: "gpu-b", Status: modelarts.StatusStopped},
+	}
+	got := r.CheckNow(func(id string) (*modelarts.ServerResponse, bool) { s, ok := fleet[id]; return s, ok })
+	if !got[0].Known || !got[0].Eligible || got[0].Now != modelarts.StatusRunning {
+		t.Errorf("unchanged server = %+v", got[0])
+	}
+	if got[1].Eligible || got[1].Now != modelarts.StatusStopped || got[1].Reason == "" {
+		t.Errorf("stopped meanwhile = %+v", got[1])
+	}
+	if got[2].Eligible || got[2].Reason != approval.ReasonVanished {
+		t.Errorf("vanished = %+v", got[2])
+	}
+	for _, s := range r.CheckNow(nil) {
+		if s.Known || s.Eligible {
+			t.Errorf("without a fleet: %+v", s)
+		}
+	}
+}
+
+// TestNoExecutorDecidesNothing: without an executor an approval is refused
+// before anything is decided, and the request stays pending.
+func TestNoExecutorDecidesNothing(t *testing.T) {
+	e := newEnv(t)
+	svc, err := approval.NewService(approval.Config{DB: e.db, Policy: e.policy, Audit: e.audit, Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := e.request(t, e.ann, modelarts.BatchDelete, nil)
+	if _, err := svc.Approve(ctx, e.bob, r.ID, "", approval.Meta{}); !errors.Is(err, approval.ErrNoExecutor) {
+		t.Errorf("err = %v, want ErrNoExecutor", err)
+	}
+	if got, _ := svc.Get(ctx, e.bob, r.ID); got.State != approval.StatePending {
+		t.Errorf("state = %s, want pending", got.State)
+	}
+}

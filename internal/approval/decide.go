@@ -40,10 +40,12 @@ func (s *Service) Approve(ctx context.Context, approver *auth.User, id, comment 
 		return nil, err
 	}
 	exec := s.executor()
-	if exec == nil {
-		return nil, ErrNoExecutor
-	}
-	r, sealed, err := s.decide(ctx, approver, id, StateApproved, comment)
+	r, sealed, err := s.decide(ctx, approver, id, StateApproved, comment, func() error {
+		if exec == nil {
+			return ErrNoExecutor // refuse before deciding: nothing could run it
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +82,7 @@ func (s *Service) Deny(ctx context.Context, denier *auth.User, id, comment strin
 	if err != nil {
 		return nil, err
 	}
-	r, _, err := s.decide(ctx, denier, id, StateDenied, comment)
+	r, _, err := s.decide(ctx, denier, id, StateDenied, comment, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +98,7 @@ func (s *Service) Withdraw(ctx context.Context, requester *auth.User, id string,
 	if requester == nil {
 		return nil, ErrNotFound
 	}
-	r, _, err := s.decide(ctx, requester, id, StateWithdrawn, "")
+	r, _, err := s.decide(ctx, requester, id, StateWithdrawn, "", nil)
 	if err != nil {
 		return nil, err
 	}
@@ -110,8 +112,10 @@ func (s *Service) Withdraw(ctx context.Context, requester *auth.User, id string,
 // decide moves request id from pending to `to` on behalf of actor in one
 // write transaction, and returns it with the sealed secrets it held. A
 // request found expired, or whose requester was disabled, is recorded as
-// such and reported as a *StateError.
-func (s *Service) decide(ctx context.Context, actor *auth.User, id string, to State, comment string) (*Request, []byte, error) {
+// such and reported as a *StateError. ready, when set, runs once the
+// request is known to exist and be the actor's to decide, before the
+// decision; its error refuses it.
+func (s *Service) decide(ctx context.Context, actor *auth.User, id string, to State, comment string, ready func() error) (*Request, []byte, error) {
 	now := s.now()
 	var (
 		row     requestRow
@@ -135,6 +139,11 @@ func (s *Service) decide(ctx context.Context, actor *auth.User, id string, to St
 			}
 		} else if row.RequesterID == actor.ID {
 			return ErrOwnRequest
+		}
+		if ready != nil && State(row.State) == StatePending {
+			if err := ready(); err != nil {
+				return err
+			}
 		}
 		res, err := tx.ExecContext(ctx, `UPDATE approval_requests
 			SET state = ?, secrets = NULL, decided_at = ?, decider_id = ?, decider_name = ?, comment = ?
@@ -170,7 +179,7 @@ func (s *Service) decide(ctx context.Context, actor *auth.User, id string, to St
 		return err
 	})
 	if err != nil {
-		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrOwnRequest) || errors.Is(err, ErrNotRequester) {
+		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrOwnRequest) || errors.Is(err, ErrNotRequester) || errors.Is(err, ErrNoExecutor) {
 			return nil, nil, err
 		}
 		return nil, nil, fmt.Errorf("approval: %s %s: %w", to, id, err)

@@ -334,3 +334,43 @@ func (s *Service) PendingCount(ctx context.Context, viewer *auth.User) (int, err
 	}
 	return n, nil
 }
+
+// ReasonVanished is why a server that is no longer in the fleet is skipped.
+const ReasonVanished = "no longer in the fleet"
+
+// ServerNow is one server of a request: its status when asked, its status
+// now, and whether the action would be sent to it now.
+type ServerNow struct {
+	Server
+	// Now is the status now; "" when the server is no longer listed (or the
+	// fleet could not be read: Known is false).
+	Now   modelarts.Status
+	Known bool
+	// Eligible is whether the action would be sent to it now; Reason says
+	// why not (the lifecycle's words, or ReasonVanished).
+	Eligible bool
+	Reason   string
+}
+
+// CheckNow judges each server of r against the fleet as it is now, with the
+// same lifecycle rules a batch applies at execution. find looks a server up
+// in a fleet snapshot; a nil find means the fleet could not be read, and
+// every server is shown with its state now unknown.
+func (r *Request) CheckNow(find func(id string) (*modelarts.ServerResponse, bool)) []ServerNow {
+	out := make([]ServerNow, len(r.Servers))
+	for i, sv := range r.Servers {
+		out[i].Server = sv
+		if find == nil {
+			continue
+		}
+		out[i].Known = true
+		now, ok := find(sv.ID)
+		if !ok {
+			out[i].Reason = ReasonVanished
+			continue
+		}
+		out[i].Now = now.Status
+		out[i].Eligible, out[i].Reason = modelarts.Eligible(r.Action, now)
+	}
+	return out
+}
