@@ -61,7 +61,20 @@ type CallMeta struct {
 	CorrelationID string
 	Action        string
 	Targets       []Target
+	// Detail is stored on the call's request and response entries, e.g.
+	// for an approved action the approval request and both people
+	// (DetailApprovalRequest, DetailRequester, DetailApprover), so one
+	// entry answers who asked, who allowed and what was sent. Values under
+	// keys that name a secret are redacted.
+	Detail map[string]string
 }
+
+// Detail keys of a call made for an approved request.
+const (
+	DetailApprovalRequest = "approval_request"
+	DetailRequester       = "requester"
+	DetailApprover        = "approver"
+)
 
 // EventKind is the kind of an audit entry.
 type EventKind string
