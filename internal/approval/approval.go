@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/devserver-console/console/internal/audit"
@@ -271,7 +272,7 @@ type Service struct {
 	exec     Executor
 	notifier Notifier
 	log      *slog.Logger
-	now      func() time.Time
+	clock    atomic.Pointer[func() time.Time]
 	sweep    time.Duration
 
 	mu      sync.Mutex
@@ -287,13 +288,11 @@ func NewService(cfg Config) (*Service, error) {
 	}
 	s := &Service{
 		db: cfg.DB, policy: cfg.Policy, box: cfg.Box, audit: cfg.Audit, exec: cfg.Executor,
-		notifier: cfg.Notifier, log: cfg.Log, now: cfg.Now, sweep: cfg.SweepInterval,
+		notifier: cfg.Notifier, log: cfg.Log, sweep: cfg.SweepInterval,
 	}
+	s.SetClock(cfg.Now)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
-	}
-	if s.now == nil {
-		s.now = time.Now
 	}
 	if s.sweep <= 0 {
 		s.sweep = DefaultSweepInterval
@@ -317,6 +316,17 @@ func (s *Service) executor() Executor {
 // Now returns the service's clock reading, for pages that show states as
 // of now.
 func (s *Service) Now() time.Time { return s.now() }
+
+func (s *Service) now() time.Time { return (*s.clock.Load())() }
+
+// SetClock replaces the clock (time.Now when nil): the end-to-end tests
+// move a fake one past a request's expiry.
+func (s *Service) SetClock(now func() time.Time) {
+	if now == nil {
+		now = time.Now
+	}
+	s.clock.Store(&now)
+}
 
 // Policy returns the policy in force.
 func (s *Service) Policy() Policy { return s.policy }
