@@ -34,7 +34,6 @@ type env struct {
 	vic       *auth.User // viewer
 	bob, bea  *auth.User // approvers
 	ada, alf  *auth.User // admins
-	approvers []*auth.User
 	nextID    int64
 	policy    approval.Policy
 }
