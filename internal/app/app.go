@@ -130,6 +130,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	}); err != nil {
 		return nil, err
 	}
+	// The approval policy decides, in the batch service, which confirmed
+	// actions become requests; approved ones run through it as the requester.
+	a.batches.SetGate(a.approval.Policy())
+	a.approval.SetExecutor(&approval.BatchExecutor{Batches: a.batches, Fleet: a.fleet, Users: a.users})
+	a.batches.OnFinished(func(_ context.Context, b *batch.Batch) { a.notifier.Notify(batchFinished(b)) })
 	if err := a.batches.Recover(ctx); err != nil {
 		return nil, fmt.Errorf("batches: recover interrupted batches: %w", err)
 	}
@@ -460,4 +465,28 @@ func (a *App) Close() error {
 		errs = append(errs, a.db.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// batchFinished is the webhook message of a finished batch: what ran, who
+// asked and who approved it, with links to the batch and its request.
+func batchFinished(b *batch.Batch) notify.Event {
+	label := approval.ActionLabel(b.Action)
+	ev := notify.Event{
+		Kind:    notify.EventBatchFinished,
+		Subject: b.ID,
+		Title:   fmt.Sprintf("Batch finished: %s on %d servers", label, b.Total),
+		Lines:   []string{"Requested by " + b.UserName},
+		Path:    "/batches/" + b.ID,
+		At:      b.FinishedAt,
+	}
+	if b.Total == 1 {
+		ev.Title = fmt.Sprintf("Batch finished: %s on 1 server", label)
+	}
+	if b.ApprovedBy != "" {
+		ev.Lines = append(ev.Lines, "Approved by "+b.ApprovedBy)
+	}
+	if b.ApprovalID != "" {
+		ev.Lines = append(ev.Lines, "Approval request: /approvals/"+b.ApprovalID)
+	}
+	return ev
 }

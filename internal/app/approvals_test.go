@@ -19,7 +19,7 @@ import (
 // console or with the 'console user' commands' store, withdraws their
 // pending approval requests.
 func TestApprovalWiring(t *testing.T) {
-	env := apptest.New(t)
+	env := apptest.New(t, apptest.WithApprovals)
 	ctx := context.Background()
 	fi, err := os.Stat(secrets.KeyFilePath(env.Config.DBPath))
 	if err != nil {

@@ -211,6 +211,9 @@ type Approved struct {
 	Approver *auth.User
 	OSParams *modelarts.ServerOSRequest
 	Meta     Meta
+	// BatchID is the id the batch must take: approval.approved names it in
+	// the audit log before anything is sent, so each finds the other.
+	BatchID string
 }
 
 // Executor runs an approved request as a batch, checking each server's

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 
 	"github.com/devserver-console/console/internal/audit"
@@ -50,7 +51,8 @@ func (s *Service) Approve(ctx context.Context, approver *auth.User, id, comment 
 		return nil, err
 	}
 	params, openErr := s.openParams(r, sealed)
-	if err := s.record(ctx, EventApproved, actorOf(approver, meta), r, nil); err != nil {
+	batchID := uuid.NewString()
+	if err := s.record(ctx, EventApproved, actorOf(approver, meta), r, map[string]string{DetailBatchID: batchID}); err != nil {
 		s.setOutcome(ctx, r, "", "not sent: the approval could not be recorded in the audit log")
 		return r, fmt.Errorf("%w: %w", ErrNotRecorded, err)
 	}
@@ -62,7 +64,7 @@ func (s *Service) Approve(ctx context.Context, approver *auth.User, id, comment 
 	}
 	s.running.Add(1)
 	defer s.running.Done()
-	batchID, err := exec.ExecuteApproved(context.WithoutCancel(ctx), &Approved{Request: r, Approver: approver, OSParams: params, Meta: meta})
+	batchID, err = exec.ExecuteApproved(context.WithoutCancel(ctx), &Approved{Request: r, Approver: approver, OSParams: params, Meta: meta, BatchID: batchID})
 	if err != nil {
 		s.log.WarnContext(ctx, "approval: approved request ran no batch", "request", r.ID, "err", err)
 		s.setOutcome(ctx, r, "", "not sent: "+err.Error())

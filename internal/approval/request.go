@@ -1,6 +1,7 @@
 package approval
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -22,6 +23,9 @@ import (
 
 // NewRequest is what an operator asks for.
 type NewRequest struct {
+	// ID is the request's id when the caller chose it (batch.Submit does);
+	// empty: a new one.
+	ID        string
 	Requester *auth.User
 	Meta      Meta
 	Action    modelarts.BatchType
@@ -134,7 +138,7 @@ func (s *Service) Create(ctx context.Context, nr NewRequest) (*Request, error) {
 	}
 	now := s.now()
 	r := &Request{
-		ID:            uuid.NewString(),
+		ID:            cmp.Or(nr.ID, uuid.NewString()),
 		RequesterID:   nr.Requester.ID,
 		RequesterName: nr.Requester.Name,
 		Action:        nr.Action,

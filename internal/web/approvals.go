@@ -68,6 +68,15 @@ func approvalError(err error) (int, string) {
 	return http.StatusInternalServerError, ""
 }
 
+// isApprovalError reports whether err is one of the approval service's.
+func isApprovalError(err error) bool {
+	if err == nil {
+		return false
+	}
+	status, _ := approvalError(err)
+	return status != http.StatusInternalServerError
+}
+
 // approvalHTTPError turns a service error into the response error.
 func approvalHTTPError(err error) error {
 	status, msg := approvalError(err)
@@ -148,7 +157,12 @@ func (s *Server) handleApprovalDecide(to approval.State) echo.HandlerFunc {
 		u, id, comment := currentUser(c), c.Param("id"), c.FormValue("comment")
 		var err error
 		if to == approval.StateApproved {
-			_, err = s.approvals.Approve(ctx(c), u, id, comment, s.approvalMeta(c))
+			var r *approval.Request
+			r, err = s.approvals.Approve(ctx(c), u, id, comment, s.approvalMeta(c))
+			if err == nil && r.BatchID != "" {
+				// The batch runs: the approver follows it on its page.
+				return redirect(c, "/batches/"+r.BatchID)
+			}
 		} else {
 			_, err = s.approvals.Deny(ctx(c), u, id, comment, s.approvalMeta(c))
 		}

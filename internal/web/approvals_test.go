@@ -42,7 +42,7 @@ func askApproval(t *testing.T, env *apptest.Env) *approval.Request {
 // with a Comment field; denying needs a comment, and the operator then
 // sees the denial and the comment. Nothing reaches ModelArts.
 func TestApprovalPages(t *testing.T) {
-	env := apptest.New(t)
+	env := apptest.New(t, apptest.WithApprovals)
 	op := env.As(t, auth.RoleOperator)
 	ap := env.As(t, auth.RoleApprover)
 	admin := env.As(t, auth.RoleAdmin)
@@ -123,7 +123,7 @@ func TestApprovalPages(t *testing.T) {
 // TestApprovalOwnRequestRefused: an admin cannot approve their own request
 // through the page either; the refusal is recorded.
 func TestApprovalOwnRequestRefused(t *testing.T) {
-	env := apptest.New(t)
+	env := apptest.New(t, apptest.WithApprovals)
 	admin := env.As(t, auth.RoleAdmin)
 	ctx := context.Background()
 	u, _ := env.App.Users().GetByName(ctx, "admin")
