@@ -13,6 +13,7 @@ import (
 	"github.com/devserver-console/console/internal/audit"
 	"github.com/devserver-console/console/internal/auth"
 	"github.com/devserver-console/console/internal/batch"
+	"github.com/devserver-console/console/internal/config"
 	"github.com/devserver-console/console/internal/fleet"
 	"github.com/devserver-console/console/internal/modelarts"
 	"github.com/devserver-console/console/internal/testutil"
@@ -235,4 +236,34 @@ func hasAction(es []audit.Entry, action string) bool {
 		}
 	}
 	return false
+}
+
+// TestApprovalBySize: with CONSOLE_APPROVAL_MIN_SERVERS a Stop of that many
+// servers asks for a reason in the preview form itself and becomes a
+// request; a smaller one is sent at once.
+func TestApprovalBySize(t *testing.T) {
+	e := newActionEnv(t, func(c *config.Config) { c.ApprovalMinServers = 2 })
+	servers := e.pick(t, 3, nil, func(s *modelarts.ServerResponse) bool { return s.Status == modelarts.StatusRunning })
+	e.selectServers(t, "operator1", idsOf(servers[:2])...)
+	doc, token := e.preview(t, e.op, modelarts.BatchStop)
+	if !strings.Contains(doc.Find(".approval-note").Text(), "any action on 2 or more servers does") {
+		t.Errorf("preview note = %q", doc.Find(".approval-note").Text())
+	}
+	if doc.Find(`#action-form textarea[name="reason"]`).Length() != 1 {
+		t.Error("the preview form of a covered Stop has no Reason field")
+	}
+	requestIDFrom(t, e.op.HTMX(t, http.MethodPost, "/actions/execute", url.Values{"token": {token}, "reason": {"maintenance window"}}))
+	if n := e.sim.MutatingRequests(); n != 0 {
+		t.Errorf("%d requests sent for a covered Stop, want 0", n)
+	}
+	e.selectServers(t, "operator1", servers[2].ID)
+	doc, token = e.preview(t, e.op, modelarts.BatchStop)
+	if doc.Find(".approval-note").Length() != 0 {
+		t.Error("a Stop of one server is said to need approval")
+	}
+	batchIDFrom(t, e.op.HTMX(t, http.MethodPost, "/actions/execute", url.Values{"token": {token}}))
+	e.App.Batches().Wait()
+	if n := e.sim.MutatingRequests(); n != 1 {
+		t.Errorf("%d requests sent for an uncovered Stop, want 1", n)
+	}
 }
