@@ -68,7 +68,14 @@ func TestApprovalWiring(t *testing.T) {
 	}
 
 	u2, r2 := ask("oscar")
-	cli, err := app.NewUserStore(env.App.DB(), audit.New(env.App.DB(), nil), nil)
+	// As 'console user' opens it: keyed with the key file beside the database.
+	au := audit.New(env.App.DB(), nil)
+	k, err := audit.LoadKey(audit.KeySource{DBPath: env.Config.DBPath}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	au.SetKey(k.Key)
+	cli, err := app.NewUserStore(env.App.DB(), au, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
