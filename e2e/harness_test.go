@@ -65,6 +65,10 @@ func startConsole(t *testing.T, opts ...consoleOption) *console {
 	cfg.SimTransition = 300 * time.Millisecond
 	cfg.FleetTTL = 200 * time.Millisecond
 	cfg.RequestTimeout = 5 * time.Second
+	// Tests of direct destructive actions run without the two-person rule;
+	// tests of approvals turn it on (withApprovals). The product default
+	// (config.Default) keeps DELETE, REINSTALLOS and CHANGEOS under approval.
+	cfg.ApprovalActions = nil
 	for _, o := range opts {
 		o(&cfg)
 	}

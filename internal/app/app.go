@@ -18,12 +18,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/devserver-console/console/internal/approval"
 	"github.com/devserver-console/console/internal/audit"
 	"github.com/devserver-console/console/internal/auth"
 	"github.com/devserver-console/console/internal/batch"
 	"github.com/devserver-console/console/internal/config"
 	"github.com/devserver-console/console/internal/fleet"
 	"github.com/devserver-console/console/internal/modelarts"
+	"github.com/devserver-console/console/internal/notify"
+	"github.com/devserver-console/console/internal/secrets"
 	"github.com/devserver-console/console/internal/simulator"
 	"github.com/devserver-console/console/internal/store"
 	"github.com/devserver-console/console/internal/web"
@@ -44,6 +47,8 @@ type App struct {
 	client   *modelarts.Client
 	fleet    *fleet.Cache
 	batches  *batch.Service
+	notifier *notify.Notifier
+	approval *approval.Service
 	web      *web.Server
 
 	syslog     *audit.SyslogSink
@@ -86,7 +91,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	} else if n > 0 {
 		log.Warn("calls to ModelArts were interrupted by a previous shutdown; marked as outcome unknown in the audit log", "count", n)
 	}
-	if a.users, err = NewUserStore(a.db, a.audit, log); err != nil {
+	if err := a.newApprovals(log); err != nil {
+		return nil, err
+	}
+	if a.users, err = newUserStore(a.db, a.audit, log, a.approval); err != nil {
 		return nil, err
 	}
 	created, generated, err := a.users.EnsureAdmin(ctx, cfg.AdminPassword)
@@ -122,6 +130,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	}); err != nil {
 		return nil, err
 	}
+	// The approval policy decides, in the batch service, which confirmed
+	// actions become requests; approved ones run through it as the requester.
+	a.batches.SetGate(a.approval.Policy())
+	a.approval.SetExecutor(&approval.BatchExecutor{Batches: a.batches, Fleet: a.fleet, Users: a.users})
+	a.batches.OnFinished(func(_ context.Context, b *batch.Batch) { a.notifier.Notify(batchFinished(b)) })
 	if err := a.batches.Recover(ctx); err != nil {
 		return nil, fmt.Errorf("batches: recover interrupted batches: %w", err)
 	}
@@ -135,6 +148,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		Sessions:  a.sessions,
 		Fleet:     a.fleet,
 		Batches:   a.batches,
+		Approvals: a.approval,
+		Notifier:  a.notifier,
 	}); err != nil {
 		return nil, err
 	}
@@ -163,6 +178,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		go func() { defer wg.Done(); a.audit.RunAnchors(vctx, cfg.AuditAnchorEvery) }()
 		wg.Wait()
 	}()
+	// Expire approval requests nobody decided in time, in the background.
+	a.approval.Start(ctx)
 	return a, nil
 }
 
@@ -205,10 +222,59 @@ func (a *App) keyAudit(ctx context.Context) error {
 	return nil
 }
 
+// newApprovals opens the secret key (CONSOLE_SECRET_KEY, else the key file
+// beside the database, created on first start), the outgoing webhook and
+// the approval service.
+func (a *App) newApprovals(log *slog.Logger) error {
+	cfg := a.cfg
+	keyPath := secrets.KeyFilePath(cfg.DBPath)
+	key, created, err := secrets.LoadKey(cfg.SecretsKey, keyPath)
+	if err != nil {
+		return fmt.Errorf("secret key: %w", err)
+	}
+	if created {
+		log.Info("created the key that seals OS passwords of requests awaiting approval; keep it with the database's backups, never inside it", "key_file", keyPath)
+	}
+	box, err := secrets.NewBox(key)
+	if err != nil {
+		return err
+	}
+	if a.notifier, err = notify.New(notify.Config{
+		URL: cfg.WebhookURL, Format: notify.Format(cfg.WebhookFormat), PublicURL: cfg.PublicURL, DB: a.db, Log: log,
+	}); err != nil {
+		return err
+	}
+	a.approval, err = approval.NewService(approval.Config{
+		DB:       a.db,
+		Policy:   approval.Policy{Actions: cfg.ApprovalActions, MinServers: cfg.ApprovalMinServers, TTL: cfg.ApprovalTTL},
+		Box:      box,
+		Audit:    a.audit,
+		Notifier: a.notifier,
+		Log:      log,
+	})
+	return err
+}
+
 // NewUserStore opens the user store with its security events going to the
-// audit log.
+// audit log; disabling a user withdraws their pending approval requests.
 func NewUserStore(db *store.DB, au *audit.Store, log *slog.Logger) (*auth.Store, error) {
-	return auth.NewStore(db, auth.StoreConfig{Recorder: SecurityRecorder(au), Log: log})
+	// The console commands have no webhook or key: withdrawing needs neither.
+	ap, err := approval.NewService(approval.Config{DB: db, Audit: au, Log: log})
+	if err != nil {
+		return nil, err
+	}
+	return newUserStore(db, au, log, ap)
+}
+
+func newUserStore(db *store.DB, au *audit.Store, log *slog.Logger, ap *approval.Service) (*auth.Store, error) {
+	return auth.NewStore(db, auth.StoreConfig{
+		Recorder: SecurityRecorder(au),
+		OnDisable: func(ctx context.Context, userID int64) error {
+			_, err := ap.WithdrawUser(ctx, userID)
+			return err
+		},
+		Log: log,
+	})
 }
 
 // SecurityRecorder adapts the audit log to auth's event recorder.
@@ -314,6 +380,12 @@ func (a *App) Batches() *batch.Service { return a.batches }
 // Fleet returns the shared fleet cache.
 func (a *App) Fleet() *fleet.Cache { return a.fleet }
 
+// Approvals returns the approval service.
+func (a *App) Approvals() *approval.Service { return a.approval }
+
+// Notifier returns the outgoing webhook.
+func (a *App) Notifier() *notify.Notifier { return a.notifier }
+
 // DB returns the database.
 func (a *App) DB() *store.DB { return a.db }
 
@@ -356,6 +428,9 @@ func (a *App) Close() error {
 	if a.syslog != nil {
 		errs = append(errs, a.syslog.Close())
 	}
+	if a.approval != nil {
+		a.approval.Close() // stops expiring; waits for approvals being started
+	}
 	if a.batches != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 		if err := a.batches.Shutdown(ctx); err != nil {
@@ -369,6 +444,17 @@ func (a *App) Close() error {
 			a.log.Error("audit: final checkpoint", "err", err)
 		}
 	}
+	if a.notifier != nil {
+		// Give waiting messages a moment; what is left is recorded as not sent.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := a.notifier.Flush(ctx); err != nil {
+			a.log.Warn("webhook messages still waiting at shutdown are not sent", "err", err)
+		}
+		cancel()
+		ctx, cancel = context.WithTimeout(context.Background(), 15*time.Second)
+		errs = append(errs, a.notifier.Close(ctx))
+		cancel()
+	}
 	if a.simSrv != nil {
 		errs = append(errs, a.simSrv.Close())
 	}
@@ -379,4 +465,28 @@ func (a *App) Close() error {
 		errs = append(errs, a.db.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// batchFinished is the webhook message of a finished batch: what ran, who
+// asked and who approved it, with links to the batch and its request.
+func batchFinished(b *batch.Batch) notify.Event {
+	label := approval.ActionLabel(b.Action)
+	ev := notify.Event{
+		Kind:    notify.EventBatchFinished,
+		Subject: b.ID,
+		Title:   fmt.Sprintf("Batch finished: %s on %d servers", label, b.Total),
+		Lines:   []string{"Requested by " + b.UserName},
+		Path:    "/batches/" + b.ID,
+		At:      b.FinishedAt,
+	}
+	if b.Total == 1 {
+		ev.Title = fmt.Sprintf("Batch finished: %s on 1 server", label)
+	}
+	if b.ApprovedBy != "" {
+		ev.Lines = append(ev.Lines, "Approved by "+b.ApprovedBy)
+	}
+	if b.ApprovalID != "" {
+		ev.Lines = append(ev.Lines, "Approval request: /approvals/"+b.ApprovalID)
+	}
+	return ev
 }

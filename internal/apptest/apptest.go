@@ -22,6 +22,7 @@ import (
 	"github.com/devserver-console/console/internal/app"
 	"github.com/devserver-console/console/internal/auth"
 	"github.com/devserver-console/console/internal/config"
+	"github.com/devserver-console/console/internal/modelarts"
 	"github.com/devserver-console/console/internal/testutil"
 )
 
@@ -46,6 +47,10 @@ func New(t testing.TB, opts ...func(*config.Config)) *Env {
 	cfg.SimTransition = 100 * time.Millisecond
 	cfg.FleetTTL = 0
 	cfg.RequestTimeout = 5 * time.Second
+	// Tests of direct destructive actions run without the two-person rule;
+	// tests of approvals turn it on (withApprovals). The product default
+	// (config.Default) keeps DELETE, REINSTALLOS and CHANGEOS under approval.
+	cfg.ApprovalActions = nil
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -218,3 +223,9 @@ func (c *Client) Do(t testing.TB, method, path string, body io.Reader, h http.He
 // LogBuffer collects log output for assertions (e.g. that no secret was
 // logged). It is safe for concurrent use.
 type LogBuffer = testutil.LogBuffer
+
+// WithApprovals restores the product's approval policy (config.Default's:
+// DELETE, REINSTALLOS and CHANGEOS need an approver), which New turns off.
+func WithApprovals(c *config.Config) {
+	c.ApprovalActions = append([]modelarts.BatchType(nil), config.DefaultApprovalActions...)
+}

@@ -61,7 +61,20 @@ type CallMeta struct {
 	CorrelationID string
 	Action        string
 	Targets       []Target
+	// Detail is stored on the call's request and response entries, e.g.
+	// for an approved action the approval request and both people
+	// (DetailApprovalRequest, DetailRequester, DetailApprover), so one
+	// entry answers who asked, who allowed and what was sent. Values under
+	// keys that name a secret are redacted.
+	Detail map[string]string
 }
+
+// Detail keys of a call made for an approved request.
+const (
+	DetailApprovalRequest = "approval_request"
+	DetailRequester       = "requester"
+	DetailApprover        = "approver"
+)
 
 // EventKind is the kind of an audit entry.
 type EventKind string
@@ -91,6 +104,13 @@ const (
 	EventMFAFailure          EventKind = "mfa.failure"
 	EventMFAReset            EventKind = "mfa.reset"
 	EventMFARecoveryCodeUsed EventKind = "mfa.recovery_code_used"
+
+	// Approval requests (internal/approval, docs/approvals.md).
+	EventApprovalRequested EventKind = "approval.requested"
+	EventApprovalApproved  EventKind = "approval.approved"
+	EventApprovalDenied    EventKind = "approval.denied"
+	EventApprovalWithdrawn EventKind = "approval.withdrawn"
+	EventApprovalExpired   EventKind = "approval.expired"
 )
 
 // EventKinds lists the security event kinds RecordEvent accepts.
@@ -99,6 +119,7 @@ var EventKinds = []EventKind{
 	EventUserCreated, EventUserRoleChanged, EventUserDisabled, EventUserEnabled, EventUserPasswordChanged,
 	EventUserSessionsEnded, EventSessionEnded,
 	EventMFAEnrolled, EventMFAFailure, EventMFAReset, EventMFARecoveryCodeUsed,
+	EventApprovalRequested, EventApprovalApproved, EventApprovalDenied, EventApprovalWithdrawn, EventApprovalExpired,
 }
 
 // IsSecurityEvent reports whether k can be recorded by RecordEvent: one of

@@ -87,6 +87,7 @@ func requestEntry(meta CallMeta, call *modelarts.OutgoingCall) *Entry {
 		CorrelationID:  meta.CorrelationID,
 		Action:         meta.Action,
 		Targets:        callTargets(meta.Targets, call),
+		Detail:         callDetail(meta.Detail),
 		Method:         call.Method,
 		URL:            call.URL,
 		RequestHeaders: RedactHeaders(call.Header),
@@ -102,6 +103,7 @@ func responseEntry(req *Entry, result *modelarts.CallResult) *Entry {
 		CorrelationID: req.CorrelationID,
 		Action:        req.Action,
 		Targets:       req.Targets,
+		Detail:        req.Detail,
 		Method:        req.Method,
 		URL:           req.URL,
 		RefID:         req.ID,
@@ -136,6 +138,7 @@ func unknownEntry(req *Entry) *Entry {
 		CorrelationID: req.CorrelationID,
 		Action:        req.Action,
 		Targets:       req.Targets,
+		Detail:        req.Detail,
 		Method:        req.Method,
 		URL:           req.URL,
 		RefID:         req.ID,
@@ -160,6 +163,14 @@ func callTargets(meta []Target, call *modelarts.OutgoingCall) []Target {
 		}
 	}
 	return out
+}
+
+// callDetail is the redacted detail of a call, nil when there is none.
+func callDetail(d map[string]string) map[string]string {
+	if len(d) == 0 {
+		return nil
+	}
+	return RedactDetail(d)
 }
 
 // RecordEvent durably records a security event (one of EventKinds) caused by

@@ -362,3 +362,40 @@ func assertCount(t testing.TB, ts *testStore, want int64) {
 		t.Fatalf("audit_entries holds %d entries, want %d", n, want)
 	}
 }
+
+// TestCallDetail: the detail of an approved action's call (approval
+// request, requester, approver) is on its request and response entries,
+// survives the hash chain, and is found by the free-text filter by the
+// approval request's id.
+func TestCallDetail(t *testing.T) {
+	ts := newTestStore(t)
+	ctx := context.Background()
+	meta := metaFor("DELETE", "batch-77", audit.Target{ID: srvA, Name: "gpu-node-01"})
+	meta.Detail = map[string]string{
+		audit.DetailApprovalRequest: "3f2a9c1e-0000-4000-8000-000000000001",
+		audit.DetailRequester:       "ann",
+		audit.DetailApprover:        "bob",
+		"admin_password":            "must-not-be-stored",
+	}
+	ref := ts.exchange(t, meta, stopCall(srvA), okResult("0a1b2c3d4e5f60718293a4b5c6d7e8f9"))
+	req, resp, err := ts.Exchange(ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []*audit.Entry{req, resp} {
+		if e.Detail[audit.DetailRequester] != "ann" || e.Detail[audit.DetailApprover] != "bob" ||
+			e.Detail[audit.DetailApprovalRequest] != "3f2a9c1e-0000-4000-8000-000000000001" {
+			t.Errorf("%s entry detail = %v", e.Kind, e.Detail)
+		}
+		if e.Detail["admin_password"] != audit.Redacted {
+			t.Errorf("%s entry keeps a secret detail: %q", e.Kind, e.Detail["admin_password"])
+		}
+	}
+	found, _, err := ts.List(ctx, audit.Filter{Text: "3f2a9c1e-0000-4000-8000-000000000001"}, 0, 10)
+	if err != nil || len(found) != 2 {
+		t.Errorf("text filter by approval request found %d entries, %v; want the request and the response", len(found), err)
+	}
+	if res, err := ts.Verify(ctx); err != nil || !res.OK {
+		t.Errorf("chain with call detail: %+v, %v", res, err)
+	}
+}

@@ -37,6 +37,11 @@ type StoreConfig struct {
 	// Recorder, when set, records every user.* event after the change
 	// commits. The actor is taken from the context (ActorFrom).
 	Recorder Recorder
+	// OnDisable, when set, is called after a user was disabled (and the
+	// event recorded), with the actor in ctx: app withdraws the user's
+	// pending approval requests through it. An error is returned by
+	// Disable after the user was disabled.
+	OnDisable func(ctx context.Context, userID int64) error
 	// Log receives operational messages (default slog.Default()). Nothing
 	// secret is ever logged.
 	Log *slog.Logger
@@ -56,6 +61,7 @@ type Store struct {
 	lockout LockoutPolicy
 	h       *hasher
 	record  Recorder
+	onDis   func(ctx context.Context, userID int64) error
 	log     *slog.Logger
 	sealer  *sealer
 	issuer  string
@@ -66,7 +72,7 @@ func NewStore(db *store.DB, cfg StoreConfig) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("auth: NewStore: nil database")
 	}
-	s := &Store{db: db, now: cfg.Now, lockout: cfg.Lockout.withDefaults(), record: cfg.Recorder, log: cfg.Log}
+	s := &Store{db: db, now: cfg.Now, lockout: cfg.Lockout.withDefaults(), record: cfg.Recorder, onDis: cfg.OnDisable, log: cfg.Log}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -388,10 +394,18 @@ func (s *Store) Disable(ctx context.Context, id int64) error {
 	if err != nil {
 		return wrapUserErr("disable", id, err)
 	}
-	if u == nil {
-		return nil
+	var emitErr error
+	if u != nil {
+		emitErr = s.emit(ctx, EventUserDisabled, u, map[string]string{"ended_logins": strconv.FormatInt(revoked, 10)})
 	}
-	return s.emit(ctx, EventUserDisabled, u, map[string]string{"ended_logins": strconv.FormatInt(revoked, 10)})
+	// Even when already disabled: whatever they left pending goes too.
+	if s.onDis != nil {
+		if err := s.onDis(ctx, id); err != nil {
+			s.log.ErrorContext(ctx, "after disabling a user", "user_id", id, "err", err)
+			return errors.Join(emitErr, fmt.Errorf("auth: user %d disabled, but: %w", id, err))
+		}
+	}
+	return emitErr
 }
 
 // Enable lets a disabled user sign in again.

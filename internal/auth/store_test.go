@@ -587,3 +587,40 @@ func TestLockoutHoldsAgainstConcurrentGuesses(t *testing.T) {
 		})
 	}
 }
+
+// TestDisableCallsOnDisable checks the hook app uses to withdraw a disabled
+// user's pending approval requests: called with the user's id after the
+// change, again for an already disabled user, and its error reported.
+func TestDisableCallsOnDisable(t *testing.T) {
+	db, clk := newTestDB(t), newClock()
+	var calls []int64
+	var fail error
+	s, err := auth.NewStore(db, auth.StoreConfig{Now: clk.Now, HashParams: cheapParams, Log: slog.New(slog.DiscardHandler),
+		OnDisable: func(ctx context.Context, id int64) error {
+			u, err := auth.NewStore(db, auth.StoreConfig{HashParams: cheapParams})
+			if err != nil {
+				return err
+			}
+			got, err := u.Get(ctx, id)
+			if err != nil || !got.Disabled {
+				t.Errorf("OnDisable ran before the user was disabled: %+v, %v", got, err)
+			}
+			calls = append(calls, id)
+			return fail
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := mustCreate(t, s, "olga", auth.RoleOperator, "correct horse battery")
+	ctx := context.Background()
+	if err := s.Disable(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	fail = errors.New("withdrawal failed")
+	if err := s.Disable(ctx, u.ID); err == nil || !strings.Contains(err.Error(), "withdrawal failed") {
+		t.Errorf("hook error not reported: %v", err)
+	}
+	if len(calls) != 2 || calls[0] != u.ID || calls[1] != u.ID {
+		t.Errorf("OnDisable calls = %v, want [%d %d]", calls, u.ID, u.ID)
+	}
+}

@@ -40,6 +40,9 @@ const (
 	PermViewAudit      Permission = "audit:view"
 	PermViewAllBatches Permission = "batches:view-all"
 	PermManageUsers    Permission = "users:manage"
+	// PermDecideApprovals: approve or deny other people's approval
+	// requests, and see everyone's (internal/approval).
+	PermDecideApprovals Permission = "approvals:decide"
 )
 
 // Can reports whether role r holds permission p.
@@ -49,7 +52,7 @@ func (r Role) Can(p Permission) bool {
 		return r.Valid()
 	case PermRunActions:
 		return r == RoleOperator || r == RoleAdmin
-	case PermViewAudit, PermViewAllBatches:
+	case PermViewAudit, PermViewAllBatches, PermDecideApprovals:
 		return r == RoleApprover || r == RoleAdmin
 	case PermManageUsers:
 		return r == RoleAdmin

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/devserver-console/console/internal/audit"
@@ -112,6 +113,10 @@ type Service struct {
 	// shutdown's time is up.
 	runCtx     context.Context
 	cancelRuns context.CancelFunc
+
+	// gate is the approval policy; finishHook is told of finished batches.
+	gate       atomic.Pointer[Gate]
+	finishHook atomic.Pointer[FinishHook]
 
 	followMu  sync.Mutex
 	followers map[string]context.CancelFunc // by batch id

@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -68,6 +69,9 @@ type job struct {
 	extend *modelarts.ServerOSRequest
 	chunks [][]Target
 	actor  audit.Actor
+	// detail goes on every call's audit entries (an approved batch's
+	// requester, approver and approval request).
+	detail map[string]string
 }
 
 // ExecuteRequest is one request to run a prepared action.
@@ -82,8 +86,13 @@ type ExecuteRequest struct {
 	// Meta is where the request came from, for the audit log.
 	Meta Meta
 	// ApprovedBy names who approved the action when it runs on an approval;
-	// it is recorded with the batch.
+	// it is recorded with the batch. ApprovalID is the approval request it
+	// runs for; both go on the batch and on its calls' audit entries.
 	ApprovedBy string
+	ApprovalID string
+	// BatchID is the new batch's id when the caller chose it (an approval
+	// names it in its audit entry before the batch starts); empty: a new one.
+	BatchID string
 }
 
 // Execution is what Execute did.
@@ -96,6 +105,9 @@ type Execution struct {
 	// Started is false when the token had already been used: nothing was
 	// sent this time.
 	Started bool
+	// ApprovalID is the approval request the token became (Submit), now or
+	// at a first submit.
+	ApprovalID string
 }
 
 // Execute sends the prepared action of r.Token, once. This is the one
@@ -116,11 +128,16 @@ func (s *Service) Execute(ctx context.Context, r ExecuteRequest) (Execution, err
 		return ex, err
 	}
 	if p.Used() {
-		ex.BatchID = p.BatchID
+		ex.BatchID, ex.ApprovalID = p.BatchID, p.ApprovalID
 		return ex, nil
 	}
 	if p.Action.Destructive() && r.TypedWord != Word(p.Action) {
 		return ex, &ConfirmationError{Word: Word(p.Action)}
+	}
+	if r.ApprovedBy == "" && s.NeedsApproval(p) {
+		// The approval policy covers it: it may only become a request
+		// (Submit), never run on its requester's word alone.
+		return ex, ErrApprovalRequired
 	}
 	extend, imageName, err := p.check(r.OS)
 	if err != nil {
@@ -130,7 +147,7 @@ func (s *Service) Execute(ctx context.Context, r ExecuteRequest) (Execution, err
 		return ex, ErrShuttingDown
 	}
 	user := r.User
-	id := uuid.NewString()
+	id := cmp.Or(r.BatchID, uuid.NewString())
 	shown, err := json.Marshal(DescribeParams(extend, imageName))
 	if err != nil {
 		return ex, fmt.Errorf("batch: execute: %w", err)
@@ -159,10 +176,10 @@ func (s *Service) Execute(ctx context.Context, r ExecuteRequest) (Execution, err
 			return errClaimed
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO batches
-			(id, user_id, user_name, action, params, created_at, chunk_size, total, skipped, approved_by)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			(id, user_id, user_name, action, params, created_at, chunk_size, total, skipped, approved_by, approval_id)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			id, user.ID, user.Name, string(p.Action), string(shown), now, s.chunkSize, len(p.Targets), string(skipped),
-			r.ApprovedBy); err != nil {
+			r.ApprovedBy, r.ApprovalID); err != nil {
 			return fmt.Errorf("insert batch: %w", err)
 		}
 		for i, part := range parts {
@@ -196,6 +213,12 @@ func (s *Service) Execute(ctx context.Context, r ExecuteRequest) (Execution, err
 			UserID: user.ID, Name: user.Name, Role: string(user.Role),
 			ClientIP: r.Meta.ClientIP, UserAgent: r.Meta.UserAgent,
 		},
+	}
+	if r.ApprovedBy != "" {
+		j.detail = map[string]string{
+			audit.DetailRequester: user.Name, audit.DetailApprover: r.ApprovedBy,
+			audit.DetailApprovalRequest: r.ApprovalID,
+		}
 	}
 	if s.audit == nil {
 		if err := s.writeTx(ctx, rows); err != nil {

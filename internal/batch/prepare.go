@@ -57,6 +57,9 @@ type Prepared struct {
 	// UsedAt and BatchID are set once the action was executed.
 	UsedAt  time.Time
 	BatchID string
+	// ApprovalID is set instead of BatchID when the confirmation became an
+	// approval request (Submit).
+	ApprovalID string
 	// Images are the images a Change OS of the targets can use, read once
 	// from ModelArts when the action was prepared and kept with it: nil
 	// when they could not be read (ImagesErr says why, on the value Prepare
@@ -69,7 +72,16 @@ type Prepared struct {
 }
 
 // Used reports whether the prepared action has been executed.
-func (p *Prepared) Used() bool { return p.BatchID != "" }
+func (p *Prepared) Used() bool { return p.BatchID != "" || p.ApprovalID != "" }
+
+// Landing is the page a used prepared action leads to: its batch, or the
+// approval request it became.
+func (p *Prepared) Landing() string {
+	if p.BatchID == "" && p.ApprovalID != "" {
+		return "/approvals/" + p.ApprovalID
+	}
+	return "/batches/" + p.BatchID
+}
 
 // Platform returns the one server type and architecture shared by every
 // target, or a *MixedPlatformError naming the mix when they differ.
@@ -124,6 +136,20 @@ func platformName(t modelarts.ServerType, a modelarts.Arch) string {
 // the others are skipped with the reason (ids missing from snap are skipped
 // as no longer in the fleet). Nothing is sent.
 func (s *Service) Prepare(ctx context.Context, user *auth.User, action modelarts.BatchType, serverIDs []string, snap *fleet.Snapshot) (*Prepared, error) {
+	return s.prepare(ctx, user, action, serverIDs, snap, nil)
+}
+
+// PrepareApproved is Prepare for an approved request run as its requester:
+// eligibility is judged on snap (read now), and changed, given each
+// eligible server as it is now, returns a reason to skip it (a state that
+// changed since the request) or "". Skipped servers are never sent.
+func (s *Service) PrepareApproved(ctx context.Context, requester *auth.User, action modelarts.BatchType, serverIDs []string,
+	snap *fleet.Snapshot, changed func(id string, now Target) string) (*Prepared, error) {
+	return s.prepare(ctx, requester, action, serverIDs, snap, changed)
+}
+
+func (s *Service) prepare(ctx context.Context, user *auth.User, action modelarts.BatchType, serverIDs []string,
+	snap *fleet.Snapshot, changed func(id string, now Target) string) (*Prepared, error) {
 	if user == nil {
 		return nil, ErrTokenUnknown
 	}
@@ -158,10 +184,17 @@ func (s *Service) Prepare(ctx context.Context, user *auth.User, action modelarts
 			p.Skipped = append(p.Skipped, Skip{ID: srv.ID, Name: srv.Name, Status: srv.Status, Reason: reason})
 			continue
 		}
-		p.Targets = append(p.Targets, Target{
+		t := Target{
 			ID: srv.ID, Name: srv.Name, Status: srv.Status,
 			ServerType: srv.Type(), Arch: srv.Arch(), Flavor: srv.Flavor,
-		})
+		}
+		if changed != nil {
+			if reason := changed(srv.ID, t); reason != "" {
+				p.Skipped = append(p.Skipped, Skip{ID: srv.ID, Name: srv.Name, Status: srv.Status, Reason: reason})
+				continue
+			}
+		}
+		p.Targets = append(p.Targets, t)
 	}
 	byName := func(a, b string, ai, bi string) int { return cmp.Or(cmp.Compare(a, b), cmp.Compare(ai, bi)) }
 	slices.SortStableFunc(p.Targets, func(a, b Target) int { return byName(a.Name, b.Name, a.ID, b.ID) })
@@ -234,17 +267,19 @@ type preparedRow struct {
 	ExpiresAt int64          `db:"expires_at"`
 	UsedAt    sql.NullInt64  `db:"used_at"`
 	BatchID   sql.NullString `db:"batch_id"`
+	Approval  string         `db:"approval_id"`
 	Images    string         `db:"images"`
 }
 
 func (r *preparedRow) toPrepared() (*Prepared, error) {
 	p := &Prepared{
-		UserID:    r.UserID,
-		UserName:  r.UserName,
-		Action:    modelarts.BatchType(r.Action),
-		CreatedAt: time.UnixMilli(r.CreatedAt),
-		ExpiresAt: time.UnixMilli(r.ExpiresAt),
-		BatchID:   r.BatchID.String,
+		UserID:     r.UserID,
+		UserName:   r.UserName,
+		Action:     modelarts.BatchType(r.Action),
+		CreatedAt:  time.UnixMilli(r.CreatedAt),
+		ExpiresAt:  time.UnixMilli(r.ExpiresAt),
+		BatchID:    r.BatchID.String,
+		ApprovalID: r.Approval,
 	}
 	if r.UsedAt.Valid {
 		p.UsedAt = time.UnixMilli(r.UsedAt.Int64)
@@ -273,7 +308,7 @@ func (s *Service) Lookup(ctx context.Context, user *auth.User, token string) (*P
 	}
 	var r preparedRow
 	err := s.db.Read.GetContext(ctx, &r, `SELECT user_id, user_name, action, targets, skipped,
-		created_at, expires_at, used_at, batch_id, images FROM prepared_actions WHERE token_hash = ?`, hashToken(token))
+		created_at, expires_at, used_at, batch_id, approval_id, images FROM prepared_actions WHERE token_hash = ?`, hashToken(token))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrTokenUnknown
 	}

@@ -31,6 +31,10 @@ type Batch struct {
 	Skipped    []Skip
 	Status     string
 	FinishedAt time.Time
+	// ApprovedBy and ApprovalID name the approver and the approval request
+	// of a batch that ran on someone's approval (empty otherwise).
+	ApprovedBy string
+	ApprovalID string
 }
 
 // Done reports whether every server settled and the final states are recorded.
@@ -154,14 +158,17 @@ type batchRow struct {
 	Skipped    string        `db:"skipped"`
 	Status     string        `db:"status"`
 	FinishedAt sql.NullInt64 `db:"finished_at"`
+	ApprovedBy string        `db:"approved_by"`
+	ApprovalID string        `db:"approval_id"`
 }
 
-const batchColumns = `id, user_id, user_name, action, params, created_at, chunk_size, total, skipped, status, finished_at`
+const batchColumns = `id, user_id, user_name, action, params, created_at, chunk_size, total, skipped, status, finished_at, approved_by, approval_id`
 
 func (r *batchRow) toBatch() (Batch, error) {
 	b := Batch{
 		ID: r.ID, UserID: r.UserID, UserName: r.UserName, Action: modelarts.BatchType(r.Action),
 		CreatedAt: time.UnixMilli(r.CreatedAt), ChunkSize: r.ChunkSize, Total: r.Total, Status: r.Status,
+		ApprovedBy: r.ApprovedBy, ApprovalID: r.ApprovalID,
 	}
 	if r.FinishedAt.Valid {
 		b.FinishedAt = time.UnixMilli(r.FinishedAt.Int64)
@@ -516,5 +523,12 @@ func (s *Service) finish(ctx context.Context, id string, servers []ServerState, 
 		return fmt.Errorf("batch: finish %s: commit: %w", id, err)
 	}
 	s.log.InfoContext(ctx, "batch done", "batch_id", id)
+	if h := s.finished(); h != nil {
+		if b, err := s.Get(context.WithoutCancel(ctx), id); err != nil {
+			s.log.WarnContext(ctx, "batch done: cannot read it for the finish hook", "batch_id", id, "err", err)
+		} else {
+			h(context.WithoutCancel(ctx), b)
+		}
+	}
 	return nil
 }

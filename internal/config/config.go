@@ -14,9 +14,13 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/devserver-console/console/internal/modelarts"
+	"github.com/devserver-console/console/internal/secrets"
 )
 
 // Config is everything the console needs to start.
@@ -87,6 +91,26 @@ type Config struct {
 	// verifications of the chain (CONSOLE_AUDIT_VERIFY_EVERY).
 	AuditAnchorEvery time.Duration
 	AuditVerifyEvery time.Duration
+
+	// Approvals (docs/approvals.md).
+	// ApprovalActions are the actions that need an approver's approval
+	// (CONSOLE_APPROVAL_ACTIONS, comma separated; "none" for none).
+	ApprovalActions []modelarts.BatchType
+	// ApprovalMinServers, when positive, makes any action on that many
+	// servers or more need approval (CONSOLE_APPROVAL_MIN_SERVERS).
+	ApprovalMinServers int
+	// ApprovalTTL is how long a request waits for a decision before it
+	// expires (CONSOLE_APPROVAL_TTL).
+	ApprovalTTL time.Duration
+	// SecretsKey seals the secrets of requests waiting for approval
+	// (CONSOLE_SECRET_KEY, 32 bytes as hex or base64). Empty: a key file
+	// beside the database, created on first start.
+	SecretsKey string
+
+	// Notifications.
+	WebhookURL    string // CONSOLE_WEBHOOK_URL: empty sends nothing
+	WebhookFormat string // CONSOLE_WEBHOOK_FORMAT: json, wecom, dingtalk, feishu or slack
+	PublicURL     string // CONSOLE_PUBLIC_URL: base of the links in messages
 }
 
 // MinAuditKeyLen is the shortest audit key accepted, in bytes.
@@ -137,6 +161,48 @@ func sameDir(a, b string) bool {
 	return dir(a) == dir(b)
 }
 
+// DefaultApprovalActions need approval when CONSOLE_APPROVAL_ACTIONS is not set.
+var DefaultApprovalActions = []modelarts.BatchType{modelarts.BatchDelete, modelarts.BatchReinstallOS, modelarts.BatchChangeOS}
+
+// WebhookFormats are the accepted values of CONSOLE_WEBHOOK_FORMAT.
+var WebhookFormats = []string{"json", "wecom", "dingtalk", "feishu", "slack"}
+
+// ParseApprovalActions parses CONSOLE_APPROVAL_ACTIONS: a comma-separated
+// list of batch types (any case), or "none".
+func ParseApprovalActions(v string) ([]modelarts.BatchType, error) {
+	v = strings.TrimSpace(v)
+	if strings.EqualFold(v, "none") {
+		return []modelarts.BatchType{}, nil
+	}
+	out := []modelarts.BatchType{}
+	seen := map[modelarts.BatchType]bool{}
+	for _, f := range strings.Split(v, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		t := modelarts.BatchType(strings.ToUpper(f))
+		if strings.EqualFold(f, "none") {
+			return nil, errors.New(`"none" cannot be combined with actions`)
+		}
+		if !t.Valid() {
+			names := make([]string, len(modelarts.BatchTypes))
+			for i, b := range modelarts.BatchTypes {
+				names[i] = string(b)
+			}
+			return nil, fmt.Errorf("%q is not an action: use %s, or none", f, strings.Join(names, ", "))
+		}
+		if !seen[t] {
+			seen[t] = true
+			out = append(out, t)
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New(`list the actions that need approval, or "none"`)
+	}
+	return out, nil
+}
+
 // Simulated reports whether the console runs against the embedded simulator.
 func (c *Config) Simulated() bool { return c.Region == "" && c.Endpoint == "" }
 
@@ -157,6 +223,9 @@ func Default() Config {
 		LogLevel:         "info",
 		AuditAnchorEvery: time.Minute,
 		AuditVerifyEvery: 24 * time.Hour,
+		ApprovalActions:  append([]modelarts.BatchType(nil), DefaultApprovalActions...),
+		ApprovalTTL:      24 * time.Hour,
+		WebhookFormat:    "json",
 	}
 }
 
@@ -263,6 +332,25 @@ func (c *Config) Flags(fs *flag.FlagSet, getenv func(string) string) error {
 		"also send audit checkpoints to the local syslog ($CONSOLE_AUDIT_ANCHOR_SYSLOG)")
 	dur(&c.AuditAnchorEvery, "audit-anchor-every", "CONSOLE_AUDIT_ANCHOR_EVERY", "longest time between audit checkpoints")
 	dur(&c.AuditVerifyEvery, "audit-verify-every", "CONSOLE_AUDIT_VERIFY_EVERY", "time between full verifications of the audit chain")
+	fs.Func("approval-actions", "comma-separated actions that need an approver's approval, or none ($CONSOLE_APPROVAL_ACTIONS, default DELETE,REINSTALLOS,CHANGEOS)", func(v string) error {
+		acts, err := ParseApprovalActions(v)
+		if err != nil {
+			return err
+		}
+		c.ApprovalActions = acts
+		return nil
+	})
+	fromEnv("approval-actions", "CONSOLE_APPROVAL_ACTIONS")
+	integer(&c.ApprovalMinServers, "approval-min-servers", "CONSOLE_APPROVAL_MIN_SERVERS", "any action on this many servers or more needs approval; 0 for no size rule")
+	dur(&c.ApprovalTTL, "approval-ttl", "CONSOLE_APPROVAL_TTL", "how long a request waits for a decision before it expires")
+	str(&c.SecretsKey, "secret-key", "CONSOLE_SECRET_KEY", "key sealing secrets of requests awaiting approval, 32 bytes hex or base64 (default: a key file beside the database)")
+	str(&c.WebhookURL, "webhook-url", "CONSOLE_WEBHOOK_URL", "URL that receives a message about approvals and finished batches")
+	str(&c.WebhookFormat, "webhook-format", "CONSOLE_WEBHOOK_FORMAT", "message shape: json, wecom, dingtalk, feishu or slack")
+	fs.Func("public-url", "the console's address as users reach it, for links in messages ($CONSOLE_PUBLIC_URL)", func(v string) error {
+		c.PublicURL = strings.TrimRight(strings.TrimSpace(v), "/")
+		return nil
+	})
+	fromEnv("public-url", "CONSOLE_PUBLIC_URL")
 	return errors.Join(envErrs...)
 }
 
@@ -405,6 +493,33 @@ func (c *Config) Validate() error {
 	}
 	if c.ChunkSize < 1 || c.ChunkSize > 1000 {
 		bad("CONSOLE_CHUNK_SIZE must be between 1 and 1000")
+	}
+	if c.ApprovalMinServers < 0 {
+		bad("CONSOLE_APPROVAL_MIN_SERVERS must not be negative (0 turns the size rule off)")
+	}
+	if c.ApprovalTTL < time.Minute || c.ApprovalTTL > 30*24*time.Hour {
+		bad("CONSOLE_APPROVAL_TTL must be between 1m and 720h")
+	}
+	if strings.TrimSpace(c.SecretsKey) != "" {
+		if _, err := secrets.ParseKey(c.SecretsKey); err != nil {
+			bad("CONSOLE_SECRET_KEY: %v", err)
+		}
+	}
+	if c.WebhookURL != "" {
+		// The URL often holds the chat tool's token: never repeat it.
+		u, err := url.Parse(c.WebhookURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			bad("CONSOLE_WEBHOOK_URL is not an http(s) URL")
+		}
+	}
+	if !slices.Contains(WebhookFormats, c.WebhookFormat) {
+		bad("CONSOLE_WEBHOOK_FORMAT must be one of %s", strings.Join(WebhookFormats, ", "))
+	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			bad("CONSOLE_PUBLIC_URL %q is not an http(s) base URL such as https://console.example.com", c.PublicURL)
+		}
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

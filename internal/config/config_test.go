@@ -2,11 +2,13 @@ package config_test
 
 import (
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/devserver-console/console/internal/config"
+	"github.com/devserver-console/console/internal/modelarts"
 )
 
 func env(m map[string]string) func(string) string {
@@ -80,6 +82,44 @@ func TestLoad(t *testing.T) {
 				}
 			},
 		},
+		{
+			name: "approval defaults",
+			check: func(t *testing.T, c config.Config) {
+				want := []modelarts.BatchType{modelarts.BatchDelete, modelarts.BatchReinstallOS, modelarts.BatchChangeOS}
+				if !slices.Equal(c.ApprovalActions, want) || c.ApprovalMinServers != 0 || c.ApprovalTTL != 24*time.Hour || c.WebhookFormat != "json" {
+					t.Errorf("approval defaults: %v %d %s %q", c.ApprovalActions, c.ApprovalMinServers, c.ApprovalTTL, c.WebhookFormat)
+				}
+			},
+		},
+		{
+			name: "approval settings",
+			env: map[string]string{"CONSOLE_APPROVAL_ACTIONS": " stop, Reboot,STOP ", "CONSOLE_APPROVAL_MIN_SERVERS": "10", "CONSOLE_APPROVAL_TTL": "2h",
+				"CONSOLE_WEBHOOK_URL": "https://hooks.example.com/x?key=k", "CONSOLE_WEBHOOK_FORMAT": "feishu", "CONSOLE_PUBLIC_URL": "https://console.example.com/",
+				"CONSOLE_SECRET_KEY": strings.Repeat("ab", 32)},
+			check: func(t *testing.T, c config.Config) {
+				if !slices.Equal(c.ApprovalActions, []modelarts.BatchType{modelarts.BatchStop, modelarts.BatchReboot}) || c.ApprovalMinServers != 10 ||
+					c.ApprovalTTL != 2*time.Hour || c.WebhookFormat != "feishu" || c.PublicURL != "https://console.example.com" {
+					t.Errorf("got %v %d %s %q %q", c.ApprovalActions, c.ApprovalMinServers, c.ApprovalTTL, c.WebhookFormat, c.PublicURL)
+				}
+			},
+		},
+		{
+			name: "approval off",
+			env:  map[string]string{"CONSOLE_APPROVAL_ACTIONS": "none"},
+			check: func(t *testing.T, c config.Config) {
+				if c.ApprovalActions == nil || len(c.ApprovalActions) != 0 {
+					t.Errorf("ApprovalActions = %#v, want empty", c.ApprovalActions)
+				}
+			},
+		},
+		{name: "unknown approval action", env: map[string]string{"CONSOLE_APPROVAL_ACTIONS": "DELETE,NUKE"}, wantErr: `CONSOLE_APPROVAL_ACTIONS="DELETE,NUKE": "NUKE" is not an action`},
+		{name: "none with actions", env: map[string]string{"CONSOLE_APPROVAL_ACTIONS": "none,DELETE"}, wantErr: "CONSOLE_APPROVAL_ACTIONS"},
+		{name: "empty approval list", args: []string{"--approval-actions", ","}, wantErr: "none"},
+		{name: "negative min servers", env: map[string]string{"CONSOLE_APPROVAL_MIN_SERVERS": "-1"}, wantErr: "CONSOLE_APPROVAL_MIN_SERVERS"},
+		{name: "approval ttl too short", env: map[string]string{"CONSOLE_APPROVAL_TTL": "10s"}, wantErr: "CONSOLE_APPROVAL_TTL"},
+		{name: "bad secret key", env: map[string]string{"CONSOLE_SECRET_KEY": "abcd"}, wantErr: "CONSOLE_SECRET_KEY"},
+		{name: "bad webhook format", env: map[string]string{"CONSOLE_WEBHOOK_FORMAT": "teams"}, wantErr: "CONSOLE_WEBHOOK_FORMAT"},
+		{name: "bad public url", env: map[string]string{"CONSOLE_PUBLIC_URL": "console.local"}, wantErr: "CONSOLE_PUBLIC_URL"},
 		{name: "bad trusted proxy", env: map[string]string{"CONSOLE_TRUSTED_PROXIES": "10.0.0.1, proxy.local"}, wantErr: "CONSOLE_TRUSTED_PROXIES"},
 		{
 			name: "trusted proxies",
@@ -111,5 +151,18 @@ func TestLoad(t *testing.T) {
 				tt.check(t, c)
 			}
 		})
+	}
+}
+
+// TestWebhookURLNeverRepeated checks that a bad webhook URL, which often
+// carries a chat tool's token, is not echoed in the error.
+func TestWebhookURLNeverRepeated(t *testing.T) {
+	const bad = "ftp://hooks.example.com/robot?key=SECRET-TOKEN"
+	_, err := config.Load(nil, env(map[string]string{"CONSOLE_WEBHOOK_URL": bad}), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "CONSOLE_WEBHOOK_URL") {
+		t.Fatalf("err = %v", err)
+	}
+	if strings.Contains(err.Error(), "SECRET-TOKEN") {
+		t.Errorf("the error repeats the webhook URL: %v", err)
 	}
 }

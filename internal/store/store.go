@@ -82,6 +82,10 @@ func dsn(path string, writer bool) string {
 	q.Add("_pragma", "synchronous(FULL)")
 	if writer {
 		q.Set("_txlock", "immediate")
+		// Deleted and overwritten content is zeroed in the file rather than
+		// left in free space: erased secrets (sealed OS passwords of
+		// approval requests) do not linger in the database.
+		q.Add("_pragma", "secure_delete(1)")
 	} else {
 		q.Add("_pragma", "query_only(1)")
 	}

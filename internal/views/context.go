@@ -22,6 +22,9 @@ type PageContext struct {
 	// device and the browser).
 	Theme    auth.Theme
 	TimeZone string
+	// PendingApprovals is the count beside the "Approvals" link: requests
+	// the user could decide (approvers, admins) or their own pending ones.
+	PendingApprovals int
 }
 
 type pageKey struct{}

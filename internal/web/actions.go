@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/devserver-console/console/internal/approval"
 	"github.com/devserver-console/console/internal/auth"
 	"github.com/devserver-console/console/internal/batch"
 	"github.com/devserver-console/console/internal/modelarts"
@@ -68,6 +70,7 @@ func (s *Server) handleActionPreview(c echo.Context) error {
 	}
 	d := previewData(p)
 	d.View, d.Offscreen = viewParam(c), offscreen(c, snap, ids, ids)
+	d.Approval = s.batches.ApprovalNote(p)
 	if action.NeedsOSParams() && len(p.Targets) > 0 {
 		d.OS = &views.OSFormData{Login: views.LoginKeyPair, Images: p.Images}
 		if err := p.ImagesProblem(); err != nil {
@@ -240,13 +243,13 @@ func (s *Server) handleActionReview(c echo.Context) error {
 	var fe batch.FieldErrors
 	switch {
 	case err == nil && p.Used():
-		return redirect(c, "/batches/"+p.BatchID)
+		return redirect(c, p.Landing())
 	case p != nil && p.Action.NeedsOSParams() && f == nil:
 		// The form did not say its action: read it for the prepared one.
 		f = readOSForm(c, p.Action)
 		p, shown, err = s.batches.Review(ctx(c), currentUser(c), bodyValue(c, "token"), f.input())
 		if err == nil && p.Used() {
-			return redirect(c, "/batches/"+p.BatchID)
+			return redirect(c, p.Landing())
 		}
 	}
 	switch {
@@ -267,7 +270,7 @@ func (s *Server) handleActionReview(c echo.Context) error {
 		page.Fields = append(f.carry(), views.HiddenField{Name: "action", Value: string(p.Action)})
 		page.NeedPassword = f.params.AdminPass != ""
 	}
-	confirm := views.ConfirmData{Action: p.Action, Targets: p.Targets, Params: shown}
+	confirm := views.ConfirmData{Action: p.Action, Targets: p.Targets, Params: shown, Approval: s.batches.ApprovalNote(p)}
 	if snap, _ := s.fleet.Latest(ctx(c)); snap != nil {
 		// Only to mark the servers the user's fleet page does not show.
 		sel, err := s.selections.List(ctx(c), currentUser(c).ID)
@@ -333,15 +336,14 @@ func (s *Server) handleActionExecute(c echo.Context) error {
 			return err
 		}
 		if p.Used() {
-			return redirect(c, "/batches/"+p.BatchID)
+			return redirect(c, p.Landing())
 		}
 		return s.rerenderOSForm(c, p, f, f.fieldErrors(batch.CheckOS(p.Action, *in)))
 	}
-	ex, err := s.batches.Execute(ctx(c), req)
+	ex, err := s.runOrSubmit(c, req)
 	p := ex.Prepared
 	if err == nil {
-		s.deselectCovered(c, req.User.ID, ex.BatchID, p)
-		return redirect(c, "/batches/"+ex.BatchID)
+		return s.landExecuted(c, req.User.ID, ex)
 	}
 	if p != nil && p.Action.NeedsOSParams() && f == nil {
 		// The form did not say its action: read the settings for the
@@ -351,9 +353,8 @@ func (s *Server) handleActionExecute(c echo.Context) error {
 			return s.rerenderOSForm(c, p, f, f.fieldErrors(batch.CheckOS(p.Action, *f.input())))
 		}
 		req.OS = f.input()
-		if ex, err = s.batches.Execute(ctx(c), req); err == nil {
-			s.deselectCovered(c, req.User.ID, ex.BatchID, ex.Prepared)
-			return redirect(c, "/batches/"+ex.BatchID)
+		if ex, err = s.runOrSubmit(c, req); err == nil {
+			return s.landExecuted(c, req.User.ID, ex)
 		}
 		p = ex.Prepared
 	}
@@ -361,7 +362,51 @@ func (s *Server) handleActionExecute(c echo.Context) error {
 	if errors.As(err, &fe) && p != nil && f != nil {
 		return s.rerenderOSForm(c, p, f, f.fieldErrors(fe))
 	}
+	if isApprovalError(err) {
+		return approvalHTTPError(err)
+	}
 	return err
+}
+
+// runOrSubmit executes req; when the approval policy covers the action
+// (batch.Service decides: ErrApprovalRequired) it submits it instead as an
+// approval request with the form's reason, and nothing is sent.
+func (s *Server) runOrSubmit(c echo.Context, req batch.ExecuteRequest) (batch.Execution, error) {
+	ex, err := s.batches.Execute(ctx(c), req)
+	if !errors.Is(err, batch.ErrApprovalRequired) || s.approvals == nil {
+		return ex, err
+	}
+	meta := s.approvalMeta(c)
+	reason := c.FormValue("reason")
+	return s.batches.Submit(ctx(c), req, func(cx context.Context, sub batch.Submission) error {
+		p := sub.Prepared
+		servers := make([]approval.Server, len(p.Targets))
+		for i, t := range p.Targets {
+			servers[i] = approval.Server{ID: t.ID, Name: t.Name, Status: t.Status, ServerType: t.ServerType, Arch: t.Arch, Flavor: t.Flavor}
+		}
+		skipped := make([]approval.Skip, len(p.Skipped))
+		for i, sk := range p.Skipped {
+			skipped[i] = approval.Skip{ID: sk.ID, Name: sk.Name, Status: sk.Status, Reason: sk.Reason}
+		}
+		_, err := s.approvals.Create(cx, approval.NewRequest{
+			ID: sub.ID, Requester: req.User, Meta: meta, Action: p.Action,
+			Servers: servers, Skipped: skipped, OSParams: sub.OS, ImageName: sub.ImageName, Reason: reason,
+		})
+		return err
+	})
+}
+
+// landExecuted removes the servers the batch or request covers from the
+// selection and goes to its page.
+func (s *Server) landExecuted(c echo.Context, owner int64, ex batch.Execution) error {
+	if ex.ApprovalID != "" && ex.BatchID == "" {
+		if ex.Started {
+			s.deselectCovered(c, owner, "approval "+ex.ApprovalID, ex.Prepared)
+		}
+		return redirect(c, "/approvals/"+ex.ApprovalID)
+	}
+	s.deselectCovered(c, owner, ex.BatchID, ex.Prepared)
+	return redirect(c, "/batches/"+ex.BatchID)
 }
 
 // rerenderOSForm answers an execute whose OS settings are invalid with the

@@ -8,6 +8,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
+	"github.com/devserver-console/console/internal/approval"
 	"github.com/devserver-console/console/internal/auth"
 	"github.com/devserver-console/console/internal/views"
 )
@@ -45,6 +46,13 @@ func (s *Server) pageContext(c echo.Context) views.PageContext {
 	}
 	if f, ok := c.Get(flashContextKey).(string); ok {
 		pc.Flash = f
+	}
+	if u := pc.User; u != nil && s.approvals != nil && (u.Role.Can(auth.PermRunActions) || approval.CanDecide(u)) {
+		n, err := s.approvals.PendingCount(c.Request().Context(), u)
+		if err != nil {
+			s.log.WarnContext(c.Request().Context(), "count pending approvals", "err", err)
+		}
+		pc.PendingApprovals = n
 	}
 	return pc
 }

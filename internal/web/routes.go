@@ -13,4 +13,5 @@ func (s *Server) routes() {
 	s.registerActionRoutes(e.Group(""))
 	s.registerBatchRoutes(e.Group(""))
 	s.registerAuditRoutes(e.Group(""))
+	s.registerApprovalRoutes(e.Group(""))
 }

@@ -130,6 +130,15 @@ var routeTable = []routeRule{
 	{route: "GET /audit/export.csv", want: approverGET},
 	{route: "GET /audit/export.jsonl", want: approverGET},
 	{route: "POST /audit/verify", want: codes{401, 403, 403, 303, 303}},
+
+	// Approvals (approvals.go): everyone signed in sees the pages (operators
+	// their own requests); approvers and admins decide; only the requester
+	// withdraws (checked by the service: someone else's or no request is 404).
+	{route: "GET /approvals", want: everyRoleGET},
+	{route: "GET /approvals/:id", target: "/approvals/no-such-request", want: codes{303, 404, 404, 404, 404}},
+	{route: "POST /approvals/:id/approve", target: "/approvals/no-such-request/approve", want: codes{401, 403, 403, 404, 404}},
+	{route: "POST /approvals/:id/deny", target: "/approvals/no-such-request/deny", form: url.Values{"comment": {"no"}}, want: codes{401, 403, 403, 404, 404}},
+	{route: "POST /approvals/:id/withdraw", target: "/approvals/no-such-request/withdraw", want: codes{401, 404, 404, 404, 404}},
 }
 
 // fixtures are the ids placeholders in targets stand for.

@@ -12,12 +12,14 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/devserver-console/console/internal/approval"
 	"github.com/devserver-console/console/internal/audit"
 	"github.com/devserver-console/console/internal/auth"
 	"github.com/devserver-console/console/internal/batch"
 	"github.com/devserver-console/console/internal/config"
 	"github.com/devserver-console/console/internal/fleet"
 	"github.com/devserver-console/console/internal/i18n"
+	"github.com/devserver-console/console/internal/notify"
 	"github.com/devserver-console/console/internal/store"
 )
 
@@ -44,6 +46,10 @@ type Deps struct {
 	// Catalog holds the message catalogs; when nil, New loads the
 	// embedded ones.
 	Catalog *i18n.Catalog
+	// Approvals keeps approval requests and enforces the two-person rule.
+	Approvals *approval.Service
+	// Notifier sends webhook messages (may be nil: none).
+	Notifier *notify.Notifier
 }
 
 // Server is the console's HTTP server. Handlers are its methods; its fields
@@ -63,6 +69,8 @@ type Server struct {
 	fleet      *fleet.Cache
 	selections *fleet.Selections
 	batches    *batch.Service
+	approvals  *approval.Service
+	notifier   *notify.Notifier
 
 	catalog *i18n.Catalog
 
@@ -87,6 +95,8 @@ func New(d Deps) (*Server, error) {
 		fleet:      d.Fleet,
 		selections: d.Selections,
 		batches:    d.Batches,
+		approvals:  d.Approvals,
+		notifier:   d.Notifier,
 
 		catalog: d.Catalog,
 	}

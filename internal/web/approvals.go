@@ -1,0 +1,200 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/devserver-console/console/internal/approval"
+	"github.com/devserver-console/console/internal/auth"
+	"github.com/devserver-console/console/internal/notify"
+	"github.com/devserver-console/console/internal/views"
+)
+
+// registerApprovalRoutes adds the approval pages. Everyone signed in may
+// open them (the service shows operators only their own requests);
+// approving and denying need approvals:decide; withdrawing is checked by
+// the service (the requester only).
+func (s *Server) registerApprovalRoutes(g *echo.Group) {
+	in := s.requireSignedIn()
+	decide := s.require(auth.PermDecideApprovals)
+	g.GET("/approvals", s.handleApprovalList, in)
+	g.GET("/approvals/:id", s.handleApprovalView, in)
+	g.POST("/approvals/:id/approve", s.handleApprovalDecide(approval.StateApproved), decide)
+	g.POST("/approvals/:id/deny", s.handleApprovalDecide(approval.StateDenied), decide)
+	g.POST("/approvals/:id/withdraw", s.handleApprovalWithdraw, in)
+}
+
+// approvalListLimit is how many requests the list shows.
+const approvalListLimit = 200
+
+// approvalError is the one table from the approval service's errors to
+// responses: the status and a message a person can act on.
+func approvalError(err error) (int, string) {
+	var se *approval.StateError
+	var ve *approval.ValidationError
+	var pe *approval.ParamsError
+	switch {
+	case errors.Is(err, approval.ErrNotFound):
+		return http.StatusNotFound, "There is no approval request with this id that you can see."
+	case errors.Is(err, approval.ErrOwnRequest):
+		return http.StatusForbidden, "You asked for this, so you cannot decide it: another approver or admin must. Nothing was sent."
+	case errors.Is(err, approval.ErrNotRequester):
+		return http.StatusForbidden, "Only the person who asked can withdraw a request; deny it instead if it should not run."
+	case errors.Is(err, approval.ErrForbidden):
+		return http.StatusForbidden, "Your role does not allow this. Ask an admin if you need it."
+	case errors.As(err, &se):
+		return http.StatusConflict, "This request is already " + string(se.State) + ", so nothing was changed and nothing was sent."
+	case errors.As(err, &ve):
+		switch ve.Field {
+		case "comment":
+			return http.StatusUnprocessableEntity, "Comment " + ve.Message + ". Write why, so the requester knows; nothing was decided."
+		case "reason":
+			return http.StatusUnprocessableEntity, "Reason " + ve.Message + ". Nothing was sent."
+		}
+		return http.StatusUnprocessableEntity, ve.Error()
+	case errors.As(err, &pe):
+		return http.StatusUnprocessableEntity, "The OS parameters cannot be used: " + pe.Errs.Error() + ". Nothing was sent."
+	case errors.Is(err, approval.ErrNotRequired):
+		return http.StatusUnprocessableEntity, "This action does not need approval; confirm it directly."
+	case errors.Is(err, approval.ErrNothingToSend):
+		return http.StatusUnprocessableEntity, msgNothingToSend
+	case errors.Is(err, approval.ErrNotRecorded):
+		return http.StatusServiceUnavailable, "The audit log could not record this step, so nothing was sent. Try again in a moment."
+	case errors.Is(err, approval.ErrNoKey), errors.Is(err, approval.ErrNoExecutor):
+		return http.StatusServiceUnavailable, "The console is not set up to run approved requests; an admin must check its configuration. Nothing was sent."
+	}
+	return http.StatusInternalServerError, ""
+}
+
+// isApprovalError reports whether err is one of the approval service's.
+func isApprovalError(err error) bool {
+	if err == nil {
+		return false
+	}
+	status, _ := approvalError(err)
+	return status != http.StatusInternalServerError
+}
+
+// approvalHTTPError turns a service error into the response error.
+func approvalHTTPError(err error) error {
+	status, msg := approvalError(err)
+	if status == http.StatusInternalServerError {
+		return err
+	}
+	return echo.NewHTTPError(status, msg).SetInternal(err)
+}
+
+func (s *Server) approvalMeta(c echo.Context) approval.Meta {
+	a := auth.ActorFrom(ctx(c))
+	return approval.Meta{ClientIP: a.ClientIP, UserAgent: a.UserAgent}
+}
+
+// handleApprovalList lists requests (pending first) under the policy in
+// force; admins also see undelivered webhook messages.
+func (s *Server) handleApprovalList(c echo.Context) error {
+	u := currentUser(c)
+	list, err := s.approvals.List(ctx(c), u, approvalListLimit)
+	if err != nil {
+		return err
+	}
+	d := views.ApprovalsPageData{
+		Requests: list,
+		Now:      s.approvals.Now(),
+		Policy:   s.approvals.Policy().Describe(),
+		AllUsers: approval.CanDecide(u),
+		Webhook:  s.notifier.Enabled(),
+	}
+	if u.Role.Can(auth.PermManageUsers) {
+		d.ShowFailures = true
+		if d.Failures, err = notify.Failures(ctx(c), s.db, 50); err != nil {
+			return err
+		}
+	}
+	return s.render(c, http.StatusOK, views.ApprovalsPage(d))
+}
+
+// approvalPage builds the page of request id for the signed-in user, with
+// each server's state now from the fleet.
+func (s *Server) approvalPage(c echo.Context, id string) (views.ApprovalPageData, error) {
+	u := currentUser(c)
+	r, err := s.approvals.Get(ctx(c), u, id)
+	if err != nil {
+		return views.ApprovalPageData{}, approvalHTTPError(err)
+	}
+	d := views.ApprovalPageData{Request: r, State: r.StateAt(s.approvals.Now()), Decider: approval.CanDecide(u)}
+	d.OwnRequest = r.RequesterID == u.ID
+	pending := d.State == approval.StatePending
+	d.CanDecide = pending && d.Decider && !d.OwnRequest
+	d.CanWithdraw = pending && d.OwnRequest
+	snap, err := s.fleet.Get(ctx(c))
+	if snap == nil {
+		if err != nil {
+			s.log.WarnContext(ctx(c), "approval page: fleet list failed", "err", err)
+		}
+		d.FleetUnknown = true
+		d.Servers = r.CheckNow(nil)
+	} else {
+		d.Servers = r.CheckNow(snap.Find)
+	}
+	return d, nil
+}
+
+// handleApprovalView shows one request: who asked, why, for what, each
+// server then and now, and the buttons the viewer may use.
+func (s *Server) handleApprovalView(c echo.Context) error {
+	d, err := s.approvalPage(c, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, views.ApprovalPage(d))
+}
+
+// handleApprovalDecide approves (running the batch at once) or denies.
+func (s *Server) handleApprovalDecide(to approval.State) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		u, id, comment := currentUser(c), c.Param("id"), c.FormValue("comment")
+		var err error
+		if to == approval.StateApproved {
+			var r *approval.Request
+			r, err = s.approvals.Approve(ctx(c), u, id, comment, s.approvalMeta(c))
+			if err == nil && r.BatchID != "" {
+				// The batch runs: the approver follows it on its page.
+				return redirect(c, "/batches/"+r.BatchID)
+			}
+		} else {
+			_, err = s.approvals.Deny(ctx(c), u, id, comment, s.approvalMeta(c))
+		}
+		return s.afterApprovalPost(c, id, comment, err)
+	}
+}
+
+// handleApprovalWithdraw withdraws the signed-in user's own request.
+func (s *Server) handleApprovalWithdraw(c echo.Context) error {
+	id := c.Param("id")
+	_, err := s.approvals.Withdraw(ctx(c), currentUser(c), id, s.approvalMeta(c))
+	return s.afterApprovalPost(c, id, "", err)
+}
+
+// afterApprovalPost lands on the request's page: after success by a
+// redirect, after a refusal the service explains by the page itself with
+// the message (and the comment as typed).
+func (s *Server) afterApprovalPost(c echo.Context, id, comment string, err error) error {
+	if err == nil {
+		return redirect(c, approval.Path(id))
+	}
+	status, msg := approvalError(err)
+	if status == http.StatusInternalServerError || status == http.StatusNotFound {
+		return approvalHTTPError(err)
+	}
+	if status == http.StatusForbidden {
+		s.recordDenied(c, map[string]string{"reason": "approval", "request_id": id, "refusal": msg})
+	}
+	d, perr := s.approvalPage(c, id)
+	if perr != nil {
+		return perr
+	}
+	d.Problem, d.Comment = msg, comment
+	return s.render(c, status, views.ApprovalPage(d))
+}
