@@ -35,8 +35,9 @@ generate:
 generate-check: generate
 	@git diff --exit-code -- internal/views || { echo "generated templ code is stale: run 'make generate' and commit"; exit 1; }
 
-## lint: gofmt and go vet
+## lint: no build products tracked, gofmt and go vet
 lint:
+	@scripts/check-tracked-files.sh
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 
