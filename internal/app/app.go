@@ -60,17 +60,15 @@ type App struct {
 	simURL string
 }
 
-// New builds the console from cfg. out receives the one-time bootstrap
-// message (the generated admin password), never the log.
+// New builds the console from cfg, which config.Load has validated (the one
+// place settings are checked). out receives the one-time bootstrap message
+// (the generated admin password), never the log.
 func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer) (_ *App, err error) {
 	if log == nil {
 		log = slog.Default()
 	}
 	if out == nil {
 		out = io.Discard
-	}
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("configuration: %w", err)
 	}
 	a := &App{cfg: cfg, log: log}
 	defer func() {

@@ -21,6 +21,7 @@ import (
 	"github.com/devserver-console/console/internal/app"
 	"github.com/devserver-console/console/internal/apptest"
 	"github.com/devserver-console/console/internal/audit"
+	"github.com/devserver-console/console/internal/cli"
 	"github.com/devserver-console/console/internal/config"
 	"github.com/devserver-console/console/internal/simulator"
 	"github.com/devserver-console/console/internal/store"
@@ -138,8 +139,9 @@ func TestServeRejectsBadConfiguration(t *testing.T) {
 		{name: "duration that is not one", env: map[string]string{"CONSOLE_SIM_TRANSITION": "soon"}, wantErr: []string{"CONSOLE_SIM_TRANSITION", "soon"}},
 		{name: "every problem at once", env: map[string]string{"CONSOLE_CHUNK_SIZE": "0", "CONSOLE_LOG_LEVEL": "loud"},
 			wantErr: []string{"CONSOLE_CHUNK_SIZE", "CONSOLE_LOG_LEVEL"}},
-		{name: "unknown flag", args: []string{"--bogus"}, wantErr: []string{"bogus"}},
-		{name: "stray argument", args: []string{"now"}, wantErr: []string{`unexpected argument "now"`}},
+		{name: "unknown flag", args: []string{"--bogus"}, wantErr: []string{"exit status 2", "bogus"}},
+		{name: "stray argument", args: []string{"now"}, wantErr: []string{"exit status 2", `unexpected argument "now"`}},
+		{name: "a secret as a flag", args: []string{"--sk", "s3cret"}, wantErr: []string{"exit status 2", "-sk"}},
 		{name: "port in use", args: []string{"--addr", busy.Addr().String()}, wantErr: []string{"listen on " + busy.Addr().String()}},
 	}
 	for _, tt := range tests {
@@ -152,7 +154,7 @@ func TestServeRejectsBadConfiguration(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			var out, errOut testutil.LogBuffer
-			err := app.Main(ctx, append([]string{"serve"}, tt.args...), envOf(env), nil, &out, &errOut)
+			err := mainErr(cli.Main(ctx, append([]string{"serve"}, tt.args...), cli.IO{Getenv: envOf(env), Stdout: &out, Stderr: &errOut}), errOut.String())
 			if err == nil {
 				t.Fatalf("serve started with a bad configuration; log:\n%s", errOut.String())
 			}

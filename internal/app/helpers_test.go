@@ -15,6 +15,7 @@ import (
 
 	"github.com/devserver-console/console/internal/app"
 	"github.com/devserver-console/console/internal/auth"
+	"github.com/devserver-console/console/internal/cli"
 	"github.com/devserver-console/console/internal/fleet"
 	"github.com/devserver-console/console/internal/testutil"
 )
@@ -25,7 +26,7 @@ func envOf(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
 }
 
-// served is a console started through app.Main("serve", ...).
+// served is a console started through cli.Main("serve", ...).
 type served struct {
 	URL    string
 	Stdout *testutil.LogBuffer
@@ -36,7 +37,7 @@ type served struct {
 
 var listeningRE = regexp.MustCompile(`msg="console listening" url=(http://\S+)`)
 
-// startServe runs app.Main with "serve" and args in the background and waits
+// startServe runs cli.Main with "serve" and args in the background and waits
 // until it logs the address it listens on. The console is stopped at the
 // end of the test if the test did not stop it.
 func startServe(t *testing.T, getenv func(string) string, args ...string) *served {
@@ -44,7 +45,7 @@ func startServe(t *testing.T, getenv func(string) string, args ...string) *serve
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &served{Stdout: &testutil.LogBuffer{}, Stderr: &testutil.LogBuffer{}, cancel: cancel, done: make(chan error, 1)}
 	go func() {
-		s.done <- app.Main(ctx, append([]string{"serve"}, args...), getenv, strings.NewReader(""), s.Stdout, s.Stderr)
+		s.done <- mainErr(cli.Main(ctx, append([]string{"serve"}, args...), cli.IO{Getenv: getenv, Stdout: s.Stdout, Stderr: s.Stderr}), s.Stderr.String())
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -70,7 +71,7 @@ func startServe(t *testing.T, getenv func(string) string, args ...string) *serve
 	return s
 }
 
-// stop cancels the console's context and returns what app.Main returned.
+// stop cancels the console's context and returns what cli.Main returned.
 func (s *served) stop(t *testing.T) error {
 	t.Helper()
 	s.cancel()
@@ -108,20 +109,36 @@ type cliResult struct {
 func runCLI(t *testing.T, getenv func(string) string, stdin string, args ...string) cliResult {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	err := app.Main(context.Background(), args, getenv, strings.NewReader(stdin), &out, &errOut)
-	return cliResult{Stdout: out.String(), Stderr: errOut.String(), Err: err}
+	code := cli.Main(context.Background(), args, cli.IO{Getenv: getenv, Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errOut})
+	return cliResult{Stdout: out.String(), Stderr: errOut.String(), Err: mainErr(code, errOut.String())}
+}
+
+// exitErr is a non-zero exit status with what the command wrote to stderr.
+type exitErr struct {
+	code   int
+	stderr string
+}
+
+func (e *exitErr) Error() string { return fmt.Sprintf("exit status %d: %s", e.code, e.stderr) }
+
+// mainErr turns cli.Main's exit status into nil or an *exitErr.
+func mainErr(code int, stderr string) error {
+	if code == 0 {
+		return nil
+	}
+	return &exitErr{code, stderr}
 }
 
 // exitCode is the status cmd/console exits with for err.
 func exitCode(err error) int {
-	if err == nil {
-		return 0
+	var ee *exitErr
+	if errors.As(err, &ee) {
+		return ee.code
 	}
-	var ec app.ExitCoder
-	if errors.As(err, &ec) {
-		return ec.ExitCode()
+	if err != nil {
+		return -1
 	}
-	return 1
+	return 0
 }
 
 // fileExists reports whether path exists.

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -229,8 +230,9 @@ func Default() Config {
 	}
 }
 
-// Flags registers a flag for every field on fs, each defaulting to its
-// environment variable when set, else to the value in c.
+// Flags registers a flag for every field but the secrets on fs, each
+// defaulting to its environment variable when set, else to the value in c.
+// Secrets are read from their environment variables (or files) only.
 //
 // It returns an error naming every environment variable that holds a value
 // the flag cannot take.
@@ -260,6 +262,18 @@ func (c *Config) Flags(fs *flag.FlagSet, getenv func(string) string) error {
 		})
 		fromEnv(name, env)
 	}
+	// Secrets have no flag: a command line is visible to every user of the
+	// machine (ps, /proc). They come from $ENV, or from the file named by
+	// $ENV_FILE (a mounted Kubernetes or Docker secret).
+	secret := func(p *string, env string) {
+		v, err := SecretFromEnv(getenv, env)
+		if err != nil {
+			envErrs = append(envErrs, err)
+		}
+		if v != "" {
+			*p = v
+		}
+	}
 	integer := func(p *int, name, env, usage string) {
 		fs.Func(name, usage+" ($"+env+", default "+strconv.Itoa(*p)+")", func(s string) error {
 			n, err := strconv.Atoi(s)
@@ -276,13 +290,13 @@ func (c *Config) Flags(fs *flag.FlagSet, getenv func(string) string) error {
 	str(&c.Region, "region", "MODELARTS_REGION", "ModelArts region, e.g. cn-north-9")
 	str(&c.Endpoint, "endpoint", "MODELARTS_ENDPOINT", "ModelArts endpoint URL (overrides the region's)")
 	str(&c.ProjectID, "project-id", "MODELARTS_PROJECT_ID", "project ID")
-	str(&c.AccessKey, "ak", "HUAWEICLOUD_SDK_AK", "access key ID")
-	str(&c.SecretKey, "sk", "HUAWEICLOUD_SDK_SK", "secret access key")
-	str(&c.SecurityToken, "security-token", "HUAWEICLOUD_SDK_SECURITY_TOKEN", "security token of temporary AK/SK")
-	str(&c.AuthToken, "auth-token", "MODELARTS_AUTH_TOKEN", "project-scoped IAM token")
+	str(&c.AccessKey, "ak", "HUAWEICLOUD_SDK_AK", "access key ID (its secret key comes only from the environment)")
+	secret(&c.SecretKey, "HUAWEICLOUD_SDK_SK")
+	secret(&c.SecurityToken, "HUAWEICLOUD_SDK_SECURITY_TOKEN")
+	secret(&c.AuthToken, "MODELARTS_AUTH_TOKEN")
 	str(&c.IAMEndpoint, "iam-endpoint", "MODELARTS_IAM_ENDPOINT", "IAM endpoint (default https://iam.{region}.myhuaweicloud.com)")
-	str(&c.IAMUser, "iam-user", "MODELARTS_IAM_USER", "IAM user name, to obtain a token")
-	str(&c.IAMPassword, "iam-password", "MODELARTS_IAM_PASSWORD", "IAM user password")
+	str(&c.IAMUser, "iam-user", "MODELARTS_IAM_USER", "IAM user name, to obtain a token (its password comes only from the environment)")
+	secret(&c.IAMPassword, "MODELARTS_IAM_PASSWORD")
 	str(&c.IAMDomain, "iam-domain", "MODELARTS_IAM_DOMAIN", "IAM account (domain) name")
 	str(&c.IAMProject, "iam-project", "MODELARTS_IAM_PROJECT", "IAM project name (default: the region)")
 	dur(&c.RequestTimeout, "timeout", "MODELARTS_TIMEOUT", "timeout of one call to ModelArts")
@@ -298,8 +312,8 @@ func (c *Config) Flags(fs *flag.FlagSet, getenv func(string) string) error {
 	})
 	fromEnv("sim-seed", "CONSOLE_SIM_SEED")
 	dur(&c.SimTransition, "sim-transition", "CONSOLE_SIM_TRANSITION", "how long simulated transitions take")
-	str(&c.AdminPassword, "admin-password", "CONSOLE_ADMIN_PASSWORD", "password of the first admin (first start only)")
-	str(&c.SessionKey, "session-key", "CONSOLE_SESSION_KEY", "session signing key, hex or base64, 32+ bytes")
+	secret(&c.AdminPassword, "CONSOLE_ADMIN_PASSWORD")
+	secret(&c.SessionKey, "CONSOLE_SESSION_KEY")
 	dur(&c.SessionIdle, "session-idle", "CONSOLE_SESSION_IDLE", "idle session timeout")
 	dur(&c.SessionAbsolute, "session-absolute", "CONSOLE_SESSION_ABSOLUTE", "absolute session lifetime")
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", getenv("CONSOLE_SECURE_COOKIES") == "true" || getenv("CONSOLE_SECURE_COOKIES") == "1",
@@ -325,7 +339,12 @@ func (c *Config) Flags(fs *flag.FlagSet, getenv func(string) string) error {
 	dur(&c.FleetTTL, "fleet-ttl", "CONSOLE_FLEET_TTL", "how long one fleet listing is shared between users")
 	integer(&c.ChunkSize, "chunk-size", "CONSOLE_CHUNK_SIZE", "servers per batch request")
 	str(&c.LogLevel, "log-level", "CONSOLE_LOG_LEVEL", "debug, info, warn or error")
-	str(&c.AuditKey, "audit-key", "CONSOLE_AUDIT_KEY", "key of the audit log's HMAC chain, hex or base64, 32+ bytes (prefer the key file)")
+	// The audit key is a secret too: $CONSOLE_AUDIT_KEY only. Its file,
+	// $CONSOLE_AUDIT_KEY_FILE, is kept as a path (audit.LoadKey reads it and
+	// checks its permissions), so it may be a flag.
+	if v := getenv("CONSOLE_AUDIT_KEY"); v != "" {
+		c.AuditKey = v
+	}
 	str(&c.AuditKeyFile, "audit-key-file", "CONSOLE_AUDIT_KEY_FILE", "file holding the audit key (default: beside the database, created on first start)")
 	str(&c.AuditAnchorFile, "audit-anchor-file", "CONSOLE_AUDIT_ANCHOR_FILE", "file outside the database's directory that receives signed checkpoints of the audit log")
 	fs.BoolVar(&c.AuditAnchorSyslog, "audit-anchor-syslog", getenv("CONSOLE_AUDIT_ANCHOR_SYSLOG") == "true" || getenv("CONSOLE_AUDIT_ANCHOR_SYSLOG") == "1",
@@ -354,19 +373,55 @@ func (c *Config) Flags(fs *flag.FlagSet, getenv func(string) string) error {
 	return errors.Join(envErrs...)
 }
 
-// Load parses args (flags) over the environment and validates the result.
-func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+// SecretFromEnv returns the secret in $env, else the contents of the file
+// named by $env_FILE without its final line ending, else "". Setting both is
+// an error, as is a file that cannot be read.
+func SecretFromEnv(getenv func(string) string, env string) (string, error) {
+	v, file := getenv(env), getenv(env+"_FILE")
+	switch {
+	case v != "" && file != "":
+		return "", fmt.Errorf("set %s or %s_FILE, not both", env, env)
+	case file == "":
+		return v, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("%s_FILE: %w", env, err)
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
+}
+
+// ParseError is a command line that cannot be parsed (an unknown flag, a
+// flag value of the wrong kind, a stray argument).
+type ParseError struct{ Err error }
+
+func (e *ParseError) Error() string { return e.Err.Error() }
+func (e *ParseError) Unwrap() error { return e.Err }
+
+// Load parses args (flags) over the environment and validates the result:
+// it is the one place the settings are checked. -h writes the flags to help
+// and returns flag.ErrHelp.
+func Load(args []string, getenv func(string) string, help io.Writer) (Config, error) {
 	c := Default()
 	fs := flag.NewFlagSet("console serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {
+		fmt.Fprintln(help, "usage: console serve [flags]  (secrets come from the environment only; see README)")
+		fs.SetOutput(help)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
 	if err := c.Flags(fs, getenv); err != nil {
 		return c, err
 	}
 	if err := fs.Parse(args); err != nil {
-		return c, err
+		if errors.Is(err, flag.ErrHelp) {
+			return c, err
+		}
+		return c, &ParseError{err}
 	}
 	if fs.NArg() > 0 {
-		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return c, &ParseError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
 	}
 	return c, c.Validate()
 }

@@ -1,7 +1,10 @@
 package config_test
 
 import (
+	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -164,5 +167,41 @@ func TestWebhookURLNeverRepeated(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "SECRET-TOKEN") {
 		t.Errorf("the error repeats the webhook URL: %v", err)
+	}
+}
+
+// TestSecretsComeFromTheEnvironmentOrAFile: secrets have no flags; each is
+// read from its variable or from the file its _FILE variable names.
+func TestSecretsComeFromTheEnvironmentOrAFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "sk")
+	if err := os.WriteFile(file, []byte("secret-from-a-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]string{
+		"MODELARTS_REGION": "cn-north-9", "MODELARTS_PROJECT_ID": "0123456789abcdef0123456789abcdef",
+		"HUAWEICLOUD_SDK_AK": "AK", "HUAWEICLOUD_SDK_SK_FILE": file, "CONSOLE_SESSION_KEY": strings.Repeat("ab", 32),
+	}
+	getenv := func(k string) string { return vars[k] }
+	c, err := config.Load(nil, getenv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SecretKey != "secret-from-a-file" || c.SessionKey != strings.Repeat("ab", 32) {
+		t.Errorf("SecretKey %q, SessionKey %q", c.SecretKey, c.SessionKey)
+	}
+	vars["HUAWEICLOUD_SDK_SK"] = "also-set"
+	if _, err := config.Load(nil, getenv, io.Discard); err == nil || !strings.Contains(err.Error(), "not both") {
+		t.Errorf("both HUAWEICLOUD_SDK_SK and _FILE: %v, want refused", err)
+	}
+	delete(vars, "HUAWEICLOUD_SDK_SK")
+	vars["HUAWEICLOUD_SDK_SK_FILE"] = file + ".missing"
+	if _, err := config.Load(nil, getenv, io.Discard); err == nil || !strings.Contains(err.Error(), "HUAWEICLOUD_SDK_SK_FILE") {
+		t.Errorf("missing secret file: %v, want an error naming the variable", err)
+	}
+	for _, flag := range []string{"--sk", "--admin-password", "--session-key", "--auth-token", "--iam-password", "--security-token"} {
+		var pe *config.ParseError
+		if _, err := config.Load([]string{flag, "x"}, func(string) string { return "" }, io.Discard); !errors.As(err, &pe) {
+			t.Errorf("%s is accepted as a flag (%v); secrets must not be on the command line", flag, err)
+		}
 	}
 }

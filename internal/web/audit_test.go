@@ -707,7 +707,7 @@ func TestAuditComponents(t *testing.T) {
 
 // BenchmarkAuditPage measures GET /audit through the whole console (HTTP,
 // session, role check, query, rendering) on a large log. It needs a database
-// seeded with `console audit seed --count 1000000` (or by the audit
+// seeded with `go run ./tools/auditseed --db FILE --count 1000000` (or by the audit
 // package's BenchmarkScale) named by AUDIT_BENCH_DB; the console adds its
 // own tables and a few entries to it, so use a copy you can spare:
 //

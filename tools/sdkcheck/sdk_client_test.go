@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"strings"
 	"testing"
@@ -426,8 +427,8 @@ func TestSDKErrors(t *testing.T) {
 	}
 }
 
-// TestSDKAgainstSimulatorCommand runs the standalone "console simulator"
-// command (the same code as `console simulator --addr ... --ak ... --sk ...`)
+// TestSDKAgainstSimulatorCommand runs the standalone simulator server (what
+// `console simulator --addr ... --ak ... --sk ...` runs)
 // on a free loopback port and drives it with the official client.
 func TestSDKAgainstSimulatorCommand(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -435,10 +436,9 @@ func TestSDKAgainstSimulatorCommand(t *testing.T) {
 	var logs testutil.LogBuffer
 	done := make(chan error, 1)
 	go func() {
-		done <- simulator.Command(ctx, []string{
-			"--addr", "127.0.0.1:0", "--ak", testAK, "--sk", testSK, "--project-id", testProject,
-			"--servers", "8", "--transition", "200ms", "--log-requests=false",
-		}, &strings.Builder{}, &logs)
+		done <- simulator.ListenAndServe(ctx, "127.0.0.1:0", simulator.Options{
+			AK: testAK, SK: testSK, ProjectID: testProject, Servers: 8, Transition: 200 * time.Millisecond,
+		}, slog.New(slog.NewTextHandler(&logs, nil)))
 	}()
 
 	endpointRE := regexp.MustCompile(`endpoint=(http://127\.0\.0\.1:\d+)`)
