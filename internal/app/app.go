@@ -137,17 +137,17 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		return nil, fmt.Errorf("batches: recover interrupted batches: %w", err)
 	}
 	if a.web, err = web.New(web.Deps{
-		Config:    cfg,
-		Log:       log,
-		DB:        a.db,
-		Simulated: cfg.Simulated(),
-		Audit:     a.audit,
-		Users:     a.users,
-		Sessions:  a.sessions,
-		Fleet:     a.fleet,
-		Batches:   a.batches,
-		Approvals: a.approval,
-		Notifier:  a.notifier,
+		TrustedProxies: cfg.TrustedProxies,
+		Log:            log,
+		DB:             a.db,
+		Simulated:      cfg.Simulated(),
+		Audit:          a.audit,
+		Users:          a.users,
+		Sessions:       a.sessions,
+		Fleet:          a.fleet,
+		Batches:        a.batches,
+		Approvals:      a.approval,
+		Notifier:       a.notifier,
 	}); err != nil {
 		return nil, err
 	}

@@ -37,9 +37,6 @@ var allowedFrom = map[BatchType][]Status{
 		StatusChangingOSFailed, StatusReinstallingOSFailed},
 }
 
-// AllowedFrom returns the states from which action t may be applied.
-func AllowedFrom(t BatchType) []Status { return append([]Status(nil), allowedFrom[t]...) }
-
 // Eligible reports whether action t can be applied to server s in its current
 // state and, when it cannot, a reason an operator understands. The rules are
 // the documented lifecycle (reference §8.2):

@@ -15,7 +15,6 @@ type PageContext struct {
 	User      *auth.User
 	CSRFToken string
 	Simulated bool
-	Flash     string
 	Path      string
 
 	// The signed-in user's display settings (zero values: follow the

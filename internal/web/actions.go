@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
-	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/devserver-console/console/internal/approval"
 	"github.com/devserver-console/console/internal/auth"
@@ -20,20 +19,15 @@ import (
 	"github.com/devserver-console/console/internal/views"
 )
 
-// actionBodyLimit bounds the body of an action form: 32 KiB of user data
-// (as a file or as text) plus the other fields and multipart overhead.
-const actionBodyLimit = "256K"
-
 // registerActionRoutes adds the batch action flow: preview, inline
 // validation, review (destructive actions) and execute. Operators and
 // admins only; anyone else gets 403 and nothing is sent.
 func (s *Server) registerActionRoutes(g *echo.Group) {
 	run := s.require(auth.PermRunActions)
-	limit := middleware.BodyLimit(actionBodyLimit)
-	g.POST("/actions/preview", s.handleActionPreview, limit, run)
-	g.POST("/actions/validate", s.handleActionValidate, limit, run)
-	g.POST("/actions/review", s.handleActionReview, limit, run)
-	g.POST("/actions/execute", s.handleActionExecute, limit, run)
+	g.POST("/actions/preview", s.handleActionPreview, run)
+	g.POST("/actions/validate", s.handleActionValidate, run)
+	g.POST("/actions/review", s.handleActionReview, run)
+	g.POST("/actions/execute", s.handleActionExecute, run)
 }
 
 // handleActionPreview shows what an action would do to the user's selected

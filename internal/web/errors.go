@@ -14,11 +14,9 @@ import (
 	"github.com/devserver-console/console/internal/views"
 )
 
-// Context keys set by middleware and read by render.
-const (
-	csrfContextKey  = "csrf"
-	flashContextKey = "flash"
-)
+// csrfContextKey is the context key under which middleware leaves the
+// request's CSRF token for render.
+const csrfContextKey = "csrf"
 
 // UserError is the one user-facing error: the status, a message a person
 // can read and act on (safe to show, whatever the status), and the internal

@@ -44,7 +44,7 @@ const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 // believe any client's header and let a guesser dodge the per-address limit.
 func (s *Server) useAuth(e *echo.Echo) {
 	if e.IPExtractor == nil {
-		e.IPExtractor = clientIPExtractor(s.cfg.TrustedProxies)
+		e.IPExtractor = clientIPExtractor(s.trustedProxies)
 	}
 	s.anonLimiter = newAnonymousLimiter()
 	e.Use(s.securityHeaders, s.limitBody, s.loadSession, s.localize, s.throttleAnonymous, s.verifyCSRF, s.enforceEnrolment)
@@ -303,12 +303,6 @@ func pendingUser(c echo.Context) *auth.User {
 func currentUser(c echo.Context) *auth.User {
 	u, _ := c.Get(userContextKey).(*auth.User)
 	return u
-}
-
-// currentSession returns the signed-in session, or nil.
-func currentSession(c echo.Context) *auth.Session {
-	sess, _ := c.Get(sessionContextKey).(*auth.Session)
-	return sess
 }
 
 // requireSignedIn lets signed-in users through. Others are sent to the

@@ -44,9 +44,6 @@ func (s *Server) pageContext(c echo.Context) views.PageContext {
 	if tok, ok := c.Get(csrfContextKey).(string); ok {
 		pc.CSRFToken = tok
 	}
-	if f, ok := c.Get(flashContextKey).(string); ok {
-		pc.Flash = f
-	}
 	if u := pc.User; u != nil && s.approvals != nil && (u.Role.Can(auth.PermRunActions) || approval.CanDecide(u)) {
 		n, err := s.approvals.PendingCount(c.Request().Context(), u)
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -16,7 +17,6 @@ import (
 	"github.com/devserver-console/console/internal/audit"
 	"github.com/devserver-console/console/internal/auth"
 	"github.com/devserver-console/console/internal/batch"
-	"github.com/devserver-console/console/internal/config"
 	"github.com/devserver-console/console/internal/fleet"
 	"github.com/devserver-console/console/internal/i18n"
 	"github.com/devserver-console/console/internal/notify"
@@ -25,10 +25,13 @@ import (
 
 // Deps are the services the web layer is built on.
 type Deps struct {
-	Config    config.Config
-	Log       *slog.Logger
-	DB        *store.DB
-	Simulated bool
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client (config.Config.TrustedProxies); empty: the connection's
+	// address is the client's.
+	TrustedProxies []netip.Prefix
+	Log            *slog.Logger
+	DB             *store.DB
+	Simulated      bool
 
 	// Audit is the audit log: security events, denied access, review.
 	Audit *audit.Store
@@ -55,10 +58,10 @@ type Deps struct {
 // Server is the console's HTTP server. Handlers are its methods; its fields
 // are their dependencies.
 type Server struct {
-	cfg       config.Config
-	log       *slog.Logger
-	db        *store.DB
-	simulated bool
+	trustedProxies []netip.Prefix
+	log            *slog.Logger
+	db             *store.DB
+	simulated      bool
 
 	audit    *audit.Store
 	users    *auth.Store
@@ -83,10 +86,10 @@ func New(d Deps) (*Server, error) {
 		d.Log = slog.Default()
 	}
 	s := &Server{
-		cfg:       d.Config,
-		log:       d.Log,
-		db:        d.DB,
-		simulated: d.Simulated,
+		trustedProxies: d.TrustedProxies,
+		log:            d.Log,
+		db:             d.DB,
+		simulated:      d.Simulated,
 
 		audit:    d.Audit,
 		users:    d.Users,
