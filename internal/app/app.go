@@ -308,7 +308,7 @@ func (a *App) newClient(ctx context.Context) (*modelarts.Client, error) {
 		a.simSrv = &http.Server{Handler: a.sim, ReadHeaderTimeout: 10 * time.Second}
 		go func() {
 			if err := a.simSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				a.log.Error("embedded simulator stopped", "error", err)
+				a.log.Error("embedded simulator stopped", "err", err)
 			}
 		}()
 		a.simURL = "http://" + ln.Addr().String()

@@ -7,7 +7,6 @@ package apptest
 import (
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -22,6 +21,7 @@ import (
 	"github.com/devserver-console/console/internal/app"
 	"github.com/devserver-console/console/internal/auth"
 	"github.com/devserver-console/console/internal/config"
+	"github.com/devserver-console/console/internal/logging"
 	"github.com/devserver-console/console/internal/modelarts"
 	"github.com/devserver-console/console/internal/testutil"
 )
@@ -55,7 +55,7 @@ func New(t testing.TB, opts ...func(*config.Config)) *Env {
 		o(&cfg)
 	}
 	logs := &LogBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log := logging.New(logs, "debug", logging.FormatText)
 	a, err := app.New(context.Background(), cfg, log, io.Discard)
 	if err != nil {
 		t.Fatalf("apptest: start console: %v", err)

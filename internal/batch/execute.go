@@ -405,7 +405,7 @@ func (s *Service) run(ctx context.Context, j *job) {
 			// act on servers the console could not account for. Recover marks
 			// the unsent chunks at the next start.
 			s.log.ErrorContext(ctx, "batch stopped: cannot record chunk", slog.String("batch_id", j.id),
-				slog.Int("chunk", i+1), slog.String("err", err.Error()))
+				slog.Int("chunk", i+1), slog.Any("err", err))
 			return
 		}
 	}

@@ -65,7 +65,7 @@ func (s *Service) follow(id string) {
 			case ctx.Err() != nil:
 				return
 			case err != nil:
-				s.log.Warn("following batch", slog.String("batch_id", id), slog.String("err", err.Error()))
+				s.log.Warn("following batch", slog.String("batch_id", id), slog.Any("err", err))
 			case done:
 				return
 			}

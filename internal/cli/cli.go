@@ -161,4 +161,6 @@ func dbFlag(fs *flag.FlagSet, env IO) *string {
 
 // commandLogger is the log of the commands other than serve: warnings and
 // errors, to stderr.
-func commandLogger(env IO) *slog.Logger { return logging.New(env.Stderr, "warn") }
+func commandLogger(env IO) *slog.Logger {
+	return logging.New(env.Stderr, "warn", env.Getenv("CONSOLE_LOG_FORMAT"))
+}

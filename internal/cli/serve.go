@@ -22,5 +22,5 @@ func serve(ctx context.Context, args []string, env IO) error {
 	case err != nil:
 		return fmt.Errorf("configuration: %w", err)
 	}
-	return app.Run(ctx, cfg, logging.New(env.Stderr, cfg.LogLevel), env.Stdout)
+	return app.Run(ctx, cfg, logging.New(env.Stderr, cfg.LogLevel, cfg.LogFormat), env.Stdout)
 }

@@ -73,6 +73,7 @@ type Config struct {
 	// typical 30s grace period). Batches stop between chunks; chunks not
 	// sent are recorded not_sent.
 	ShutdownTimeout time.Duration
+	LogFormat       string // CONSOLE_LOG_FORMAT: text or json
 
 	// Audit log integrity (docs/audit.md).
 	// AuditKey is the key of the audit chain's HMAC, hex or base64, 32+
@@ -227,6 +228,7 @@ func Default() Config {
 		ApprovalActions:  append([]modelarts.BatchType(nil), DefaultApprovalActions...),
 		ApprovalTTL:      24 * time.Hour,
 		WebhookFormat:    "json",
+		LogFormat:        "text",
 	}
 }
 
@@ -370,6 +372,7 @@ func (c *Config) Flags(fs *flag.FlagSet, getenv func(string) string) error {
 		return nil
 	})
 	fromEnv("public-url", "CONSOLE_PUBLIC_URL")
+	str(&c.LogFormat, "log-format", "CONSOLE_LOG_FORMAT", "text or json (one JSON object per line)")
 	return errors.Join(envErrs...)
 }
 
@@ -597,6 +600,11 @@ func (c *Config) Validate() error {
 	}
 	if c.AuditVerifyEvery < time.Minute {
 		bad("CONSOLE_AUDIT_VERIFY_EVERY must be at least 1m")
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		bad("CONSOLE_LOG_FORMAT must be text or json")
 	}
 	return errors.Join(errs...)
 }

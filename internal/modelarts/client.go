@@ -475,7 +475,7 @@ func (c *Client) get(ctx context.Context, op, u string, out any) error {
 			delay = retryAfter
 		}
 		c.log.LogAttrs(ctx, slog.LevelWarn, "modelarts: retrying read",
-			slog.String("op", op), slog.Int("attempt", attempt), slog.Duration("delay", delay), slog.String("error", lastErr.Error()))
+			slog.String("op", op), slog.Int("attempt", attempt), slog.Duration("delay", delay), slog.Any("err", lastErr))
 		if err := p.Sleep(ctx, delay); err != nil {
 			return fmt.Errorf("modelarts: %s: %w (while waiting to retry after: %v)", op, err, lastErr)
 		}
@@ -553,7 +553,7 @@ func (c *Client) change(ctx context.Context, rec Recorder, op, method, u string,
 		if err != nil {
 			c.log.LogAttrs(ctx, slog.LevelError, "modelarts: recording the outcome of a call failed; the audit entry stays incomplete",
 				slog.String("op", op), slog.Int64("ref", ref), slog.Int("status", result.Status),
-				slog.String("request_id", result.Header.Get("X-Request-Id")), slog.String("err", err.Error()))
+				slog.String("modelarts_request_id", result.Header.Get("X-Request-Id")), slog.Any("err", err))
 		}
 	}
 	return outErr

@@ -66,7 +66,7 @@ func (s *Server) batchProgress(c echo.Context) (*batch.Progress, error) {
 		if fresh, err := s.fleet.Get(ctx(c)); fresh != nil {
 			snap = fresh
 		} else if err != nil {
-			s.log.WarnContext(ctx(c), "batch status: fleet list failed", "error", err.Error())
+			s.log.WarnContext(ctx(c), "batch status: fleet list failed", "err", err)
 		}
 	}
 	return s.batches.Status(ctx(c), id, snap)

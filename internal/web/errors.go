@@ -213,7 +213,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		rerr = s.render(c, status, views.ErrorPage(status, http.StatusText(status), msg))
 	}
 	if rerr != nil {
-		s.log.ErrorContext(ctx(c), "render error page", slog.String("err", rerr.Error()))
+		s.log.ErrorContext(ctx(c), "render error page", slog.Any("err", rerr))
 		_ = c.String(status, msg)
 	}
 }

@@ -23,7 +23,7 @@ func (s *Server) handleReadyz(c echo.Context) error {
 	}
 	var one int
 	if err := s.db.Read.GetContext(ctx(c), &one, `SELECT 1`); err != nil {
-		s.log.WarnContext(ctx(c), "readiness check failed", "error", err)
+		s.log.WarnContext(ctx(c), "readiness check failed", "err", err)
 		return c.String(http.StatusServiceUnavailable, "database unavailable\n")
 	}
 	return c.String(http.StatusOK, "ready\n")

@@ -400,7 +400,7 @@ func (s *Server) recordDenied(c echo.Context, detail map[string]string) {
 		d[k] = v
 	}
 	if err := s.recordEvent(r.Context(), auth.EventAccessDenied, auth.ActorFrom(r.Context()), d); err != nil {
-		s.log.ErrorContext(r.Context(), "access denied but not recorded in the audit log", slog.String("error", err.Error()))
+		s.log.ErrorContext(r.Context(), "access denied but not recorded in the audit log", slog.Any("err", err))
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/devserver-console/console/internal/batch"
 	"github.com/devserver-console/console/internal/fleet"
 	"github.com/devserver-console/console/internal/i18n"
+	"github.com/devserver-console/console/internal/logging"
 	"github.com/devserver-console/console/internal/notify"
 	"github.com/devserver-console/console/internal/store"
 )
@@ -119,7 +120,13 @@ func New(d Deps) (*Server, error) {
 	e.HTTPErrorHandler = s.handleError
 	e.Pre(headAsGet)
 	e.Pre(middleware.RemoveTrailingSlashWithConfig(middleware.TrailingSlashConfig{RedirectCode: http.StatusMovedPermanently}))
-	e.Use(middleware.RequestID())
+	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{
+		// Every log line written while serving the request carries its id
+		// (logging.RequestIDHandler reads it from the context).
+		RequestIDHandler: func(c echo.Context, id string) {
+			c.SetRequest(c.Request().WithContext(logging.WithRequestID(c.Request().Context(), id)))
+		},
+	}))
 	e.Use(s.recoverPanics)
 	e.Use(s.logRequests)
 	s.useAuth(e)
@@ -151,7 +158,6 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 			slog.String("method", req.Method),
 			slog.String("path", req.URL.Path),
 			slog.Int("status", c.Response().Status),
-			slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
 		)
 		return nil
 	}

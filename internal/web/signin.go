@@ -274,7 +274,7 @@ func (s *Server) handleSignOut(c echo.Context) error {
 	}
 	if u != nil {
 		if err := s.recordEvent(r.Context(), auth.EventSignout, auth.ActorFrom(r.Context()), nil); err != nil {
-			s.log.ErrorContext(r.Context(), "sign-out not recorded in the audit log", slog.String("error", err.Error()))
+			s.log.ErrorContext(r.Context(), "sign-out not recorded in the audit log", slog.Any("err", err))
 		}
 	}
 	return redirect(c, "/signin?signedout=1")

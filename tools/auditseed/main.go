@@ -12,12 +12,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"time"
 
 	"github.com/devserver-console/console/internal/audit"
+	"github.com/devserver-console/console/internal/logging"
 	"github.com/devserver-console/console/internal/store"
 )
 
@@ -51,7 +51,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer sdb.Close()
-	s := audit.New(sdb, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	s := audit.New(sdb, logging.New(stderr, "warn", logging.FormatText))
 	start, last := time.Now(), time.Now()
 	err = s.Seed(ctx, audit.SeedOptions{Count: *count, Seed: *seed, Progress: func(done int) {
 		if time.Since(last) >= 5*time.Second {
