@@ -31,25 +31,34 @@ build:
 generate:
 	$(GO) tool templ generate -path internal/views
 
-## generate-check: fail when the committed generated code is stale
+## generate-check: fail when the committed generated code is stale, or when
+## generation made a file git does not track yet (a new page never committed)
 generate-check: generate
 	@git diff --exit-code -- internal/views || { echo "generated templ code is stale: run 'make generate' and commit"; exit 1; }
+	@new="$$(git ls-files --others --exclude-standard -- internal/views)"; \
+	if [ -n "$$new" ]; then echo "generated files not committed:"; echo "$$new"; exit 1; fi
 
-## lint: no build products tracked, gofmt and go vet
+## lint: no build products tracked, gofmt, go vet, staticcheck and the dead-code
+## check (both pinned in go.mod as tools: `go tool staticcheck`, `go tool deadcode`)
 lint:
 	@scripts/check-tracked-files.sh
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
+	$(GO) tool staticcheck $(PKGS)
+	@echo "$(GO) tool deadcode -test $(PKGS)"; \
+	out="$$($(GO) tool deadcode -test $(PKGS))" || exit 1; \
+	if [ -n "$$out" ]; then echo "unreachable functions (delete them, or use them):"; echo "$$out"; exit 1; fi
 
 ## test: everything: lint, generated code, unit tests, then the browser tests
 ## (installing Chromium and the Playwright driver first when they are missing)
 test: lint generate-check test-unit sdk-check test-e2e
 
-## test-unit: the Go unit, handler and integration tests (no browser needed)
+## test-unit: the Go unit, handler and integration tests (no browser needed),
+## with the race detector (race builds need cgo)
 test-unit:
 	@pkgs="$$($(GO) list $(PKGS))" || exit 1; \
-	echo "$(GO) test -count=1 \$$($(GO) list $(PKGS) | grep -v /e2e)"; \
-	$(GO) test -count=1 $$(echo "$$pkgs" | grep -v '/e2e$$')
+	echo "$(GO) test -race -count=1 \$$($(GO) list $(PKGS) | grep -v /e2e)"; \
+	CGO_ENABLED=1 $(GO) test -race -count=1 $$(echo "$$pkgs" | grep -v '/e2e$$')
 
 ## test-deps: install Chromium (apt, as root), the Playwright driver and axe-core when missing
 test-deps:

@@ -60,10 +60,27 @@ type App struct {
 	simURL string
 }
 
+// Option adjusts how New builds the console (for tests).
+type Option func(*options)
+
+type options struct {
+	sessionClock func() time.Time
+}
+
+// WithSessionClock makes sessions read time from now instead of the
+// system clock, so tests can expire them without waiting.
+func WithSessionClock(now func() time.Time) Option {
+	return func(o *options) { o.sessionClock = now }
+}
+
 // New builds the console from cfg, which config.Load has validated (the one
 // place settings are checked). out receives the one-time bootstrap message
 // (the generated admin password), never the log.
-func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer) (_ *App, err error) {
+func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer, opts ...Option) (_ *App, err error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if log == nil {
 		log = slog.Default()
 	}
@@ -108,7 +125,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	}
 	if a.sessions, err = auth.NewSessionManager(a.db, auth.SessionConfig{
 		Keys: [][]byte{key}, Idle: cfg.SessionIdle, Absolute: cfg.SessionAbsolute,
-		Secure: cfg.SecureCookies, Log: log,
+		Secure: cfg.SecureCookies, Log: log, Now: o.sessionClock,
 	}); err != nil {
 		return nil, err
 	}

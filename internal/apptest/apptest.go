@@ -41,6 +41,18 @@ type Env struct {
 // with fast transitions. opts adjust the configuration.
 func New(t testing.TB, opts ...func(*config.Config)) *Env {
 	t.Helper()
+	return start(t, nil, opts)
+}
+
+// NewWithSessionClock is New with sessions reading time from clock, so a
+// test can expire them by moving the clock instead of waiting.
+func NewWithSessionClock(t testing.TB, clock *testutil.Clock, opts ...func(*config.Config)) *Env {
+	t.Helper()
+	return start(t, []app.Option{app.WithSessionClock(clock.Now)}, opts)
+}
+
+func start(t testing.TB, appOpts []app.Option, opts []func(*config.Config)) *Env {
+	t.Helper()
 	cfg := config.Default()
 	cfg.DBPath = filepath.Join(t.TempDir(), "console.db")
 	cfg.AdminPassword = AdminPassword
@@ -56,7 +68,7 @@ func New(t testing.TB, opts ...func(*config.Config)) *Env {
 	}
 	logs := &LogBuffer{}
 	log := logging.New(logs, "debug", logging.FormatText)
-	a, err := app.New(context.Background(), cfg, log, io.Discard)
+	a, err := app.New(context.Background(), cfg, log, io.Discard, appOpts...)
 	if err != nil {
 		t.Fatalf("apptest: start console: %v", err)
 	}

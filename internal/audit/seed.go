@@ -95,13 +95,11 @@ type seeder struct {
 func newSeeder(seed uint64, nServers int) *seeder {
 	g := &seeder{rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
 	g.project = g.hex(16)
-	for _, a := range []seedActor{
+	g.actors = append(g.actors, []seedActor{
 		{"alice", "operator"}, {"bogdan", "operator"}, {"chen.wei", "operator"}, {"dara", "operator"},
 		{"emeka", "operator"}, {"farah", "operator"}, {"gustavo", "operator"}, {"hana", "operator"},
 		{"ines", "approver"}, {"jonas", "approver"}, {"kim", "admin"}, {"admin", "admin"},
-	} {
-		g.actors = append(g.actors, a)
-	}
+	}...)
 	teams := []string{"nlp", "vision", "speech", "rec", "infra", "research"}
 	kinds := []struct{ flavor, gpu string }{
 		{"modelarts.bm.npu.arm.8snt9b3.d", "ascend"}, {"modelarts.bm.gpu.x86.8a100.d", "a100"},
@@ -262,7 +260,9 @@ func (g *seeder) rawCall(actor Actor) (CallMeta, *modelarts.OutgoingCall, *model
 	case r < 0.04:
 		result.Header = nil
 		result.Err = []error{
+			//lint:ignore ST1005 the text of net/http's client error, as the audit log records it
 			fmt.Errorf("Post %q: context deadline exceeded (Client.Timeout exceeded while awaiting headers)", call.URL),
+			//lint:ignore ST1005 the text of net/http's client error, as the audit log records it
 			fmt.Errorf("Post %q: read tcp 10.0.0.5:41234->100.125.4.25:443: read: connection reset by peer", call.URL),
 			errors.New("decode response: unexpected EOF"),
 		}[g.rng.IntN(3)]

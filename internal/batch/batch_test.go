@@ -868,8 +868,10 @@ func TestFollowRecordsUnwatchedBatch(t *testing.T) {
 			id := e.run(t, operator, modelarts.BatchStop, ids(servers))
 			svc := e.svc
 			if tt.recover {
-				svc.Wait() // all chunks sent; nothing follows the batch
-				time.Sleep(200 * time.Millisecond)
+				// Wait returns once every chunk is sent and every goroutine
+				// of the service has stopped, so nothing can settle the
+				// batch after it: no need to wait and see.
+				svc.Wait()
 				if b, err := svc.Get(context.Background(), id); err != nil || b.Done() {
 					t.Fatalf("without following, the batch is done = %v (%v) before anyone looked", b != nil && b.Done(), err)
 				}

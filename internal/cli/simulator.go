@@ -12,9 +12,10 @@ import (
 // simulatorCmd runs "console simulator [flags]": a standalone ModelArts
 // simulator until ctx ends.
 //
-// Its --ak and --sk are flags on purpose: the simulator is a test double,
-// and its keys are made-up test credentials that the caller chooses so the
-// console's signer can be checked against it — never cloud credentials.
+// Its --ak, --sk and --token are flags on purpose: the simulator is a test
+// double, and its keys are made-up test credentials that the caller chooses
+// so the console's signer can be checked against it — never cloud
+// credentials.
 func simulatorCmd(ctx context.Context, args []string, env IO) error {
 	fs := flagSet("simulator", "[flags]", env)
 	var (
@@ -25,6 +26,7 @@ func simulatorCmd(ctx context.Context, args []string, env IO) error {
 	)
 	fs.StringVar(&o.AK, "ak", "", "test access key; with --sk, every request must be SDK-HMAC-SHA256 signed (made-up test keys, not cloud credentials)")
 	fs.StringVar(&o.SK, "sk", "", "test secret key paired with --ak")
+	fs.StringVar(&o.Token, "token", "", "test IAM token; requests must carry it in X-Auth-Token (or, with --ak/--sk, a signature)")
 	fs.StringVar(&o.ProjectID, "project-id", "", "serve only this project id (empty: any)")
 	fs.IntVar(&o.Servers, "servers", simulator.DefaultServers, "number of servers in the generated fleet")
 	fs.Int64Var(&o.Seed, "seed", simulator.DefaultSeed, "seed of the generated fleet and of the fault dice")

@@ -157,7 +157,13 @@ func TestIAMToken(t *testing.T) {
 		a := modelarts.NewIAMToken(modelarts.IAMConfig{Endpoint: iam.URL, Username: "ops", Password: iamPassword,
 			Domain: "acme", ProjectName: "cn-north-4", Now: func() time.Time { return start }})
 		go authorize(t, a)
-		time.Sleep(50 * time.Millisecond)
+		// The first caller's token request is at IAM; the next one waits.
+		testutil.Eventually(t, 5*time.Second, "the first token request reaches IAM", func() error {
+			if iam.fetches.Load() == 0 {
+				return errors.New("not yet")
+			}
+			return nil
+		})
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 		defer cancel()
 		req := httptest.NewRequest(http.MethodGet, "https://x.example/", nil)

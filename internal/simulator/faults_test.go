@@ -267,7 +267,14 @@ func TestCloseReleasesHeldRequests(t *testing.T) {
 	sim.FailNext(simulator.FaultTimeout, 1)
 	done := make(chan wireResult, 1)
 	go func() { done <- call(t, srv, context.Background(), http.MethodGet, path(""), nil) }()
-	time.Sleep(100 * time.Millisecond)
+	// Once the simulator has the request, it holds it; an answer before
+	// Close would also fail the check after Close (a status, not an error).
+	testutil.Eventually(t, 5*time.Second, "the simulator receives the request", func() error {
+		if sim.RequestCount() == 0 {
+			return errors.New("no request yet")
+		}
+		return nil
+	})
 	select {
 	case r := <-done:
 		t.Fatalf("held request answered before Close: %d %v", r.status, r.err)

@@ -3,8 +3,10 @@ package simulator
 import (
 	"bytes"
 	crand "crypto/rand"
+	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -288,8 +290,18 @@ func (s *Simulator) dispatch(r *http.Request, rt route, body []byte) (int, []byt
 	return http.StatusOK, mustJSON(v)
 }
 
-// authenticate checks the AK/SK signature when the simulator has keys.
+// authenticate checks the credentials the simulator was given: the IAM
+// token in X-Auth-Token, else the AK/SK signature. With neither configured,
+// anyone may call.
 func (s *Simulator) authenticate(r *http.Request, body []byte) error {
+	if s.opts.Token != "" {
+		if got := r.Header.Get("X-Auth-Token"); got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(s.opts.Token)) == 1 {
+			return nil
+		}
+		if s.opts.AK == "" {
+			return errors.New("the request has no valid X-Auth-Token")
+		}
+	}
 	if s.opts.AK == "" || s.opts.SK == "" {
 		return nil
 	}

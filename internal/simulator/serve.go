@@ -77,6 +77,7 @@ func ListenAndServe(ctx context.Context, addr string, opts Options, log *slog.Lo
 		slog.String("endpoint", "http://"+ln.Addr().String()),
 		slog.String("project_id", served),
 		slog.Bool("aksk_required", opts.AK != ""),
+		slog.Bool("token_accepted", opts.Token != ""),
 		slog.Int("servers", sim.opts.Servers),
 		slog.Int64("seed", sim.opts.Seed),
 		slog.Duration("transition", sim.opts.Transition),

@@ -37,6 +37,9 @@ type Options struct {
 	// AK and SK, when both set, make every request need a valid
 	// SDK-HMAC-SHA256 signature with this key pair. Empty accepts anything.
 	AK, SK string
+	// Token, when set, is an IAM token that requests may carry in
+	// X-Auth-Token instead of (or, without AK/SK, must carry) a signature.
+	Token string
 	// Faults is the initial fault configuration; see SetFaults.
 	Faults Faults
 	// Now is the simulator's clock (default time.Now). Transitions settle
@@ -54,8 +57,12 @@ func (o Options) String() string {
 	if o.SK != "" {
 		sk = "[REDACTED]"
 	}
-	return fmt.Sprintf("Options{Servers: %d, Seed: %d, Transition: %s, ProjectID: %q, AK: %q, SK: %s, Faults: %+v}",
-		o.Servers, o.Seed, o.Transition, o.ProjectID, o.AK, sk, o.Faults)
+	token := ""
+	if o.Token != "" {
+		token = "[REDACTED]"
+	}
+	return fmt.Sprintf("Options{Servers: %d, Seed: %d, Transition: %s, ProjectID: %q, AK: %q, SK: %s, Token: %s, Faults: %+v}",
+		o.Servers, o.Seed, o.Transition, o.ProjectID, o.AK, sk, token, o.Faults)
 }
 
 // GoString keeps the secret key out of %#v too.

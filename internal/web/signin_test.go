@@ -18,6 +18,7 @@ import (
 	"github.com/devserver-console/console/internal/apptest"
 	"github.com/devserver-console/console/internal/auth"
 	"github.com/devserver-console/console/internal/config"
+	"github.com/devserver-console/console/internal/testutil"
 )
 
 // control returns the form control labelled text (by <label for>), as a
@@ -246,12 +247,14 @@ func TestSignOut(t *testing.T) {
 }
 
 func TestSessionExpiry(t *testing.T) {
-	env := apptest.New(t, func(c *config.Config) { c.SessionIdle = 1500 * time.Millisecond })
+	clock := testutil.NewClock(time.Now())
+	env := apptest.NewWithSessionClock(t, clock, func(c *config.Config) { c.SessionIdle = 30 * time.Minute })
 	c := env.As(t, auth.RoleAdmin)
+	clock.Advance(29 * time.Minute)
 	if r := c.Get(t, "/users"); r.Status != http.StatusOK {
-		t.Fatalf("fresh session: %d", r.Status)
+		t.Fatalf("a session used within its idle timeout: %d", r.Status)
 	}
-	time.Sleep(2 * time.Second)
+	clock.Advance(31 * time.Minute)
 	r := c.Get(t, "/users")
 	if r.Status != http.StatusSeeOther {
 		t.Fatalf("after the idle timeout: status %d, want 303", r.Status)
