@@ -19,5 +19,9 @@ ENV CONSOLE_ADDR=0.0.0.0:8080 \
 VOLUME ["/data"]
 EXPOSE 8080
 USER nonroot:nonroot
+# The base image has no shell and no curl: the console checks itself, asking
+# /readyz on CONSOLE_ADDR (docs/deploy.md).
+HEALTHCHECK --interval=30s --timeout=10s --start-period=20s --retries=3 \
+    CMD ["/usr/local/bin/console", "health"]
 ENTRYPOINT ["/usr/local/bin/console"]
 CMD ["serve"]

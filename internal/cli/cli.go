@@ -1,6 +1,6 @@
 // Package cli is the console's command line: it owns the flags, the usage
 // text and the exit status of every subcommand (serve, simulator, user,
-// audit). The domain packages it calls expose plain
+// audit, backup, restore, health). The domain packages it calls expose plain
 // methods and know nothing of flags, terminals or exit statuses.
 //
 // Exit statuses: 0 for success (and for -h), 1 for a failure (including a
@@ -36,8 +36,12 @@ Usage:
   console user add NAME --role R   create a user (password on stdin); also passwd, role, disable, enable, list
   console audit verify             check the audit log's hash chain (exit 1 if broken)
   console audit export --format csv|jsonl [--since T] [--until T] [filters]
+  console audit verify --db BACKUP prove a backup's audit log intact
+  console backup FILE              write a consistent copy of the database, also while the console runs
+  console restore FILE             check a backup and put it in place of the (stopped) console's database
+  console health [--url URL]       exit 0 when the running console answers /readyz (the image's health check)
 
-'user' and 'audit' take --db FILE (default $CONSOLE_DB or ./data/console.db).
+'user', 'audit', 'backup' and 'restore' take --db FILE (default $CONSOLE_DB or ./data/console.db).
 Secrets (keys, tokens, passwords) are read from the environment or from files, never from flags.
 `
 
@@ -102,6 +106,9 @@ func run(ctx context.Context, args []string, env IO) error {
 		"simulator": simulatorCmd,
 		"user":      userCmd,
 		"audit":     auditCmd,
+		"backup":    backupCmd,
+		"restore":   restoreCmd,
+		"health":    healthCmd,
 	}
 	if name == "help" {
 		fmt.Fprint(env.Stdout, usage)

@@ -215,6 +215,20 @@ func (c *Cache) Refresh(ctx context.Context) (*Snapshot, error) {
 	return c.walk(ctx, gen)
 }
 
+// WalkStatus is the outcome of the cache's last list walk.
+type WalkStatus struct {
+	At  time.Time // when it finished; zero before the first walk
+	Err error     // nil when it succeeded
+}
+
+// LastWalk reports how the last list walk went (for readiness reports),
+// without walking.
+func (c *Cache) LastWalk() WalkStatus {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return WalkStatus{At: c.lastAttempt, Err: c.lastErr}
+}
+
 // Invalidate marks the cached snapshot stale, so the next Get walks the list
 // again (used after a batch action changes server states). A walk already in
 // flight is not joined by later callers: its result is kept but stays stale.

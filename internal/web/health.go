@@ -1,7 +1,11 @@
 package web
 
 import (
+	"context"
+	"fmt"
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 )
@@ -16,15 +20,36 @@ func (s *Server) handleHealthz(c echo.Context) error {
 	return c.String(http.StatusOK, "ok\n")
 }
 
-// handleReadyz answers 200 once the database answers queries.
+// readyzTimeout bounds the readiness write, which queues behind the
+// console's other writes on the single writer connection.
+const readyzTimeout = 3 * time.Second
+
+// handleReadyz answers 200 when the database takes a write, else 503. It
+// also reports, without failing, whether ModelArts answered the fleet
+// cache's last walk: the console still serves its pages and the audit log
+// when the cloud is down, and a restart would not bring the cloud back.
 func (s *Server) handleReadyz(c echo.Context) error {
 	if s.db == nil {
-		return c.String(http.StatusServiceUnavailable, "database not configured\n")
+		return c.String(http.StatusServiceUnavailable, "database: not configured\n")
 	}
-	var one int
-	if err := s.db.Read.GetContext(ctx(c), &one, `SELECT 1`); err != nil {
-		s.log.WarnContext(ctx(c), "readiness check failed", "err", err)
-		return c.String(http.StatusServiceUnavailable, "database unavailable\n")
+	wctx, cancel := context.WithTimeout(ctx(c), readyzTimeout)
+	defer cancel()
+	if _, err := s.db.Write.ExecContext(wctx, `INSERT INTO settings (key, value) VALUES ('readyz_at', ?)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
+		s.log.WarnContext(ctx(c), "readiness check: the database does not take writes", "err", err)
+		return c.String(http.StatusServiceUnavailable, "database: not writable\n")
 	}
-	return c.String(http.StatusOK, "ready\n")
+	var b strings.Builder
+	b.WriteString("ready\ndatabase: writable\n")
+	if s.fleet != nil {
+		switch w := s.fleet.LastWalk(); {
+		case w.At.IsZero():
+			b.WriteString("modelarts: not contacted yet\n")
+		case w.Err != nil:
+			fmt.Fprintf(&b, "modelarts: unreachable at the last fleet walk (%s): %s\n", w.At.UTC().Format(time.RFC3339), w.Err)
+		default:
+			fmt.Fprintf(&b, "modelarts: reachable at the last fleet walk (%s)\n", w.At.UTC().Format(time.RFC3339))
+		}
+	}
+	return c.String(http.StatusOK, b.String())
 }
