@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"debug/elf"
+	"debug/gosym"
 	"context"
 	"encoding/json"
 	"errors"
@@ -197,5 +199,43 @@ func tamper(t *testing.T, path string) {
 		if _, err := db.Write.Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
+	}
+}
+
+// TestShippedBinaryCannotSeedTheAuditLog: the audit seeder (backdated,
+// realistic entries, for scale tests) is test support reached only from
+// tools/auditseed and tests; nothing main reaches may call it, so the linker
+// leaves it out of the console. This test binary links main the same way.
+func TestShippedBinaryCannotSeedTheAuditLog(t *testing.T) {
+	f, err := elf.Open(os.Args[0])
+	if err != nil {
+		t.Skipf("not an ELF binary here: %v", err)
+	}
+	defer f.Close()
+	// The function table (.gopclntab) is there even when symbols are
+	// stripped, as go test does.
+	pcln, text := f.Section(".gopclntab"), f.Section(".text")
+	if pcln == nil || text == nil {
+		t.Skip("no Go function table in this binary")
+	}
+	data, err := pcln.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab, err := gosym.NewTable(nil, gosym.NewLineTable(data, text.Addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sawMain bool
+	for _, s := range tab.Funcs {
+		switch {
+		case strings.HasSuffix(s.Name, "internal/cli.Main"):
+			sawMain = true
+		case strings.Contains(s.Name, "internal/audit.(*Store).Seed"), strings.Contains(s.Name, "internal/audit.newSeeder"):
+			t.Errorf("the console binary contains %s: the audit seeder must stay out of it", s.Name)
+		}
+	}
+	if !sawMain {
+		t.Fatal("the symbol table lacks cli.Main; the check would prove nothing")
 	}
 }
