@@ -2,9 +2,9 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"debug/elf"
 	"debug/gosym"
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
