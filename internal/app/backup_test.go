@@ -12,7 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/devserver-console/console/internal/app"
+	"github.com/devserver-console/console/internal/audit"
 	"github.com/devserver-console/console/internal/batch"
 	"github.com/devserver-console/console/internal/modelarts"
 	"github.com/devserver-console/console/internal/simulator"
@@ -170,5 +173,48 @@ func TestRestoreRefusesWhatIsNotABackup(t *testing.T) {
 	}
 	if kept, _ := filepath.Glob(target + ".before-restore-*"); len(kept) != 0 {
 		t.Errorf("a refused restore moved the database aside: %v", kept)
+	}
+}
+
+// TestRestoreRefusesABrokenChain: a backup whose audit log was edited is not
+// put in place, and the database stays as it was.
+func TestRestoreRefusesABrokenChain(t *testing.T) {
+	cfg := testConfig(t)
+	ctx := context.Background()
+	a, err := app.New(ctx, cfg, slog.New(slog.DiscardHandler), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Audit().RecordEvent(ctx, audit.EventSignInFailure, audit.Actor{Name: "alice", ClientIP: "192.0.2.1"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	backup := filepath.Join(t.TempDir(), "backup.db")
+	if r := runCLI(t, envOf(map[string]string{"CONSOLE_DB": cfg.DBPath}), "", "backup", backup); r.Err != nil {
+		t.Fatalf("backup: %v\n%s", r.Err, r.Stderr)
+	}
+	raw, err := sqlx.Open("sqlite", "file:"+backup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`DROP TRIGGER audit_entries_no_update`, `UPDATE audit_entries SET actor_name = 'mallory' WHERE actor_name = 'alice'`} {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	raw.Close()
+
+	target := filepath.Join(t.TempDir(), "console.db")
+	r := runCLI(t, envOf(map[string]string{"CONSOLE_DB": target}), "", "restore", backup)
+	if exitCode(r.Err) != 1 || !strings.Contains(r.Stdout, "audit chain BROKEN") || !strings.Contains(r.Stderr, "nothing was changed") {
+		t.Fatalf("restore of a tampered backup: exit %d\n%s%s", exitCode(r.Err), r.Stdout, r.Stderr)
+	}
+	if fileExists(target) {
+		t.Error("a refused restore created the target database")
+	}
+	if left, _ := filepath.Glob(target + ".restoring*"); len(left) != 0 {
+		t.Errorf("a refused restore left %v behind", left)
 	}
 }
