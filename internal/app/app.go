@@ -155,6 +155,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	}
 	if a.web, err = web.New(web.Deps{
 		TrustedProxies: cfg.TrustedProxies,
+		MFARequired:    cfg.MFARequired,
 		Log:            log,
 		DB:             a.db,
 		Simulated:      cfg.Simulated(),

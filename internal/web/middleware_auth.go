@@ -258,7 +258,7 @@ func bodyValue(c echo.Context, name string) string {
 
 // factorRequired reports whether CONSOLE_MFA_REQUIRED names role.
 func (s *Server) factorRequired(role auth.Role) bool {
-	for _, r := range s.cfg.MFARequired {
+	for _, r := range s.mfaRequired {
 		if r == string(role) {
 			return true
 		}
@@ -303,6 +303,12 @@ func pendingUser(c echo.Context) *auth.User {
 func currentUser(c echo.Context) *auth.User {
 	u, _ := c.Get(userContextKey).(*auth.User)
 	return u
+}
+
+// currentSession returns the signed-in session, or nil.
+func currentSession(c echo.Context) *auth.Session {
+	sess, _ := c.Get(sessionContextKey).(*auth.Session)
+	return sess
 }
 
 // requireSignedIn lets signed-in users through. Others are sent to the

@@ -30,9 +30,12 @@ type Deps struct {
 	// the client (config.Config.TrustedProxies); empty: the connection's
 	// address is the client's.
 	TrustedProxies []netip.Prefix
-	Log            *slog.Logger
-	DB             *store.DB
-	Simulated      bool
+	// MFARequired are the roles that must use a second factor
+	// (config.Config.MFARequired, CONSOLE_MFA_REQUIRED).
+	MFARequired []string
+	Log         *slog.Logger
+	DB          *store.DB
+	Simulated   bool
 
 	// Audit is the audit log: security events, denied access, review.
 	Audit *audit.Store
@@ -60,6 +63,7 @@ type Deps struct {
 // are their dependencies.
 type Server struct {
 	trustedProxies []netip.Prefix
+	mfaRequired    []string
 	log            *slog.Logger
 	db             *store.DB
 	simulated      bool
@@ -88,6 +92,7 @@ func New(d Deps) (*Server, error) {
 	}
 	s := &Server{
 		trustedProxies: d.TrustedProxies,
+		mfaRequired:    d.MFARequired,
 		log:            d.Log,
 		db:             d.DB,
 		simulated:      d.Simulated,
