@@ -118,8 +118,9 @@ func cloudFailureKind(err error) (kind string, retryAfter time.Duration) {
 func (s *Server) cloudProblem(c echo.Context, err error, what string) *views.CloudProblem {
 	kind, wait := cloudFailureKind(err)
 	reqID := c.Response().Header().Get(echo.HeaderXRequestID)
+	// The request id is added to the line by the log handler (logging).
 	s.log.WarnContext(ctx(c), "ModelArts read failed", slog.String("what", what), slog.String("kind", kind),
-		slog.String("request_id", reqID), slog.String("err", err.Error()))
+		slog.Any("err", err))
 	p := &views.CloudProblem{Kind: kind, Reference: reqID}
 	u := currentUser(c)
 	if u == nil || u.Role == auth.RoleViewer {

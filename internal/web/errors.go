@@ -199,8 +199,8 @@ func (s *Server) handleError(err error, c echo.Context) {
 		if ue.Cause != nil {
 			cause = ue.Cause.Error()
 		}
-		s.log.ErrorContext(ctx(c), "request failed", slog.Int("status", status), slog.String("err", cause),
-			slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)))
+		s.log.ErrorContext(ctx(c), "request failed", slog.Int("status", status),
+			slog.String("err", cause)) // request_id: added by the log handler
 	}
 	if c.Request().Method == http.MethodHead {
 		_ = c.NoContent(status)

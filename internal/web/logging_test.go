@@ -27,7 +27,7 @@ func TestLogLinesCarryTheRequestID(t *testing.T) {
 			mine = append(mine, l)
 		}
 	}
-	for _, want := range []string{`msg="fleet unavailable"`, `msg=request`} {
+	for _, want := range []string{`msg="ModelArts read failed"`, `msg=request`} {
 		found := false
 		for _, l := range mine {
 			if strings.Contains(l, want) {
