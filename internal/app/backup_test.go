@@ -17,6 +17,7 @@ import (
 	"github.com/devserver-console/console/internal/app"
 	"github.com/devserver-console/console/internal/audit"
 	"github.com/devserver-console/console/internal/batch"
+	"github.com/devserver-console/console/internal/config"
 	"github.com/devserver-console/console/internal/modelarts"
 	"github.com/devserver-console/console/internal/simulator"
 	"github.com/devserver-console/console/internal/store"
@@ -99,11 +100,19 @@ func TestBackupWhileBatchesRun(t *testing.T) {
 	dbEnv := envOf(map[string]string{"CONSOLE_DB": cfg.DBPath})
 	backup := filepath.Join(t.TempDir(), "backup.db")
 	r := runCLI(t, dbEnv, "", "backup", backup)
-	if r.Err != nil || !strings.Contains(r.Stdout, "audit chain intact") || !strings.Contains(r.Stdout, "integrity ok") {
-		t.Fatalf("backup while batches run: %v\n%s%s", r.Err, r.Stdout, r.Stderr)
+	keyFile := config.DefaultAuditKeyFile(cfg.DBPath)
+	for _, want := range []string{"integrity ok", "audit chain intact", "HMAC-SHA256 under audit key", "keep a copy of " + keyFile} {
+		if r.Err != nil || !strings.Contains(r.Stdout, want) {
+			t.Fatalf("backup while batches run: %v; want %q in\n%s%s", r.Err, want, r.Stdout, r.Stderr)
+		}
 	}
-	if r := runCLI(t, envOf(nil), "", "audit", "verify", "--db", backup); r.Err != nil || !strings.Contains(r.Stdout, "audit chain intact") {
-		t.Fatalf("audit verify --db backup: %v\n%s%s", r.Err, r.Stdout, r.Stderr)
+	// The backup's keyed log verifies with the live database's key, and
+	// without it is not called intact.
+	if r := runCLI(t, envOf(map[string]string{"CONSOLE_AUDIT_KEY_FILE": keyFile}), "", "audit", "verify", "--db", backup); r.Err != nil || !strings.Contains(r.Stdout, "audit chain intact") {
+		t.Fatalf("audit verify --db backup with the key: %v\n%s%s", r.Err, r.Stdout, r.Stderr)
+	}
+	if r := runCLI(t, envOf(nil), "", "audit", "verify", "--db", backup); exitCode(r.Err) != 1 || !strings.Contains(r.Stdout, "give that key") {
+		t.Fatalf("audit verify --db backup without the key: %v\n%s%s", r.Err, r.Stdout, r.Stderr)
 	}
 	if r := runCLI(t, dbEnv, "", "backup", backup); exitCode(r.Err) != 1 || !strings.Contains(r.Stderr, "exists") {
 		t.Errorf("a backup over an existing file: exit %d, %s", exitCode(r.Err), r.Stderr)
@@ -207,8 +216,10 @@ func TestRestoreRefusesABrokenChain(t *testing.T) {
 	raw.Close()
 
 	target := filepath.Join(t.TempDir(), "console.db")
-	r := runCLI(t, envOf(map[string]string{"CONSOLE_DB": target}), "", "restore", backup)
-	if exitCode(r.Err) != 1 || !strings.Contains(r.Stdout, "audit chain BROKEN") || !strings.Contains(r.Stderr, "nothing was changed") {
+	// With the key, so what is found is the edit, not a missing key.
+	env := envOf(map[string]string{"CONSOLE_DB": target, "CONSOLE_AUDIT_KEY_FILE": config.DefaultAuditKeyFile(cfg.DBPath)})
+	r := runCLI(t, env, "", "restore", backup)
+	if exitCode(r.Err) != 1 || !strings.Contains(r.Stdout, "content does not match its keyed hash") || !strings.Contains(r.Stderr, "nothing was changed") {
 		t.Fatalf("restore of a tampered backup: exit %d\n%s%s", exitCode(r.Err), r.Stdout, r.Stderr)
 	}
 	if fileExists(target) {

@@ -100,7 +100,8 @@ func TestExportFilters(t *testing.T) {
 	t.Run("jsonl", func(t *testing.T) {
 		out, err := export(t, ts, "jsonl", "", "", audit.Filter{Action: "REBOOT"})
 		lines := strings.Split(strings.TrimSpace(out), "\n")
-		if err != nil || len(lines) != 2 || !strings.Contains(lines[1], `"outcome":"api_error"`) {
+		if err != nil || len(lines) != 3 || !strings.Contains(lines[1], `"outcome":"api_error"`) ||
+			!strings.HasPrefix(lines[2], `{"trailer":true,"entries":2,"last_id":4,"chain_head_id":9,`) {
 			t.Fatalf("%v, lines %q", err, lines)
 		}
 	})

@@ -143,6 +143,21 @@ func (s *Store) currentKey() ([]byte, string) {
 	return s.key, s.keyID
 }
 
+// KeyID names the audit key the store chains under (see KeyID), without
+// revealing it; "" when it has none.
+func (s *Store) KeyID() string {
+	_, id := s.currentKey()
+	return id
+}
+
+// ReadCheckpointFile reads the anchor file at path and checks every
+// checkpoint's signature with the store's audit key (see ReadCheckpoints);
+// without a key it fails with ErrNoKey.
+func (s *Store) ReadCheckpointFile(path string) ([]Checkpoint, error) {
+	key, _ := s.currentKey()
+	return ReadCheckpointFile(path, key)
+}
+
 // UseKey sets the audit key, checks that the log (if already keyed) is
 // chained under it, and makes sure the switch to the keyed chain is
 // recorded: on a log that has no keyed part yet it appends the

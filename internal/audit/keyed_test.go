@@ -53,15 +53,14 @@ func TestKeyedChainContinuesAPlainLog(t *testing.T) {
 	if k := got[len(got)-5].Detail["key_id"]; k != audit.KeyID(testKey) {
 		t.Errorf("switch entry names key %q, want %q", k, audit.KeyID(testKey))
 	}
-	out, _, code := runCmd(t, ts, "verify", "--anchor", anchor)
-	for _, want := range []string{"audit chain intact: 12 entries", "keyed: entries from 5 on", "anchor: 1 checkpoints match", "covers entry 10 (10 entries)"} {
-		if code != 0 || !strings.Contains(out, want) {
-			t.Fatalf("verify: exit %d, output %q; want 0 and %q", code, out, want)
-		}
+	res, err := verifyAnchor(ts, anchor)
+	if err != nil || !res.OK || res.Entries != 12 || res.KeyedFrom != 5 || res.Checkpoints != 1 ||
+		res.Anchor.EntryID != 10 || res.Anchor.Count != 10 || ts.KeyID() != audit.KeyID(testKey) {
+		t.Fatalf("verify with the anchor = %+v, %v (key %s); want 12 entries intact, keyed from 5, 1 checkpoint at entry 10 of 10", res, err, ts.KeyID())
 	}
 	// The same file verifies without the key up to the keyed part only.
 	plain := openTestStore(t, ts.path)
-	res, err := plain.Verify(context.Background())
+	res, err = plain.Verify(context.Background())
 	if err != nil || res.OK || !strings.Contains(res.Reason, "give that key") || res.Entries != 4 {
 		t.Fatalf("Verify without key = %+v, %v; want a failure asking for the key after 4 entries", res, err)
 	}
@@ -142,8 +141,8 @@ func TestVerifyWithKeyAndAnchorDetectsTampering(t *testing.T) {
 				mustExec(t, db, `DELETE FROM audit_entry_servers WHERE entry_id > 9`)
 				mustExec(t, db, `DELETE FROM audit_verifications`)
 				// Without the anchor, nothing in the database remembers the cut.
-				if out, _, code := runCmd(t, ts, "verify"); code != 0 {
-					t.Fatalf("verify without anchor: exit %d, %q; the test premise (an undetected cut) does not hold", code, out)
+				if res := verifyOK(t, ts.Store); res.Entries != 9 {
+					t.Fatalf("verify without anchor: %+v; the test premise (an undetected cut of 9 entries) does not hold", res)
 				}
 				mustExec(t, db, `DELETE FROM audit_verifications`)
 			},
@@ -193,12 +192,35 @@ func TestVerifyWithKeyAndAnchorDetectsTampering(t *testing.T) {
 				mustExec(t, db, `DROP TRIGGER `+tr)
 			}
 			tt.tamper(t, ts, db, anchor)
-			out, _, code := runCmd(t, ts, "verify", "--anchor", anchor)
-			if code != 1 || !strings.Contains(out, tt.want) {
-				t.Fatalf("verify --anchor: exit %d, output %q; want 1 and %q", code, out, tt.want)
+			var got string
+			res, err := verifyAnchor(ts, anchor)
+			switch {
+			case err != nil:
+				got = "anchor REJECTED: " + err.Error()
+			case !res.OK:
+				got = fmt.Sprintf("BROKEN at entry %d: %s", res.FirstBroken, res.Reason)
+			default:
+				t.Fatalf("verify with the anchor = %+v; want a failure with %q", res, tt.want)
+			}
+			if !strings.Contains(got, tt.want) {
+				t.Fatalf("verify with the anchor: %q; want %q", got, tt.want)
 			}
 		})
 	}
+}
+
+// verifyAnchor verifies ts against the checkpoints in the anchor file, read
+// with ts's key, as 'console audit verify --anchor' does; an anchor that
+// cannot be read or holds no checkpoint is an error.
+func verifyAnchor(ts *testStore, anchor string) (audit.VerifyResult, error) {
+	cps, err := ts.ReadCheckpointFile(anchor)
+	if err != nil {
+		return audit.VerifyResult{}, err
+	}
+	if len(cps) == 0 {
+		return audit.VerifyResult{}, fmt.Errorf("%s holds no checkpoint", anchor)
+	}
+	return ts.VerifyWith(context.Background(), audit.VerifyOptions{Checkpoints: cps})
 }
 
 func TestAnchorSkipsUnchangedHeadAndCountsIncrementally(t *testing.T) {

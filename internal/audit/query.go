@@ -553,24 +553,6 @@ func (s *Store) listWindowed(ctx context.Context, f Filter, q *query, before int
 // driving filter.
 var windowSize = 1024
 
-// pageIDs returns the SQL and arguments for the ids of up to limit matching
-// entries below before (0: from the newest), newest first.
-func (q *query) pageIDs(before int64, limit int) (string, []any) {
-	where := q.where
-	args := q.args
-	if before > 0 {
-		where = append(append([]string(nil), where...), q.idCol+" < ?")
-		args = append(append([]any(nil), args...), before)
-	}
-	var b strings.Builder
-	b.WriteString("SELECT " + q.idCol + " FROM " + q.from)
-	if len(where) > 0 {
-		b.WriteString(" WHERE " + strings.Join(where, " AND "))
-	}
-	fmt.Fprintf(&b, " ORDER BY %s DESC LIMIT %d", q.idCol, limit)
-	return b.String(), args
-}
-
 // Get returns the entry with the given id, or ErrNotFound.
 func (s *Store) Get(ctx context.Context, id int64) (*Entry, error) {
 	var r row

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/devserver-console/console/internal/audit"
 	"github.com/devserver-console/console/internal/store"
 )
 
@@ -29,8 +28,12 @@ func backupCmd(ctx context.Context, args []string, env IO) error {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "backed up %s to %s in %s\n", *db, pos[0], time.Since(start).Round(time.Millisecond))
-	if err := checkDB(ctx, pos[0], env); err != nil {
+	keyFile, err := checkDB(ctx, pos[0], *db, env)
+	if err != nil {
 		return fmt.Errorf("the backup %s does not check out: %w", pos[0], err)
+	}
+	if keyFile != "" {
+		fmt.Fprintf(env.Stdout, "the audit key is not in the backup: keep a copy of %s with it, or its audit log cannot be verified\n", keyFile)
 	}
 	return nil
 }
@@ -38,18 +41,24 @@ func backupCmd(ctx context.Context, args []string, env IO) error {
 // checkDB checks a database file as a restore would: a console database of
 // a schema this console can open, whose audit log's hash chain is intact.
 // Verifying records its result in that file, as it does on the live one.
-func checkDB(ctx context.Context, path string, env IO) error {
+// The chain is checked under the audit key of the console database keyDB
+// (see openAudit); keyFile is the file that key was read from, if any.
+func checkDB(ctx context.Context, path, keyDB string, env IO) (keyFile string, err error) {
 	info, err := store.Inspect(ctx, path)
 	if err != nil {
-		return err
+		return "", err
 	}
 	fmt.Fprintf(env.Stdout, "%s: console database, schema version %d (this console: %d), integrity ok\n", path, info.Version, info.Latest)
 	sdb, err := store.Open(ctx, path)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer sdb.Close()
-	return verify(ctx, audit.New(sdb, commandLogger(env)), env.Stdout)
+	s, keyFile, err := openAudit(sdb, keyDB, env)
+	if err != nil {
+		return "", err
+	}
+	return keyFile, verify(ctx, s, "", env.Stdout)
 }
 
 // restoreCmd runs "console restore FILE": it checks FILE, then puts a copy
@@ -89,7 +98,7 @@ func restoreCmd(ctx context.Context, args []string, env IO) error {
 	if err := store.Backup(ctx, src, staged); err != nil {
 		return fmt.Errorf("restore: copy %s: %w", src, err)
 	}
-	if err := checkDB(ctx, staged, env); err != nil {
+	if _, err := checkDB(ctx, staged, dst, env); err != nil {
 		os.Remove(staged)
 		return fmt.Errorf("restore: %s: %w; nothing was changed", src, err)
 	}

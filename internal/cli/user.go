@@ -11,7 +11,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/devserver-console/console/internal/app"
-	"github.com/devserver-console/console/internal/audit"
 	"github.com/devserver-console/console/internal/auth"
 	"github.com/devserver-console/console/internal/store"
 )
@@ -70,7 +69,11 @@ func userCmd(ctx context.Context, args []string, env IO) error {
 		return err
 	}
 	defer sdb.Close()
-	users, err := app.NewUserStore(sdb, audit.New(sdb, commandLogger(env)), commandLogger(env))
+	au, _, err := openAudit(sdb, *db, env)
+	if err != nil {
+		return err
+	}
+	users, err := app.NewUserStore(sdb, au, commandLogger(env))
 	if err != nil {
 		return err
 	}

@@ -194,11 +194,17 @@ func TestSecretsComeFromTheEnvironmentOrAFile(t *testing.T) {
 		t.Errorf("both HUAWEICLOUD_SDK_SK and _FILE: %v, want refused", err)
 	}
 	delete(vars, "HUAWEICLOUD_SDK_SK")
+	// The audit key comes from its variable (its file is a path, see audit.LoadKey).
+	vars["CONSOLE_AUDIT_KEY"] = strings.Repeat("cd", 32)
+	if c, err := config.Load(nil, getenv, io.Discard); err != nil || c.AuditKey != strings.Repeat("cd", 32) {
+		t.Errorf("CONSOLE_AUDIT_KEY: AuditKey %q, %v", c.AuditKey, err)
+	}
+	delete(vars, "CONSOLE_AUDIT_KEY")
 	vars["HUAWEICLOUD_SDK_SK_FILE"] = file + ".missing"
 	if _, err := config.Load(nil, getenv, io.Discard); err == nil || !strings.Contains(err.Error(), "HUAWEICLOUD_SDK_SK_FILE") {
 		t.Errorf("missing secret file: %v, want an error naming the variable", err)
 	}
-	for _, flag := range []string{"--sk", "--admin-password", "--session-key", "--auth-token", "--iam-password", "--security-token"} {
+	for _, flag := range []string{"--sk", "--admin-password", "--session-key", "--auth-token", "--iam-password", "--security-token", "--audit-key"} {
 		var pe *config.ParseError
 		if _, err := config.Load([]string{flag, "x"}, func(string) string { return "" }, io.Discard); !errors.As(err, &pe) {
 			t.Errorf("%s is accepted as a flag (%v); secrets must not be on the command line", flag, err)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -102,6 +103,7 @@ type Cache struct {
 	ttl    time.Duration
 	now    func() time.Time
 	group  singleflight.Group
+	joins  atomic.Int64 // callers that started or joined a walk (tests wait on it)
 
 	mu          sync.Mutex
 	snap        *Snapshot
@@ -258,6 +260,7 @@ func (c *Cache) walk(ctx context.Context, gen uint64) (*Snapshot, error) {
 // from ctx and bounded by WalkTimeout, and returns the channel its result
 // arrives on. The channel is buffered, so nobody has to read it.
 func (c *Cache) start(ctx context.Context, gen uint64) <-chan singleflight.Result {
+	defer c.joins.Add(1)
 	return c.group.DoChan(strconv.FormatUint(gen, 10), func() (any, error) {
 		timeout := c.WalkTimeout
 		if timeout <= 0 {

@@ -3,6 +3,7 @@ package fleet_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -75,20 +76,23 @@ func TestCacheCoalescesConcurrentGets(t *testing.T) {
 	c := fleet.NewCache(l, 5*time.Second, newClock().Now)
 
 	const n = 100
-	var started, done sync.WaitGroup
+	var done sync.WaitGroup
 	snaps := make([]*fleet.Snapshot, n)
 	errs := make([]error, n)
 	for i := range n {
-		started.Add(1)
 		done.Add(1)
 		go func() {
 			defer done.Done()
-			started.Done()
 			snaps[i], errs[i] = c.Get(context.Background())
 		}()
 	}
-	started.Wait()
-	time.Sleep(50 * time.Millisecond) // let every caller reach the walk in flight
+	// The walk is held open until every caller is in it.
+	testutil.Eventually(t, 10*time.Second, "every caller joins the walk", func() error {
+		if got := c.Joins(); got != n {
+			return fmt.Errorf("%d of %d callers in the walk", got, n)
+		}
+		return nil
+	})
 	close(l.gate)
 	done.Wait()
 
