@@ -84,7 +84,8 @@ func TestBackupWhileBatchesRun(t *testing.T) {
 				errs <- fmt.Errorf("prepare batch %d: %w", b, err)
 				return
 			}
-			if _, _, err := a.Batches().Execute(ctx, admin, p.Token, nil, "", batch.Meta{ClientIP: "192.0.2.8", UserAgent: "test"}); err != nil {
+			if _, err := a.Batches().Execute(ctx, batch.ExecuteRequest{User: admin, Token: p.Token,
+				Meta: batch.Meta{ClientIP: "192.0.2.8", UserAgent: "test"}}); err != nil {
 				errs <- fmt.Errorf("execute batch %d: %w", b, err)
 			}
 		}()
