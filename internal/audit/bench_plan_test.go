@@ -40,7 +40,7 @@ func openBenchDB(b *testing.B) (*store.DB, *audit.Store) {
 		b.Fatal(err)
 	}
 	if have < n {
-		if err := s.Seed(ctx, audit.SeedOptions{Count: n - have, Seed: 1}); err != nil {
+		if err := audit.Seed(ctx, s, audit.SeedOptions{Count: n - have, Seed: 1}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -50,7 +50,7 @@ func BenchmarkScale(b *testing.B) {
 	}
 	if have < n {
 		start := time.Now()
-		if err := s.Seed(ctx, audit.SeedOptions{Count: n - have, Seed: 1}); err != nil {
+		if err := audit.Seed(ctx, s, audit.SeedOptions{Count: n - have, Seed: 1}); err != nil {
 			b.Fatal(err)
 		}
 		el := time.Since(start)
@@ -235,7 +235,7 @@ func BenchmarkScale(b *testing.B) {
 	b.Run("seed/5000-per-tx", func(b *testing.B) {
 		const per = 5000
 		for i := 0; b.Loop(); i++ {
-			if err := s.Seed(ctx, audit.SeedOptions{Count: per, Seed: uint64(100 + i)}); err != nil {
+			if err := audit.Seed(ctx, s, audit.SeedOptions{Count: per, Seed: uint64(100 + i)}); err != nil {
 				b.Fatal(err)
 			}
 		}

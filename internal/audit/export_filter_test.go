@@ -111,7 +111,7 @@ func TestSeed(t *testing.T) {
 	ts := newTestStore(t)
 	ctx := context.Background()
 	fillLog(t, ts, 3) // seeding extends an existing chain
-	if err := ts.Seed(ctx, audit.SeedOptions{Count: 1201, Seed: 7}); err != nil {
+	if err := audit.Seed(ctx, ts.Store, audit.SeedOptions{Count: 1201, Seed: 7}); err != nil {
 		t.Fatalf("seed: %v", err)
 	}
 	assertCount(t, ts, 1204)
@@ -139,7 +139,7 @@ func TestSeed(t *testing.T) {
 	}
 	// Seeding again with the clock behind the last entry keeps time order.
 	ts.clock.Set(clockStart.Add(-time.Hour))
-	if err := ts.Seed(ctx, audit.SeedOptions{Count: 50, Seed: 1}); err != nil {
+	if err := audit.Seed(ctx, ts.Store, audit.SeedOptions{Count: 50, Seed: 1}); err != nil {
 		t.Fatalf("second seed: %v", err)
 	}
 	all := entries(t, ts)
@@ -149,7 +149,7 @@ func TestSeed(t *testing.T) {
 		}
 	}
 	verifyOK(t, ts.Store)
-	if err := ts.Seed(ctx, audit.SeedOptions{}); err == nil {
+	if err := audit.Seed(ctx, ts.Store, audit.SeedOptions{}); err == nil {
 		t.Error("seeding no entries succeeded")
 	}
 }

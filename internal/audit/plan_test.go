@@ -27,7 +27,7 @@ func TestPlannedListMatchesUnplanned(t *testing.T) {
 	ctx := context.Background()
 	ts.clock.Set(time.Now().UTC())
 	ts.KeepLegacySearchForTest()
-	if err := ts.Seed(ctx, audit.SeedOptions{Count: 1200, Seed: 3, Servers: 40, Span: 10 * 24 * time.Hour}); err != nil {
+	if err := audit.Seed(ctx, ts.Store, audit.SeedOptions{Count: 1200, Seed: 3, Servers: 40, Span: 10 * 24 * time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	defer audit.SetProbeCapForTest(5, 3)()

@@ -771,7 +771,7 @@ func BenchmarkAuditPage(b *testing.B) {
 func TestAuditExportOutlastsTheWriteTimeout(t *testing.T) {
 	env := apptest.New(t)
 	const n = 3000
-	if err := env.App.Audit().Seed(context.Background(), audit.SeedOptions{Count: n, Seed: 7}); err != nil {
+	if err := audit.Seed(context.Background(), env.App.Audit(), audit.SeedOptions{Count: n, Seed: 7}); err != nil {
 		t.Fatal(err)
 	}
 	c := env.As(t, auth.RoleApprover)

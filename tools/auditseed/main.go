@@ -53,7 +53,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer sdb.Close()
 	s := audit.New(sdb, logging.New(stderr, "warn", logging.FormatText))
 	start, last := time.Now(), time.Now()
-	err = s.Seed(ctx, audit.SeedOptions{Count: *count, Seed: *seed, Progress: func(done int) {
+	err = audit.Seed(ctx, s, audit.SeedOptions{Count: *count, Seed: *seed, Progress: func(done int) {
 		if time.Since(last) >= 5*time.Second {
 			last = time.Now()
 			fmt.Fprintf(stderr, "seeded %d of %d entries\n", done, *count)
