@@ -34,16 +34,6 @@ func N(ctx context.Context, id string, count int, kv ...any) string {
 // Lang is the request's language, for the html lang attribute.
 func Lang(ctx context.Context) string { return Loc(ctx).Lang() }
 
-// StatusName is a ModelArts status for display, in the request's
-// language ("STOPPED" → "Stopped" / "已停止"). The audit log and exports
-// keep the API's values; an unknown status is shown as the API sent it.
-func StatusName(ctx context.Context, st modelarts.Status) string {
-	if l := Loc(ctx); l.Has("status." + string(st)) {
-		return l.T("status." + string(st))
-	}
-	return st.Label()
-}
-
 // ActionName is a batch action for display ("STOP" → "Stop" / "停止").
 func ActionName(ctx context.Context, t modelarts.BatchType) string {
 	if l := Loc(ctx); l.Has("action." + string(t)) {
