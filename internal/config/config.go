@@ -364,8 +364,10 @@ func (c *Config) Flags(fs *flag.FlagSet, getenv func(string) string) error {
 	fromEnv("approval-actions", "CONSOLE_APPROVAL_ACTIONS")
 	integer(&c.ApprovalMinServers, "approval-min-servers", "CONSOLE_APPROVAL_MIN_SERVERS", "any action on this many servers or more needs approval; 0 for no size rule")
 	dur(&c.ApprovalTTL, "approval-ttl", "CONSOLE_APPROVAL_TTL", "how long a request waits for a decision before it expires")
-	str(&c.SecretsKey, "secret-key", "CONSOLE_SECRET_KEY", "key sealing secrets of requests awaiting approval, 32 bytes hex or base64 (default: a key file beside the database)")
-	str(&c.WebhookURL, "webhook-url", "CONSOLE_WEBHOOK_URL", "URL that receives a message about approvals and finished batches")
+	// The key sealing approval secrets, and the webhook URL, which usually
+	// carries a chat tool's token, are secrets: no flag.
+	secret(&c.SecretsKey, "CONSOLE_SECRET_KEY")
+	secret(&c.WebhookURL, "CONSOLE_WEBHOOK_URL")
 	str(&c.WebhookFormat, "webhook-format", "CONSOLE_WEBHOOK_FORMAT", "message shape: json, wecom, dingtalk, feishu or slack")
 	fs.Func("public-url", "the console's address as users reach it, for links in messages ($CONSOLE_PUBLIC_URL)", func(v string) error {
 		c.PublicURL = strings.TrimRight(strings.TrimSpace(v), "/")

@@ -200,11 +200,21 @@ func TestSecretsComeFromTheEnvironmentOrAFile(t *testing.T) {
 		t.Errorf("CONSOLE_AUDIT_KEY: AuditKey %q, %v", c.AuditKey, err)
 	}
 	delete(vars, "CONSOLE_AUDIT_KEY")
+	// So does the webhook URL, which usually carries a chat tool's token.
+	hook := filepath.Join(t.TempDir(), "hook")
+	if err := os.WriteFile(hook, []byte("https://hooks.example.com/robot?key=T\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	vars["CONSOLE_WEBHOOK_URL_FILE"] = hook
+	if c, err := config.Load(nil, getenv, io.Discard); err != nil || c.WebhookURL != "https://hooks.example.com/robot?key=T" {
+		t.Errorf("CONSOLE_WEBHOOK_URL_FILE: WebhookURL %q, %v", c.WebhookURL, err)
+	}
+	delete(vars, "CONSOLE_WEBHOOK_URL_FILE")
 	vars["HUAWEICLOUD_SDK_SK_FILE"] = file + ".missing"
 	if _, err := config.Load(nil, getenv, io.Discard); err == nil || !strings.Contains(err.Error(), "HUAWEICLOUD_SDK_SK_FILE") {
 		t.Errorf("missing secret file: %v, want an error naming the variable", err)
 	}
-	for _, flag := range []string{"--sk", "--admin-password", "--session-key", "--auth-token", "--iam-password", "--security-token", "--audit-key"} {
+	for _, flag := range []string{"--sk", "--admin-password", "--session-key", "--auth-token", "--iam-password", "--security-token", "--audit-key", "--secret-key", "--webhook-url"} {
 		var pe *config.ParseError
 		if _, err := config.Load([]string{flag, "x"}, func(string) string { return "" }, io.Discard); !errors.As(err, &pe) {
 			t.Errorf("%s is accepted as a flag (%v); secrets must not be on the command line", flag, err)
