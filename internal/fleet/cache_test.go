@@ -272,6 +272,14 @@ func TestCacheWalkSurvivesCancelledCaller(t *testing.T) {
 		s, _ := c.Get(context.Background())
 		second <- s
 	}()
+	// The second caller must have joined the walk in flight before it ends;
+	// otherwise it could arrive after it and prove nothing.
+	testutil.Eventually(t, 10*time.Second, "the second caller joins the walk", func() error {
+		if got := c.Joins(); got != 2 {
+			return fmt.Errorf("%d callers joined", got)
+		}
+		return nil
+	})
 	cancel()
 	if err := <-err1; !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled caller got %v, want context.Canceled", err)
