@@ -399,9 +399,6 @@ func (a *App) Fleet() *fleet.Cache { return a.fleet }
 // Approvals returns the approval service.
 func (a *App) Approvals() *approval.Service { return a.approval }
 
-// Notifier returns the outgoing webhook.
-func (a *App) Notifier() *notify.Notifier { return a.notifier }
-
 // DB returns the database.
 func (a *App) DB() *store.DB { return a.db }
 

@@ -223,14 +223,6 @@ type Executor interface {
 	ExecuteApproved(ctx context.Context, a *Approved) (batchID string, err error)
 }
 
-// ExecutorFunc adapts a function to Executor.
-type ExecutorFunc func(ctx context.Context, a *Approved) (string, error)
-
-// ExecuteApproved calls f.
-func (f ExecutorFunc) ExecuteApproved(ctx context.Context, a *Approved) (string, error) {
-	return f(ctx, a)
-}
-
 // Recorder records audit events; (*audit.Store) satisfies it.
 type Recorder interface {
 	RecordEvent(ctx context.Context, kind audit.EventKind, actor audit.Actor, detail map[string]string) error
