@@ -10,7 +10,7 @@ export CGO_ENABLED ?= 0
 # in go.mod (v0.6401.0 <-> playwright-core 1.64.1); it is built into a git-ignored cache dir.
 PLAYWRIGHT_VERSION     ?= 1.64.1
 PLAYWRIGHT_DRIVER_PATH ?= $(CURDIR)/.cache/playwright-driver-$(PLAYWRIGHT_VERSION)
-E2E_TIMEOUT            ?= 10m
+E2E_TIMEOUT            ?= 20m
 export PLAYWRIGHT_DRIVER_PATH
 # axe-core, injected into every page by the accessibility journeys (e2e/a11y_test.go).
 AXE_CORE_VERSION ?= 4.14.1
@@ -58,7 +58,7 @@ test: lint generate-check test-unit sdk-check test-e2e
 test-unit:
 	@pkgs="$$($(GO) list $(PKGS))" || exit 1; \
 	echo "$(GO) test -race -count=1 \$$($(GO) list $(PKGS) | grep -v /e2e)"; \
-	CGO_ENABLED=1 $(GO) test -race -count=1 $$(echo "$$pkgs" | grep -v '/e2e$$')
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 20m $$(echo "$$pkgs" | grep -v '/e2e$$')
 
 ## test-deps: install Chromium (apt, as root), the Playwright driver and axe-core when missing
 test-deps:
