@@ -25,7 +25,7 @@ import (
 // through T or N. The list only shrinks: a new template starts translated.
 var untranslated = map[string]bool{
 	"actions.templ": true,
-	// approvals.templ was written on branch h6 before the catalogs landed;
+	// approvals.templ was written before the catalogs landed;
 	// its text still has to be moved into them.
 	"approvals.templ":   true,
 	"audit_entry.templ": true,
