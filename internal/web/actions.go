@@ -356,9 +356,6 @@ func (s *Server) handleActionExecute(c echo.Context) error {
 	if errors.As(err, &fe) && p != nil && f != nil {
 		return s.rerenderOSForm(c, p, f, f.fieldErrors(fe))
 	}
-	if isApprovalError(err) {
-		return approvalHTTPError(err)
-	}
 	return err
 }
 

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -28,63 +27,6 @@ func (s *Server) registerApprovalRoutes(g *echo.Group) {
 
 // approvalListLimit is how many requests the list shows.
 const approvalListLimit = 200
-
-// approvalError is the one table from the approval service's errors to
-// responses: the status and a message a person can act on.
-func approvalError(err error) (int, string) {
-	var se *approval.StateError
-	var ve *approval.ValidationError
-	var pe *approval.ParamsError
-	switch {
-	case errors.Is(err, approval.ErrNotFound):
-		return http.StatusNotFound, "There is no approval request with this id that you can see."
-	case errors.Is(err, approval.ErrOwnRequest):
-		return http.StatusForbidden, "You asked for this, so you cannot decide it: another approver or admin must. Nothing was sent."
-	case errors.Is(err, approval.ErrNotRequester):
-		return http.StatusForbidden, "Only the person who asked can withdraw a request; deny it instead if it should not run."
-	case errors.Is(err, approval.ErrForbidden):
-		return http.StatusForbidden, "Your role does not allow this. Ask an admin if you need it."
-	case errors.As(err, &se):
-		return http.StatusConflict, "This request is already " + string(se.State) + ", so nothing was changed and nothing was sent."
-	case errors.As(err, &ve):
-		switch ve.Field {
-		case "comment":
-			return http.StatusUnprocessableEntity, "Comment " + ve.Message + ". Write why, so the requester knows; nothing was decided."
-		case "reason":
-			return http.StatusUnprocessableEntity, "Reason " + ve.Message + ". Nothing was sent."
-		}
-		return http.StatusUnprocessableEntity, ve.Error()
-	case errors.As(err, &pe):
-		return http.StatusUnprocessableEntity, "The OS parameters cannot be used: " + pe.Errs.Error() + ". Nothing was sent."
-	case errors.Is(err, approval.ErrNotRequired):
-		return http.StatusUnprocessableEntity, "This action does not need approval; confirm it directly."
-	case errors.Is(err, approval.ErrNothingToSend):
-		return http.StatusUnprocessableEntity, msgNothingToSend
-	case errors.Is(err, approval.ErrNotRecorded):
-		return http.StatusServiceUnavailable, "The audit log could not record this step, so nothing was sent. Try again in a moment."
-	case errors.Is(err, approval.ErrNoKey), errors.Is(err, approval.ErrNoExecutor):
-		return http.StatusServiceUnavailable, "The console is not set up to run approved requests; an admin must check its configuration. Nothing was sent."
-	}
-	return http.StatusInternalServerError, ""
-}
-
-// isApprovalError reports whether err is one of the approval service's.
-func isApprovalError(err error) bool {
-	if err == nil {
-		return false
-	}
-	status, _ := approvalError(err)
-	return status != http.StatusInternalServerError
-}
-
-// approvalHTTPError turns a service error into the response error.
-func approvalHTTPError(err error) error {
-	status, msg := approvalError(err)
-	if status == http.StatusInternalServerError {
-		return err
-	}
-	return echo.NewHTTPError(status, msg).SetInternal(err)
-}
 
 func (s *Server) approvalMeta(c echo.Context) approval.Meta {
 	a := auth.ActorFrom(ctx(c))
@@ -121,7 +63,7 @@ func (s *Server) approvalPage(c echo.Context, id string) (views.ApprovalPageData
 	u := currentUser(c)
 	r, err := s.approvals.Get(ctx(c), u, id)
 	if err != nil {
-		return views.ApprovalPageData{}, approvalHTTPError(err)
+		return views.ApprovalPageData{}, err
 	}
 	d := views.ApprovalPageData{Request: r, State: r.StateAt(s.approvals.Now()), Decider: approval.CanDecide(u)}
 	d.OwnRequest = r.RequesterID == u.ID
@@ -184,9 +126,10 @@ func (s *Server) afterApprovalPost(c echo.Context, id, comment string, err error
 	if err == nil {
 		return redirect(c, approval.Path(id))
 	}
-	status, msg := approvalError(err)
-	if status == http.StatusInternalServerError || status == http.StatusNotFound {
-		return approvalHTTPError(err)
+	ue := publicError(err)
+	status, msg := ue.Status, ue.Message
+	if status >= http.StatusInternalServerError || status == http.StatusNotFound {
+		return err
 	}
 	if status == http.StatusForbidden {
 		s.recordDenied(c, map[string]string{"reason": "approval", "request_id": id, "refusal": msg})

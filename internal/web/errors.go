@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/devserver-console/console/internal/approval"
 	"github.com/devserver-console/console/internal/batch"
 	"github.com/devserver-console/console/internal/modelarts"
 	"github.com/devserver-console/console/internal/views"
@@ -95,6 +96,42 @@ var errorTable = []errorRule{
 	{is(batch.ErrApprovalNotRequired), http.StatusUnprocessableEntity, text("This action needs no approval; confirm it directly.")},
 	{is(batch.ErrShuttingDown), http.StatusServiceUnavailable,
 		text("The console is shutting down, so nothing was sent. Try again in a minute.")},
+	{is(approval.ErrNotFound), http.StatusNotFound, text("There is no approval request with this id that you can see.")},
+	{is(approval.ErrOwnRequest), http.StatusForbidden,
+		text("You asked for this, so you cannot decide it: another approver or admin must. Nothing was sent.")},
+	{is(approval.ErrNotRequester), http.StatusForbidden,
+		text("Only the person who asked can withdraw a request; deny it instead if it should not run.")},
+	{is(approval.ErrForbidden), http.StatusForbidden, text("Your role does not allow this. Ask an admin if you need it.")},
+	{as[*approval.StateError](), http.StatusConflict, func(err error) string {
+		var se *approval.StateError
+		errors.As(err, &se)
+		return "This request is already " + string(se.State) + ", so nothing was changed and nothing was sent."
+	}},
+	{as[*approval.ValidationError](), http.StatusUnprocessableEntity, func(err error) string {
+		var ve *approval.ValidationError
+		errors.As(err, &ve)
+		switch ve.Field {
+		case "comment":
+			return "Comment " + ve.Message + ". Write why, so the requester knows; nothing was decided."
+		case "reason":
+			return "Reason " + ve.Message + ". Nothing was sent."
+		}
+		return ve.Error()
+	}},
+	{as[*approval.ParamsError](), http.StatusUnprocessableEntity, func(err error) string {
+		var pe *approval.ParamsError
+		errors.As(err, &pe)
+		return "The OS parameters cannot be used: " + pe.Errs.Error() + ". Nothing was sent."
+	}},
+	{is(approval.ErrNotRequired), http.StatusUnprocessableEntity, text("This action does not need approval; confirm it directly.")},
+	{is(approval.ErrNothingToSend), http.StatusUnprocessableEntity, text(msgNothingToSend)},
+	{is(approval.ErrNotRecorded), http.StatusServiceUnavailable,
+		text("The audit log could not record this step, so nothing was sent. Try again in a moment.")},
+	{func(err error) bool {
+		return errors.Is(err, approval.ErrNoKey) || errors.Is(err, approval.ErrNoExecutor)
+	},
+		http.StatusServiceUnavailable,
+		text("The console is not set up to run approved requests; an admin must check its configuration. Nothing was sent.")},
 	{isCloud, http.StatusServiceUnavailable, func(err error) string { return cloudMessage(err) }},
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/devserver-console/console/internal/approval"
 	"github.com/devserver-console/console/internal/batch"
 	"github.com/devserver-console/console/internal/modelarts"
 )
@@ -42,6 +43,18 @@ func TestErrorTable(t *testing.T) {
 		{"redirect", wrap(&modelarts.RedirectError{Status: 307, Location: "https://elsewhere/"}), 503, "redirect"},
 		{"echo 503 with words", echo.NewHTTPError(503, "The server list could not be read from ModelArts.").SetInternal(errors.New("dial tcp")), 503, "could not be read from ModelArts"},
 		{"console fault", errors.New("sql: database is closed"), 500, "went wrong in the console itself"},
+		{"approval not found", fmt.Errorf("approval: get: %w", approval.ErrNotFound), 404, "no approval request with this id"},
+		{"own request", approval.ErrOwnRequest, 403, "another approver or admin must"},
+		{"not the requester", approval.ErrNotRequester, 403, "Only the person who asked"},
+		{"approval forbidden", approval.ErrForbidden, 403, "Your role does not allow this"},
+		{"already decided", &approval.StateError{State: approval.StateDenied}, 409, "already denied"},
+		{"short comment", &approval.ValidationError{Field: "comment", Message: "must be at least 5 characters"}, 422, "Comment must be at least 5"},
+		{"short reason", &approval.ValidationError{Field: "reason", Message: "must be at least 5 characters"}, 422, "Reason must be at least 5"},
+		{"approval not needed", approval.ErrNotRequired, 422, "does not need approval"},
+		{"approval nothing to send", approval.ErrNothingToSend, 422, "nothing was sent"},
+		{"approval not recorded", approval.ErrNotRecorded, 503, "audit log could not record"},
+		{"approvals without key", approval.ErrNoKey, 503, "not set up to run approved requests"},
+		{"approvals without executor", approval.ErrNoExecutor, 503, "not set up to run approved requests"},
 		{"user error", &UserError{Status: 502, Message: "ModelArts is unavailable."}, 502, "ModelArts is unavailable."},
 	}
 	for _, tt := range tests {
