@@ -51,6 +51,7 @@ type App struct {
 	approval *approval.Service
 	web      *web.Server
 
+	secretKey  []byte // seals approval secrets and TOTP secrets at rest
 	syslog     *audit.SyslogSink
 	stopVerify context.CancelFunc
 	verifyDone <-chan struct{}
@@ -109,8 +110,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	if err := a.newApprovals(log); err != nil {
 		return nil, err
 	}
-	if a.users, err = newUserStore(a.db, a.audit, log, a.approval); err != nil {
+	if a.users, err = newUserStore(a.db, a.audit, log, a.approval, a.secretKey); err != nil {
 		return nil, err
+	}
+	if n, err := a.users.SealPlainFactors(ctx); err != nil {
+		return nil, fmt.Errorf("seal second factors: %w", err)
+	} else if n > 0 {
+		log.Info("sealed second factors stored before the console had a secret key", "count", n)
 	}
 	created, generated, err := a.users.EnsureAdmin(ctx, cfg.AdminPassword)
 	if err != nil {
@@ -255,6 +261,7 @@ func (a *App) newApprovals(log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	a.secretKey = key
 	if a.notifier, err = notify.New(notify.Config{
 		URL: cfg.WebhookURL, Format: notify.Format(cfg.WebhookFormat), PublicURL: cfg.PublicURL, DB: a.db, Log: log,
 	}); err != nil {
@@ -279,12 +286,15 @@ func NewUserStore(db *store.DB, au *audit.Store, log *slog.Logger) (*auth.Store,
 	if err != nil {
 		return nil, err
 	}
-	return newUserStore(db, au, log, ap)
+	return newUserStore(db, au, log, ap, nil)
 }
 
-func newUserStore(db *store.DB, au *audit.Store, log *slog.Logger, ap *approval.Service) (*auth.Store, error) {
+// newUserStore opens the user store; with secretKey, TOTP secrets are
+// sealed at rest.
+func newUserStore(db *store.DB, au *audit.Store, log *slog.Logger, ap *approval.Service, secretKey []byte) (*auth.Store, error) {
 	return auth.NewStore(db, auth.StoreConfig{
-		Recorder: SecurityRecorder(au),
+		SecretKey: secretKey,
+		Recorder:  SecurityRecorder(au),
 		OnDisable: func(ctx context.Context, userID int64) error {
 			_, err := ap.WithdrawUser(ctx, userID)
 			return err

@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/devserver-console/console/internal/app"
@@ -84,5 +85,28 @@ func TestApprovalWiring(t *testing.T) {
 	}
 	if s := state(r2.ID); s != approval.StateWithdrawn {
 		t.Errorf("after 'console user disable': %s, want withdrawn", s)
+	}
+}
+
+// TestSecondFactorsSealedWithTheConsoleKey: the console's secret key seals
+// TOTP secrets at rest, so the database alone does not give codes away.
+func TestSecondFactorsSealedWithTheConsoleKey(t *testing.T) {
+	env := apptest.New(t)
+	ctx := context.Background()
+	env.CreateUser(t, "alice", auth.RoleViewer)
+	u, err := env.App.Users().GetByName(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := env.App.Users().StartEnrolment(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored string
+	if err := env.App.DB().Read.GetContext(ctx, &stored, `SELECT secret FROM user_factors WHERE user_id = ?`, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(stored, "sealed:v1:") || strings.Contains(stored, e.Secret) {
+		t.Fatalf("stored second factor %.12q…, want it sealed with the console's key", stored)
 	}
 }

@@ -389,6 +389,44 @@ func (s *Store) factor(ctx context.Context, q sqlx.QueryerContext, userID int64)
 	return &factor{secret: secret, confirmed: row.Confirmed.Valid, lastStep: row.LastStep}, nil
 }
 
+// SealPlainFactors seals every second factor still stored in plain text
+// (enrolled before the console had a secret key) and returns how many it
+// sealed. Without a key it does nothing. Each row is replaced only if it
+// still holds the plain text read, so a concurrent enrolment wins.
+func (s *Store) SealPlainFactors(ctx context.Context) (int, error) {
+	if s.sealer.aead == nil {
+		return 0, nil
+	}
+	var rows []struct {
+		UserID int64  `db:"user_id"`
+		Secret string `db:"secret"`
+	}
+	if err := s.db.Read.SelectContext(ctx, &rows, `SELECT user_id, secret FROM user_factors WHERE secret LIKE 'plain:%'`); err != nil {
+		return 0, fmt.Errorf("auth: find plain second factors: %w", err)
+	}
+	n := 0
+	for _, r := range rows {
+		sealed, err := s.sealer.seal(strings.TrimPrefix(r.Secret, plainPrefix), r.UserID)
+		if err != nil {
+			return n, err
+		}
+		err = s.tx(ctx, func(tx *sqlx.Tx) error {
+			res, err := tx.ExecContext(ctx, `UPDATE user_factors SET secret = ? WHERE user_id = ? AND secret = ?`, sealed, r.UserID, r.Secret)
+			if err != nil {
+				return err
+			}
+			if k, _ := res.RowsAffected(); k == 1 {
+				n++
+			}
+			return nil
+		})
+		if err != nil {
+			return n, fmt.Errorf("auth: seal second factor of user %d: %w", r.UserID, err)
+		}
+	}
+	return n, nil
+}
+
 // isTOTPCode reports whether code is six digits (spaces ignored).
 func isTOTPCode(code string) bool {
 	c := strings.ReplaceAll(strings.TrimSpace(code), " ", "")

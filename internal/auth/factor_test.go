@@ -252,6 +252,49 @@ func TestSecretsAtRest(t *testing.T) {
 	}
 }
 
+// TestSealPlainFactors: factors enrolled before the console had a key are
+// sealed once it has one, and still verify.
+func TestSealPlainFactors(t *testing.T) {
+	ctx := context.Background()
+	db, clk := newTestDB(t), newClock()
+	plain, err := auth.NewStore(db, auth.StoreConfig{Now: clk.Now, HashParams: cheapParams, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := mustCreate(t, plain, "alice", auth.RoleViewer, goodPW)
+	e, err := plain.StartEnrolment(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := plain.ConfirmEnrolment(ctx, u.ID, codeAt(t, e.Secret, clk.Now()), ""); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := plain.SealPlainFactors(ctx); n != 0 || err != nil {
+		t.Fatalf("without a key: sealed %d, %v; want 0, nil", n, err)
+	}
+	keyed, err := auth.NewStore(db, auth.StoreConfig{Now: clk.Now, HashParams: cheapParams, SecretKey: []byte("an independent 32-byte secret key"), Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := keyed.SealPlainFactors(ctx); n != 1 || err != nil {
+		t.Fatalf("with a key: sealed %d, %v; want 1, nil", n, err)
+	}
+	var stored string
+	if err := db.Read.GetContext(ctx, &stored, `SELECT secret FROM user_factors WHERE user_id = ?`, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(stored, "sealed:v1:") || strings.Contains(stored, e.Secret) {
+		t.Fatalf("stored %q…, want it sealed", stored[:12])
+	}
+	if n, _ := keyed.SealPlainFactors(ctx); n != 0 {
+		t.Fatalf("second run sealed %d again", n)
+	}
+	clk.Advance(time.Minute)
+	if _, err := keyed.VerifyFactor(ctx, u.ID, codeAt(t, e.Secret, clk.Now()), ""); err != nil {
+		t.Fatalf("code after sealing: %v", err)
+	}
+}
+
 func TestPendingSession(t *testing.T) {
 	db, clk, s := newUsers(t)
 	m := newTestManager(t, db, clk, auth.SessionConfig{})
