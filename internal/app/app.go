@@ -65,13 +65,14 @@ type App struct {
 type Option func(*options)
 
 type options struct {
-	sessionClock func() time.Time
+	clock func() time.Time
 }
 
-// WithSessionClock makes sessions read time from now instead of the
-// system clock, so tests can expire them without waiting.
-func WithSessionClock(now func() time.Time) Option {
-	return func(o *options) { o.sessionClock = now }
+// WithClock makes sessions and sign-in delays read time from now instead
+// of the system clock, so tests can expire them without waiting (and a
+// delay holds however slowly a test runs).
+func WithClock(now func() time.Time) Option {
+	return func(o *options) { o.clock = now }
 }
 
 // New builds the console from cfg, which config.Load has validated (the one
@@ -110,7 +111,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	if err := a.newApprovals(log); err != nil {
 		return nil, err
 	}
-	if a.users, err = newUserStore(a.db, a.audit, log, a.approval, a.secretKey); err != nil {
+	if a.users, err = newUserStore(a.db, a.audit, log, a.approval, a.secretKey, o.clock); err != nil {
 		return nil, err
 	}
 	if n, err := a.users.SealPlainFactors(ctx); err != nil {
@@ -131,7 +132,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	}
 	if a.sessions, err = auth.NewSessionManager(a.db, auth.SessionConfig{
 		Keys: [][]byte{key}, Idle: cfg.SessionIdle, Absolute: cfg.SessionAbsolute,
-		Secure: cfg.SecureCookies, Log: log, Now: o.sessionClock,
+		Secure: cfg.SecureCookies, Log: log, Now: o.clock,
 	}); err != nil {
 		return nil, err
 	}
@@ -286,13 +287,14 @@ func NewUserStore(db *store.DB, au *audit.Store, log *slog.Logger) (*auth.Store,
 	if err != nil {
 		return nil, err
 	}
-	return newUserStore(db, au, log, ap, nil)
+	return newUserStore(db, au, log, ap, nil, nil)
 }
 
 // newUserStore opens the user store; with secretKey, TOTP secrets are
-// sealed at rest.
-func newUserStore(db *store.DB, au *audit.Store, log *slog.Logger, ap *approval.Service, secretKey []byte) (*auth.Store, error) {
+// sealed at rest; now (nil: the system clock) judges sign-in delays.
+func newUserStore(db *store.DB, au *audit.Store, log *slog.Logger, ap *approval.Service, secretKey []byte, now func() time.Time) (*auth.Store, error) {
 	return auth.NewStore(db, auth.StoreConfig{
+		Now:       now,
 		SecretKey: secretKey,
 		Recorder:  SecurityRecorder(au),
 		OnDisable: func(ctx context.Context, userID int64) error {

@@ -44,11 +44,11 @@ func New(t testing.TB, opts ...func(*config.Config)) *Env {
 	return start(t, nil, opts)
 }
 
-// NewWithSessionClock is New with sessions reading time from clock, so a
-// test can expire them by moving the clock instead of waiting.
-func NewWithSessionClock(t testing.TB, clock *testutil.Clock, opts ...func(*config.Config)) *Env {
+// NewWithClock is New with sessions and sign-in delays reading time from
+// clock, so a test can expire them by moving the clock instead of waiting.
+func NewWithClock(t testing.TB, clock *testutil.Clock, opts ...func(*config.Config)) *Env {
 	t.Helper()
-	return start(t, []app.Option{app.WithSessionClock(clock.Now)}, opts)
+	return start(t, []app.Option{app.WithClock(clock.Now)}, opts)
 }
 
 func start(t testing.TB, appOpts []app.Option, opts []func(*config.Config)) *Env {

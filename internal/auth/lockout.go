@@ -103,6 +103,7 @@ func (e *CredentialsError) Is(target error) bool { return target == ErrInvalidCr
 type LockedError struct {
 	Kind      string    // "pair" (the name from this address) or "addr" (the client address)
 	Until     time.Time // when the next attempt will be judged
+	Wait      time.Duration // how long that is from when this attempt was judged (by the store's clock)
 	Triggered bool      // this attempt's failure started or lengthened the wait
 	Failures  int       // failures counted so far (set when Triggered)
 }
@@ -226,7 +227,8 @@ func lockedOutQ(ctx context.Context, q sqlx.QueryerContext, subject, addr string
 	if err != nil {
 		return nil, fmt.Errorf("auth: read sign-in delays: %w", err)
 	}
-	return &LockedError{Kind: row.Kind, Until: fromMillis(row.Until)}, nil
+	until := fromMillis(row.Until)
+	return &LockedError{Kind: row.Kind, Until: until, Wait: until.Sub(now)}, nil
 }
 
 // recordFailure counts a failed attempt for the name from this address and
@@ -271,7 +273,7 @@ func (s *Store) countFailure(ctx context.Context, tx *sqlx.Tx, subject, addr str
 				return err
 			}
 			if locked == nil || until.After(locked.Until) {
-				locked = &LockedError{Kind: kind, Until: until, Triggered: true, Failures: n}
+				locked = &LockedError{Kind: kind, Until: until, Wait: until.Sub(now), Triggered: true, Failures: n}
 			}
 			return nil
 		}

@@ -145,10 +145,10 @@ func (s *Server) handleFactorConfirm(c echo.Context) error {
 	switch {
 	case err == nil:
 	case errors.As(err, &le) && !errors.Is(err, auth.ErrInvalidCredentials):
-		return fail(http.StatusTooManyRequests, lockedMessage(s.loc(c), le.Until, time.Now()))
+		return fail(http.StatusTooManyRequests, lockedMessage(s.loc(c), le.Wait))
 	case errors.Is(err, auth.ErrInvalidCredentials):
 		if errors.As(err, &le) {
-			return fail(http.StatusTooManyRequests, s.loc(c).T("account.err.code_wrong_short")+" "+lockedMessage(s.loc(c), le.Until, time.Now()))
+			return fail(http.StatusTooManyRequests, s.loc(c).T("account.err.code_wrong_short")+" "+lockedMessage(s.loc(c), le.Wait))
 		}
 		return fail(http.StatusUnprocessableEntity, s.loc(c).T("account.err.code_wrong"))
 	case errors.Is(err, auth.ErrNoEnrolment):

@@ -175,8 +175,8 @@ func (s *Server) signinRefused(c echo.Context, actor auth.Actor, err error, extr
 			s.log.ErrorContext(ctx, "sign-in delay not recorded in the audit log", slog.String("err", rerr.Error()))
 		}
 		status = http.StatusTooManyRequests
-		msg = lockedMessage(s.loc(c), le.Until, time.Now())
-		c.Response().Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(time.Until(le.Until).Seconds())))))
+		msg = lockedMessage(s.loc(c), le.Wait)
+		c.Response().Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(le.Wait.Seconds())))))
 	}
 	s.log.InfoContext(ctx, "sign-in refused", slog.String("client_ip", actor.ClientIP), slog.Bool("delayed", isLocked))
 	return status, msg, nil
@@ -245,8 +245,7 @@ func (s *Server) handleSignInCode(c echo.Context) error {
 
 // lockedMessage tells a locked-out user how long to wait, without saying
 // whether the name exists.
-func lockedMessage(l *i18n.Localizer, until, now time.Time) string {
-	wait := until.Sub(now)
+func lockedMessage(l *i18n.Localizer, wait time.Duration) string {
 	n, id := int(math.Ceil(wait.Minutes())), "signin.err.locked"
 	if wait < 90*time.Second {
 		n, id = int(math.Ceil(wait.Seconds())), "signin.err.locked_seconds"

@@ -37,25 +37,24 @@ func TestSafeNext(t *testing.T) {
 }
 
 func TestLockedMessage(t *testing.T) {
-	now := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 	tests := []struct {
-		name  string
-		until time.Time
-		want  string
+		name string
+		wait time.Duration
+		want string
 	}{
-		{"fifteen minutes", now.Add(15 * time.Minute), "Too many failed sign-in attempts. Try again in 15 minutes."},
-		{"rounds up", now.Add(90 * time.Second), "Too many failed sign-in attempts. Try again in 2 minutes."},
-		{"short delays in seconds", now.Add(10 * time.Second), "Too many failed sign-in attempts. Try again in 10 seconds."},
-		{"one second", now.Add(time.Second), "Too many failed sign-in attempts. Try again in 1 second."},
-		{"already over", now.Add(-time.Second), "Too many failed sign-in attempts. Try again in 1 second."},
+		{"fifteen minutes", 15 * time.Minute, "Too many failed sign-in attempts. Try again in 15 minutes."},
+		{"rounds up", 90 * time.Second, "Too many failed sign-in attempts. Try again in 2 minutes."},
+		{"short delays in seconds", 10 * time.Second, "Too many failed sign-in attempts. Try again in 10 seconds."},
+		{"one second", time.Second, "Too many failed sign-in attempts. Try again in 1 second."},
+		{"already over", -time.Second, "Too many failed sign-in attempts. Try again in 1 second."},
 	}
 	zh := i18n.MustLoad().Localizer(i18n.Chinese)
-	if got, want := lockedMessage(zh, now.Add(15*time.Minute), now), "登录失败次数过多。请在 15 分钟后重试。"; got != want {
+	if got, want := lockedMessage(zh, 15*time.Minute), "登录失败次数过多。请在 15 分钟后重试。"; got != want {
 		t.Errorf("Chinese: %q, want %q", got, want)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := lockedMessage(i18n.MustLoad().Localizer(i18n.English), tt.until, now); got != tt.want {
+			if got := lockedMessage(i18n.MustLoad().Localizer(i18n.English), tt.wait); got != tt.want {
 				t.Fatalf("lockedMessage = %q, want %q", got, tt.want)
 			}
 		})
