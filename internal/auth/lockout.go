@@ -101,11 +101,11 @@ func (e *CredentialsError) Is(target error) bool { return target == ErrInvalidCr
 
 // LockedError is a refused or lock-triggering sign-in. It matches ErrLocked.
 type LockedError struct {
-	Kind      string    // "pair" (the name from this address) or "addr" (the client address)
-	Until     time.Time // when the next attempt will be judged
+	Kind      string        // "pair" (the name from this address) or "addr" (the client address)
+	Until     time.Time     // when the next attempt will be judged
 	Wait      time.Duration // how long that is from when this attempt was judged (by the store's clock)
-	Triggered bool      // this attempt's failure started or lengthened the wait
-	Failures  int       // failures counted so far (set when Triggered)
+	Triggered bool          // this attempt's failure started or lengthened the wait
+	Failures  int           // failures counted so far (set when Triggered)
 }
 
 func (e *LockedError) Error() string { return ErrLocked.Error() }
