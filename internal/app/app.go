@@ -24,6 +24,7 @@ import (
 	"github.com/devserver-console/console/internal/batch"
 	"github.com/devserver-console/console/internal/config"
 	"github.com/devserver-console/console/internal/fleet"
+	"github.com/devserver-console/console/internal/metrics"
 	"github.com/devserver-console/console/internal/modelarts"
 	"github.com/devserver-console/console/internal/notify"
 	"github.com/devserver-console/console/internal/secrets"
@@ -53,6 +54,10 @@ type App struct {
 
 	secretKey  []byte // seals approval secrets and TOTP secrets at rest
 	syslog     *audit.SyslogSink
+	metrics   *metrics.Metrics
+	metricsLn net.Listener
+	metricsSv *http.Server
+
 	stopVerify context.CancelFunc
 	verifyDone <-chan struct{}
 
@@ -89,12 +94,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	if out == nil {
 		out = io.Discard
 	}
-	a := &App{cfg: cfg, log: log}
+	a := &App{cfg: cfg, log: log, metrics: metrics.New()}
 	defer func() {
 		if err != nil {
 			a.Close()
 		}
 	}()
+	if err := a.serveMetrics(); err != nil {
+		return nil, err
+	}
 
 	if a.db, err = store.Open(ctx, cfg.DBPath); err != nil {
 		return nil, err
@@ -103,6 +111,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	if err := a.keyAudit(ctx); err != nil {
 		return nil, err
 	}
+	a.audit.ObserveAppend = func(kind audit.EventKind, took time.Duration, err error) {
+		a.metrics.AuditAppend(string(kind), took, err)
+		a.metrics.SecurityEvent(string(kind)) // sign-in results are security events
+	}
+	a.metrics.SetAuditChain(a.auditChainState)
 	if n, err := a.audit.RecoverUnfinished(ctx); err != nil {
 		return nil, fmt.Errorf("audit: recover unfinished calls: %w", err)
 	} else if n > 0 {
@@ -140,7 +153,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	if a.client, err = a.newClient(ctx); err != nil {
 		return nil, err
 	}
-	a.fleet = fleet.NewCache(a.client, cfg.FleetTTL, time.Now)
+	a.fleet = fleet.NewCache(a.metrics.Walks(a.projectLabel(), a.client), cfg.FleetTTL, time.Now)
 	if a.batches, err = batch.NewService(batch.Config{
 		Cloud:     a.client,
 		Audit:     a.audit,
@@ -149,6 +162,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		ChunkSize: cfg.ChunkSize,
 		Timeout:   cfg.RequestTimeout,
 		Log:       log,
+		Observer:  a.metrics.Batches(a.projectLabel()),
 	}); err != nil {
 		return nil, err
 	}
@@ -173,6 +187,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		Batches:        a.batches,
 		Approvals:      a.approval,
 		Notifier:       a.notifier,
+		Requests:       a.metrics,
 	}); err != nil {
 		return nil, err
 	}
@@ -328,6 +343,7 @@ func (a *App) newClient(ctx context.Context) (*modelarts.Client, error) {
 		// The largest page the list API allows: a walk of 2,000 servers is
 		// 2 calls instead of 20.
 		PageSize: modelarts.MaxPageSize,
+		Observer: a.metrics.Cloud(a.projectLabel()),
 	}
 	if cfg.Simulated() {
 		a.sim = simulator.New(simulator.Options{Servers: cfg.SimServers, Seed: cfg.SimSeed, Transition: cfg.SimTransition})
@@ -373,6 +389,7 @@ func (a *App) newClient(ctx context.Context) (*modelarts.Client, error) {
 			Endpoint: iamEndpoint, Username: cfg.IAMUser, Password: cfg.IAMPassword,
 			Domain: cfg.IAMDomain, ProjectName: project,
 			HTTPClient: &http.Client{Timeout: cfg.RequestTimeout},
+			Observer:   a.metrics.Cloud(a.projectLabel()),
 		})
 	}
 	a.log.Info("using ModelArts", "endpoint", mc.Endpoint, "project_id", cfg.ProjectID)
@@ -455,6 +472,9 @@ func (a *App) Close() error {
 	}
 	if a.approval != nil {
 		a.approval.Close() // stops expiring; waits for approvals being started
+	}
+	if a.metricsSv != nil {
+		errs = append(errs, a.metricsSv.Close())
 	}
 	if a.batches != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)

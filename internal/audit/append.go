@@ -60,7 +60,11 @@ func (s *Store) append(ctx context.Context, entries ...*Entry) error {
 
 // appendWith is append with the caller's statements with committed in the
 // same transaction as entries.
-func (s *Store) appendWith(ctx context.Context, with TxFunc, entries ...*Entry) error {
+func (s *Store) appendWith(ctx context.Context, with TxFunc, entries ...*Entry) (err error) {
+	if s.ObserveAppend != nil && len(entries) > 0 {
+		start := time.Now()
+		defer func() { s.ObserveAppend(entries[0].Kind, time.Since(start), err) }()
+	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("audit: append: %w", err)
 	}

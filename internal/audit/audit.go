@@ -246,6 +246,10 @@ type Store struct {
 
 	// Now is the clock used for entry and verification times.
 	Now func() time.Time
+	// ObserveAppend, when set before the store is used, is told about every
+	// append (metrics): the kind of its first entry, how long the caller
+	// waited until it was durable (group commit included) and its error.
+	ObserveAppend func(kind EventKind, took time.Duration, err error)
 
 	mu      sync.Mutex
 	queue   []*appendReq

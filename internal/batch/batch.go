@@ -86,6 +86,16 @@ type Config struct {
 	// FollowFor bounds how long one batch is followed (DefaultFollowFor
 	// when zero).
 	FollowFor time.Duration
+	// Observer, when set, is told how every chunk ended (metrics).
+	Observer Observer
+}
+
+// Observer is told how each chunk of a batch ended: the action, the chunk
+// outcome (OutcomeOK, OutcomeAPIError, OutcomeUnknown, OutcomeNotSent) and
+// how many servers the chunk covered. It must be quick and safe for
+// concurrent use.
+type Observer interface {
+	ChunkDone(action modelarts.BatchType, outcome string, servers int)
 }
 
 // Service prepares, executes and tracks batch actions.
@@ -103,6 +113,7 @@ type Service struct {
 
 	followInterval time.Duration
 	followFor      time.Duration
+	obs            Observer
 
 	wg sync.WaitGroup
 	// stopping is closed by Shutdown: running batches stop between chunks.
@@ -144,6 +155,7 @@ func NewService(cfg Config) (*Service, error) {
 
 		followInterval: cfg.FollowInterval,
 		followFor:      cfg.FollowFor,
+		obs:            cfg.Observer,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

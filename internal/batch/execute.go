@@ -472,6 +472,9 @@ func (s *Service) sendChunk(ctx context.Context, j *job, n int, part []Target) e
 	cctx.release()
 	finished := s.now()
 	r := classify(err, finished.Sub(started))
+	if s.obs != nil {
+		s.obs.ChunkDone(j.action, r.outcome, len(part))
+	}
 	if s.fleet != nil {
 		s.fleet.Invalidate()
 	}

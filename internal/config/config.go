@@ -28,6 +28,9 @@ import (
 type Config struct {
 	Addr   string // CONSOLE_ADDR
 	DBPath string // CONSOLE_DB
+	// MetricsAddr is where Prometheus metrics are served, on a listener of
+	// their own (CONSOLE_METRICS_ADDR, host:port); empty: no metrics.
+	MetricsAddr string
 
 	// Cloud. No Region and no Endpoint means the embedded simulator.
 	Region        string // MODELARTS_REGION
@@ -289,6 +292,7 @@ func (c *Config) Flags(fs *flag.FlagSet, getenv func(string) string) error {
 	}
 	str(&c.Addr, "addr", "CONSOLE_ADDR", "address to listen on")
 	str(&c.DBPath, "db", "CONSOLE_DB", "SQLite database file")
+	str(&c.MetricsAddr, "metrics-addr", "CONSOLE_METRICS_ADDR", "address to serve Prometheus metrics on, e.g. 127.0.0.1:9090 (default: off)")
 	str(&c.Region, "region", "MODELARTS_REGION", "ModelArts region, e.g. cn-north-9")
 	str(&c.Endpoint, "endpoint", "MODELARTS_ENDPOINT", "ModelArts endpoint URL (overrides the region's)")
 	str(&c.ProjectID, "project-id", "MODELARTS_PROJECT_ID", "project ID")
@@ -486,6 +490,13 @@ func (c *Config) Validate() error {
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		bad("CONSOLE_ADDR %q is not host:port: %v", c.Addr, err)
+	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			bad("CONSOLE_METRICS_ADDR %q is not host:port: %v", c.MetricsAddr, err)
+		} else if c.MetricsAddr == c.Addr {
+			bad("CONSOLE_METRICS_ADDR must differ from CONSOLE_ADDR: metrics are served on a listener of their own")
+		}
 	}
 	if strings.TrimSpace(c.DBPath) == "" {
 		bad("CONSOLE_DB must name a file")

@@ -56,6 +56,8 @@ func TestLoad(t *testing.T) {
 		{name: "bad duration in environment", env: map[string]string{"CONSOLE_SIM_TRANSITION": "soon"}, wantErr: "CONSOLE_SIM_TRANSITION"},
 		{name: "bad number in environment", env: map[string]string{"CONSOLE_CHUNK_SIZE": "many"}, wantErr: "CONSOLE_CHUNK_SIZE"},
 		{name: "bad address", env: map[string]string{"CONSOLE_ADDR": "8080"}, wantErr: "CONSOLE_ADDR"},
+		{name: "bad metrics address", env: map[string]string{"CONSOLE_METRICS_ADDR": "9090"}, wantErr: "CONSOLE_METRICS_ADDR"},
+		{name: "metrics on the console's address", env: map[string]string{"CONSOLE_METRICS_ADDR": "127.0.0.1:8080"}, wantErr: "must differ"},
 		{name: "chunk size out of range", args: []string{"--chunk-size", "0"}, wantErr: "CONSOLE_CHUNK_SIZE"},
 		{name: "cloud needs a project", env: map[string]string{"MODELARTS_REGION": "cn-north-9", "HUAWEICLOUD_SDK_AK": "a", "HUAWEICLOUD_SDK_SK": "b"}, wantErr: "MODELARTS_PROJECT_ID"},
 		{name: "cloud needs credentials", env: map[string]string{"MODELARTS_REGION": "cn-north-9", "MODELARTS_PROJECT_ID": "abc"}, wantErr: "no credentials"},

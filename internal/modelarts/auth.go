@@ -104,6 +104,8 @@ type IAMConfig struct {
 	HTTPClient *http.Client
 	// Now defaults to time.Now.
 	Now func() time.Time
+	// Observer, when set, is told about every token request (metrics).
+	Observer Observer
 }
 
 // String hides the password.
@@ -241,7 +243,18 @@ func (a *iamToken) fetch(ctx context.Context) (string, time.Time, error) {
 		return "", time.Time{}, fmt.Errorf("iam: build request: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json;charset=utf8")
+	start := time.Now()
 	resp, err := c.HTTPClient.Do(req)
+	if c.Observer != nil {
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		c.Observer.ObserveCall(CallObservation{
+			Service: ServiceIAM, Operation: "get_token",
+			Outcome: callOutcome(status, err, ctx.Err()), Duration: time.Since(start),
+		})
+	}
 	if err != nil {
 		// url.Error names the URL only; the password is in the body, never in it.
 		return "", time.Time{}, fmt.Errorf("iam: get token for user %s: %w", c.Username, err)

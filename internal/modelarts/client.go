@@ -122,6 +122,9 @@ type Config struct {
 	Logger *slog.Logger
 	// PageSize is the limit ListAllServers asks for (1–1024, default 100).
 	PageSize int
+	// Observer, when set, is told about every exchange with ModelArts
+	// (metrics). Give the IAM authenticator its own (IAMConfig.Observer).
+	Observer Observer
 }
 
 // Client calls the ModelArts DevServer API. It is safe for concurrent use.
@@ -134,6 +137,7 @@ type Client struct {
 	retry          RetryPolicy
 	log            *slog.Logger
 	pageSize       int
+	obs            Observer
 }
 
 // NewClient checks cfg and returns a Client.
@@ -178,6 +182,7 @@ func NewClient(cfg Config) (*Client, error) {
 		retry:          cfg.Retry.withDefaults(),
 		log:            log,
 		pageSize:       pageSize,
+		obs:            cfg.Observer,
 	}, nil
 }
 
@@ -390,10 +395,13 @@ func (c *Client) send(req *http.Request) (*response, error) {
 		WroteRequest:     func(httptrace.WroteRequestInfo) { written.Store(true) },
 	}
 	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
+	start := time.Now()
 	resp, err := c.http.Do(req)
 	if err != nil {
+		c.observe(req, 0, err, time.Since(start))
 		return nil, newTransportError(err, written.Load())
 	}
+	defer func() { c.observe(req, resp.StatusCode, nil, time.Since(start)) }()
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
 	r := &response{status: resp.StatusCode, header: resp.Header, body: body}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -57,6 +58,17 @@ type Deps struct {
 	Approvals *approval.Service
 	// Notifier sends webhook messages (may be nil: none).
 	Notifier *notify.Notifier
+	// Requests, when set, is told about every request once it is answered
+	// (metrics).
+	Requests RequestObserver
+}
+
+// RequestObserver is told about every answered request: its method, the
+// route pattern that served it (e.g. /batches/:id, never the raw path, so
+// ids do not multiply the series; "" when no route matched), the status
+// and how long it took. It must be quick and safe for concurrent use.
+type RequestObserver interface {
+	ObserveRequest(method, route string, status int, took time.Duration)
 }
 
 // Server is the console's HTTP server. Handlers are its methods; its fields
@@ -79,6 +91,7 @@ type Server struct {
 	batches    *batch.Service
 	approvals  *approval.Service
 	notifier   *notify.Notifier
+	requests   RequestObserver
 
 	catalog *i18n.Catalog
 
@@ -106,6 +119,7 @@ func New(d Deps) (*Server, error) {
 		batches:    d.Batches,
 		approvals:  d.Approvals,
 		notifier:   d.Notifier,
+		requests:   d.Requests,
 
 		catalog: d.Catalog,
 	}
@@ -150,11 +164,15 @@ func (s *Server) Echo() *echo.Echo { return s.e }
 // query strings or headers, so secrets cannot leak through it.
 func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		start := time.Now()
 		err := next(c)
 		if err != nil {
 			c.Error(err)
 		}
 		req := c.Request()
+		if s.requests != nil {
+			s.requests.ObserveRequest(req.Method, c.Path(), c.Response().Status, time.Since(start))
+		}
 		level := slog.LevelInfo
 		if c.Response().Status >= 500 {
 			level = slog.LevelError
