@@ -32,7 +32,14 @@ type Config struct {
 	// their own (CONSOLE_METRICS_ADDR, host:port); empty: no metrics.
 	MetricsAddr string
 
-	// Cloud. No Region and no Endpoint means the embedded simulator.
+	// ProjectsFile lists the ModelArts targets (CONSOLE_PROJECTS_FILE,
+	// YAML); Load reads it into Projects. It replaces the single-project
+	// settings below.
+	ProjectsFile string
+	Projects     []Project
+
+	// Cloud, one project. No Region and no Endpoint (and no projects file)
+	// means the embedded simulator.
 	Region        string // MODELARTS_REGION
 	Endpoint      string // MODELARTS_ENDPOINT
 	ProjectID     string // MODELARTS_PROJECT_ID
@@ -209,7 +216,36 @@ func ParseApprovalActions(v string) ([]modelarts.BatchType, error) {
 }
 
 // Simulated reports whether the console runs against the embedded simulator.
-func (c *Config) Simulated() bool { return c.Region == "" && c.Endpoint == "" }
+func (c *Config) Simulated() bool {
+	return c.Region == "" && c.Endpoint == "" && c.ProjectsFile == "" && len(c.Projects) == 0
+}
+
+// Targets are the projects the console manages: those of the projects
+// file; else the single project of MODELARTS_REGION/ENDPOINT and its
+// credentials, named after its region (or "default"); else the embedded
+// simulator's two projects.
+func (c *Config) Targets() []Project {
+	switch {
+	case len(c.Projects) > 0:
+		return c.Projects
+	case c.Simulated():
+		ps := SimulatedProjects(c.SimSeed)
+		if c.ProjectID != "" {
+			ps[0].ProjectID = c.ProjectID
+		}
+		return ps
+	}
+	name := c.Region
+	if name == "" {
+		name = "default"
+	}
+	return []Project{{
+		Name: name, Region: c.Region, Endpoint: c.Endpoint, ProjectID: c.ProjectID,
+		AccessKey: c.AccessKey, SecretKey: c.SecretKey, SecurityToken: c.SecurityToken,
+		AuthToken: c.AuthToken, IAMEndpoint: c.IAMEndpoint, IAMUser: c.IAMUser,
+		IAMPassword: c.IAMPassword, IAMDomain: c.IAMDomain, IAMProject: c.IAMProject,
+	}}
+}
 
 // Default returns the configuration used when nothing is set.
 func Default() Config {
@@ -293,6 +329,7 @@ func (c *Config) Flags(fs *flag.FlagSet, getenv func(string) string) error {
 	str(&c.Addr, "addr", "CONSOLE_ADDR", "address to listen on")
 	str(&c.DBPath, "db", "CONSOLE_DB", "SQLite database file")
 	str(&c.MetricsAddr, "metrics-addr", "CONSOLE_METRICS_ADDR", "address to serve Prometheus metrics on, e.g. 127.0.0.1:9090 (default: off)")
+	str(&c.ProjectsFile, "projects", "CONSOLE_PROJECTS_FILE", "YAML file listing the ModelArts projects and regions to manage (replaces the single-project settings)")
 	str(&c.Region, "region", "MODELARTS_REGION", "ModelArts region, e.g. cn-north-9")
 	str(&c.Endpoint, "endpoint", "MODELARTS_ENDPOINT", "ModelArts endpoint URL (overrides the region's)")
 	str(&c.ProjectID, "project-id", "MODELARTS_PROJECT_ID", "project ID")
@@ -432,6 +469,13 @@ func Load(args []string, getenv func(string) string, help io.Writer) (Config, er
 	if fs.NArg() > 0 {
 		return c, &ParseError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
 	}
+	if c.ProjectsFile != "" {
+		ps, err := LoadProjects(c.ProjectsFile, getenv)
+		if err != nil {
+			return c, errors.Join(err, c.Validate())
+		}
+		c.Projects = ps
+	}
 	return c, c.Validate()
 }
 
@@ -510,7 +554,26 @@ func (c *Config) Validate() error {
 			bad("MODELARTS_ENDPOINT %q is not an http(s) URL", c.Endpoint)
 		}
 	}
-	if !c.Simulated() {
+	legacy := c.Region != "" || c.Endpoint != "" || c.AccessKey != "" || c.SecretKey != "" ||
+		c.AuthToken != "" || c.IAMUser != "" || c.IAMPassword != "" || c.IAMDomain != ""
+	if c.ProjectsFile != "" || len(c.Projects) > 0 {
+		if legacy {
+			bad("CONSOLE_PROJECTS_FILE replaces MODELARTS_REGION, MODELARTS_ENDPOINT and the single project's credentials: set one or the other")
+		}
+		seen := map[string]bool{}
+		for _, p := range c.Projects {
+			if !projectNameRE.MatchString(p.Name) || seen[p.Name] {
+				bad("project %q: names must be unique, 1 to 32 lower-case letters, digits and '-'", p.Name)
+			}
+			seen[p.Name] = true
+			if p.Simulated {
+				continue
+			}
+			for _, err := range p.validate("region", "endpoint", "project_id", "credentials") {
+				bad("project %q: %v", p.Name, err)
+			}
+		}
+	} else if !c.Simulated() {
 		if c.ProjectID == "" {
 			bad("MODELARTS_PROJECT_ID is required with a region or endpoint")
 		} else if !projectIDRE.MatchString(c.ProjectID) {
