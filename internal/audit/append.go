@@ -164,8 +164,8 @@ func (s *Store) commitEntries(ctx context.Context, reqs []*appendReq) error {
 const insertEntrySQL = `INSERT INTO audit_entries (created_at, kind, actor_id, actor_name, actor_role,
 	client_ip, user_agent, correlation_id, action, targets, detail, method, url, request_headers,
 	request_body, status, response_headers, response_body, request_id, duration_ms, error, outcome,
-	ref_id, prev_hash, hash)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	ref_id, project, prev_hash, hash)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // insertTx chains and inserts entries inside tx: it reads the last entry's
 // hash and time in the same transaction, so the chain cannot fork. Entry
@@ -256,7 +256,7 @@ func (s *Store) insertTx(ctx context.Context, tx *sqlx.Tx, entries []*Entry) (sw
 		res, err := ins.ExecContext(ctx, r.CreatedAt, r.Kind, r.ActorID, r.ActorName, r.ActorRole,
 			r.ClientIP, r.UserAgent, r.CorrelationID, r.Action, r.Targets, r.Detail, r.Method, r.URL,
 			r.RequestHeaders, r.RequestBody, r.Status, r.ResponseHeaders, r.ResponseBody, r.RequestID,
-			r.DurationMS, r.Error, r.Outcome, r.RefID, r.PrevHash, r.Hash)
+			r.DurationMS, r.Error, r.Outcome, r.RefID, r.Project, r.PrevHash, r.Hash)
 		if err != nil {
 			return 0, fmt.Errorf("insert %s entry: %w", e.Kind, err)
 		}

@@ -67,6 +67,9 @@ type CallMeta struct {
 	// entry answers who asked, who allowed and what was sent. Values under
 	// keys that name a secret are redacted.
 	Detail map[string]string
+	// Project is the short name of the console project the call acts on
+	// (CONSOLE_PROJECTS_FILE); its response entry carries it too.
+	Project string
 }
 
 // Detail keys of a call made for an approved request.
@@ -167,6 +170,9 @@ type Entry struct {
 	Kind            EventKind
 	Actor           Actor
 	CorrelationID   string
+	// Project is the short name of the console project a call acted on;
+	// empty for security events and for entries written before projects.
+	Project         string
 	Action          string
 	Targets         []Target
 	Detail          map[string]string // security events; nil for calls

@@ -48,6 +48,7 @@ type row struct {
 	Error           string `db:"error"`
 	Outcome         string `db:"outcome"`
 	RefID           int64  `db:"ref_id"`
+	Project         string `db:"project"`
 	PrevHash        string `db:"prev_hash"`
 	Hash            string `db:"hash"`
 }
@@ -55,7 +56,7 @@ type row struct {
 // columns lists every column of audit_entries in canonical order.
 const columns = `id, created_at, kind, actor_id, actor_name, actor_role, client_ip, user_agent,
 	correlation_id, action, targets, detail, method, url, request_headers, request_body, status,
-	response_headers, response_body, request_id, duration_ms, error, outcome, ref_id, prev_hash, hash`
+	response_headers, response_body, request_id, duration_ms, error, outcome, ref_id, project, prev_hash, hash`
 
 // appendCanonical appends the canonical content of r to dst: every stored
 // column except id, prev_hash and hash, in schema order, each as
@@ -105,6 +106,11 @@ func appendCanonical(dst []byte, r *row) []byte {
 	str("error", r.Error)
 	str("outcome", r.Outcome)
 	i64("ref_id", r.RefID)
+	// Added with projects (migration 0028): hashed only when set, so the
+	// entries written before keep their hashes.
+	if r.Project != "" {
+		str("project", r.Project)
+	}
 	return dst
 }
 
@@ -183,6 +189,7 @@ func toRow(e *Entry) (*row, error) {
 		ClientIP:        e.Actor.ClientIP,
 		UserAgent:       e.Actor.UserAgent,
 		CorrelationID:   e.CorrelationID,
+		Project:         e.Project,
 		Action:          e.Action,
 		Targets:         string(tj),
 		Detail:          string(dj),
@@ -228,6 +235,7 @@ func (r *row) toEntry() (*Entry, error) {
 			ClientIP: r.ClientIP, UserAgent: r.UserAgent,
 		},
 		CorrelationID: r.CorrelationID,
+		Project:       r.Project,
 		Action:        r.Action,
 		Method:        r.Method,
 		URL:           r.URL,

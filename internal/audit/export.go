@@ -20,7 +20,7 @@ var exportColumns = []string{
 	"id", "created_at", "kind", "actor_id", "actor_name", "actor_role", "client_ip", "user_agent",
 	"correlation_id", "action", "targets", "detail", "method", "url", "status", "outcome", "request_id",
 	"duration_ms", "error", "ref_id", "request_headers", "request_body", "response_headers",
-	"response_body", "prev_hash", "hash",
+	"response_body", "project", "prev_hash", "hash",
 }
 
 // ExportInfo describes an export before its first byte is written.
@@ -129,7 +129,7 @@ func (s *Store) ExportCSVWith(ctx context.Context, w io.Writer, f Filter, o Expo
 			cell(r.Targets), cell(r.Detail), cell(r.Method), cell(r.URL), i64(r.Status, 10), r.Outcome,
 			cell(r.RequestID), i64(r.DurationMS, 10), cell(r.Error), i64(r.RefID, 10),
 			cell(r.RequestHeaders), cell(string(r.RequestBody)), cell(r.ResponseHeaders),
-			cell(string(r.ResponseBody)), r.PrevHash, r.Hash)
+			cell(string(r.ResponseBody)), cell(r.Project), r.PrevHash, r.Hash)
 		if err := cw.Write(rec); err != nil {
 			return fmt.Errorf("audit: export csv: %w", err)
 		}
@@ -201,6 +201,7 @@ type exportRecord struct {
 	ResponseHeaders    json.RawMessage   `json:"response_headers"`
 	ResponseBody       string            `json:"response_body"`
 	ResponseBodyBase64 string            `json:"response_body_base64,omitempty"`
+	Project            string            `json:"project,omitempty"`
 	PrevHash           string            `json:"prev_hash"`
 	Hash               string            `json:"hash"`
 	RawBase64          map[string]string `json:"raw_base64,omitempty"`
@@ -235,7 +236,7 @@ func (rec *exportRecord) lossless(r *row) {
 	rec.CorrelationID, rec.Action = txt("correlation_id", r.CorrelationID), txt("action", r.Action)
 	rec.Method, rec.URL = txt("method", r.Method), txt("url", r.URL)
 	rec.Outcome, rec.RequestID = txt("outcome", r.Outcome), txt("request_id", r.RequestID)
-	rec.Error = txt("error", r.Error)
+	rec.Error, rec.Project = txt("error", r.Error), txt("project", r.Project)
 	rec.PrevHash, rec.Hash = txt("prev_hash", r.PrevHash), txt("hash", r.Hash)
 	rec.Targets, rec.Detail = js("targets", r.Targets), js("detail", r.Detail)
 	rec.RequestHeaders, rec.ResponseHeaders = js("request_headers", r.RequestHeaders), js("response_headers", r.ResponseHeaders)

@@ -20,6 +20,7 @@ type Filter struct {
 	Outcome     string    // success | api_error | transport_error | unknown
 	Text        string    // words matched against names, ids and error messages
 	Correlation string    // batch/correlation id, exact
+	Project     string    // the console project's short name, exact
 	Since       time.Time // entries at or after this instant
 	Until       time.Time // entries strictly before this instant
 }
@@ -187,6 +188,10 @@ func (s *Store) compilePlan(ctx context.Context, f Filter, p plan) (*query, erro
 	if f.Action != "" {
 		q.where = append(q.where, "e.action = ?")
 		q.args = append(q.args, strings.TrimSpace(f.Action))
+	}
+	if f.Project != "" {
+		q.where = append(q.where, "e.project = ?")
+		q.args = append(q.args, strings.TrimSpace(f.Project))
 	}
 	if f.Outcome != "" {
 		q.where = append(q.where, "e.outcome = ?")
