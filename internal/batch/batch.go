@@ -88,6 +88,12 @@ type Config struct {
 	FollowFor time.Duration
 	// Observer, when set, is told how every chunk ended (metrics).
 	Observer Observer
+	// Project is the short name of the console project this service acts
+	// on (one service per project: Cloud and Fleet are that project's).
+	// Its previews, batches and audit entries record it, and it sees only
+	// its own: a token or batch of another project is unknown to it, so a
+	// batch never mixes projects.
+	Project string
 }
 
 // Observer is told how each chunk of a batch ended: the action, the chunk
@@ -114,6 +120,7 @@ type Service struct {
 	followInterval time.Duration
 	followFor      time.Duration
 	obs            Observer
+	project        string
 
 	wg sync.WaitGroup
 	// stopping is closed by Shutdown: running batches stop between chunks.
@@ -156,6 +163,7 @@ func NewService(cfg Config) (*Service, error) {
 		followInterval: cfg.FollowInterval,
 		followFor:      cfg.FollowFor,
 		obs:            cfg.Observer,
+		project:        cfg.Project,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -72,6 +72,9 @@ type job struct {
 	// detail goes on every call's audit entries (an approved batch's
 	// requester, approver and approval request).
 	detail map[string]string
+	// project is the console project the batch acts on (audit entries
+	// record it).
+	project string
 }
 
 // ExecuteRequest is one request to run a prepared action.
@@ -176,10 +179,10 @@ func (s *Service) Execute(ctx context.Context, r ExecuteRequest) (Execution, err
 			return errClaimed
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO batches
-			(id, user_id, user_name, action, params, created_at, chunk_size, total, skipped, approved_by, approval_id)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			(id, user_id, user_name, action, params, created_at, chunk_size, total, skipped, approved_by, approval_id, project)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			id, user.ID, user.Name, string(p.Action), string(shown), now, s.chunkSize, len(p.Targets), string(skipped),
-			r.ApprovedBy, r.ApprovalID); err != nil {
+			r.ApprovedBy, r.ApprovalID, s.project); err != nil {
 			return fmt.Errorf("insert batch: %w", err)
 		}
 		for i, part := range parts {
@@ -205,10 +208,11 @@ func (s *Service) Execute(ctx context.Context, r ExecuteRequest) (Execution, err
 	}
 
 	j := &job{
-		id:     id,
-		action: p.Action,
-		extend: extend,
-		chunks: parts,
+		project: s.project,
+		id:      id,
+		action:  p.Action,
+		extend:  extend,
+		chunks:  parts,
 		actor: audit.Actor{
 			UserID: user.ID, Name: user.Name, Role: string(user.Role),
 			ClientIP: r.Meta.ClientIP, UserAgent: r.Meta.UserAgent,
@@ -568,14 +572,14 @@ func (s *Service) Recover(ctx context.Context) error {
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit this is a no-op
 	if _, err := tx.ExecContext(ctx, `UPDATE batch_chunks SET outcome = ?, failure = ?, finished_at = ?, transport_error = ?
-		WHERE outcome = ?`, OutcomeUnknown, string(FailureInterrupted), now,
+		WHERE outcome = ? AND batch_id IN (SELECT id FROM batches WHERE project = ?)`, OutcomeUnknown, string(FailureInterrupted), now,
 		"the console stopped while this request was on its way; it may or may not have been carried out",
-		OutcomeSending); err != nil {
+		OutcomeSending, s.project); err != nil {
 		return fmt.Errorf("batch: recover: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE batch_chunks SET outcome = ?, failure = ?, finished_at = ?, transport_error = ?
-		WHERE outcome = ?`, OutcomeNotSent, string(FailureShutdown), now, "the console stopped before this request was sent",
-		OutcomePending); err != nil {
+		WHERE outcome = ? AND batch_id IN (SELECT id FROM batches WHERE project = ?)`, OutcomeNotSent, string(FailureShutdown), now,
+		"the console stopped before this request was sent", OutcomePending, s.project); err != nil {
 		return fmt.Errorf("batch: recover: %w", err)
 	}
 	if err := tx.Commit(); err != nil {

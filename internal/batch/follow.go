@@ -112,7 +112,8 @@ func (s *Service) stopFollowing() {
 // followUnfinished follows every batch a previous process left running.
 func (s *Service) followUnfinished(ctx context.Context) error {
 	var ids []string
-	err := s.db.Read.SelectContext(ctx, &ids, `SELECT id FROM batches WHERE status = ? ORDER BY created_at`, StatusRunning)
+	err := s.db.Read.SelectContext(ctx, &ids, `SELECT id FROM batches WHERE status = ? AND project = ? ORDER BY created_at`,
+		StatusRunning, s.project)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("batch: list unfinished batches: %w", err)
 	}

@@ -189,5 +189,6 @@ func (j *job) auditMeta(part []Target) audit.CallMeta {
 	for i, t := range part {
 		targets[i] = audit.Target{ID: t.ID, Name: t.Name}
 	}
-	return audit.CallMeta{Actor: j.actor, CorrelationID: j.id, Action: string(j.action), Targets: targets, Detail: j.detail}
+	return audit.CallMeta{Actor: j.actor, CorrelationID: j.id, Action: string(j.action), Targets: targets,
+		Detail: j.detail, Project: j.project}
 }

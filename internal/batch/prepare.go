@@ -238,10 +238,10 @@ func (s *Service) prepare(ctx context.Context, user *auth.User, action modelarts
 		return nil, fmt.Errorf("batch: prepare: prune: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO prepared_actions
-		(token_hash, user_id, user_name, action, targets, skipped, created_at, expires_at, images)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		(token_hash, user_id, user_name, action, targets, skipped, created_at, expires_at, images, project)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		hashToken(p.Token), p.UserID, p.UserName, string(action), string(targets), string(skipped),
-		now.UnixMilli(), p.ExpiresAt.UnixMilli(), images); err != nil {
+		now.UnixMilli(), p.ExpiresAt.UnixMilli(), images, s.project); err != nil {
 		return nil, fmt.Errorf("batch: prepare: insert: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -269,6 +269,7 @@ type preparedRow struct {
 	BatchID   sql.NullString `db:"batch_id"`
 	Approval  string         `db:"approval_id"`
 	Images    string         `db:"images"`
+	Project   string         `db:"project"`
 }
 
 func (r *preparedRow) toPrepared() (*Prepared, error) {
@@ -308,14 +309,14 @@ func (s *Service) Lookup(ctx context.Context, user *auth.User, token string) (*P
 	}
 	var r preparedRow
 	err := s.db.Read.GetContext(ctx, &r, `SELECT user_id, user_name, action, targets, skipped,
-		created_at, expires_at, used_at, batch_id, approval_id, images FROM prepared_actions WHERE token_hash = ?`, hashToken(token))
+		created_at, expires_at, used_at, batch_id, approval_id, images, project FROM prepared_actions WHERE token_hash = ?`, hashToken(token))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrTokenUnknown
 	}
 	if err != nil {
 		return nil, fmt.Errorf("batch: lookup token: %w", err)
 	}
-	if r.UserID != user.ID {
+	if r.UserID != user.ID || r.Project != s.project {
 		return nil, ErrTokenUnknown
 	}
 	p, err := r.toPrepared()

@@ -21,6 +21,7 @@ const (
 // Batch is an executed action as recorded.
 type Batch struct {
 	ID         string
+	Project    string // the console project it acted on
 	UserID     int64
 	UserName   string
 	Action     modelarts.BatchType
@@ -160,13 +161,14 @@ type batchRow struct {
 	FinishedAt sql.NullInt64 `db:"finished_at"`
 	ApprovedBy string        `db:"approved_by"`
 	ApprovalID string        `db:"approval_id"`
+	Project    string        `db:"project"`
 }
 
-const batchColumns = `id, user_id, user_name, action, params, created_at, chunk_size, total, skipped, status, finished_at, approved_by, approval_id`
+const batchColumns = `id, user_id, user_name, action, params, created_at, chunk_size, total, skipped, status, finished_at, approved_by, approval_id, project`
 
 func (r *batchRow) toBatch() (Batch, error) {
 	b := Batch{
-		ID: r.ID, UserID: r.UserID, UserName: r.UserName, Action: modelarts.BatchType(r.Action),
+		ID: r.ID, Project: r.Project, UserID: r.UserID, UserName: r.UserName, Action: modelarts.BatchType(r.Action),
 		CreatedAt: time.UnixMilli(r.CreatedAt), ChunkSize: r.ChunkSize, Total: r.Total, Status: r.Status,
 		ApprovedBy: r.ApprovedBy, ApprovalID: r.ApprovalID,
 	}
@@ -182,7 +184,9 @@ func (r *batchRow) toBatch() (Batch, error) {
 	return b, nil
 }
 
-// Get returns the batch id, or ErrNotFound.
+// Get returns the batch id, or ErrNotFound. It finds batches of every
+// project (Batch.Project says which), so a link to a batch can be followed
+// to its project; Status and the actions are for this service's own.
 func (s *Service) Get(ctx context.Context, id string) (*Batch, error) {
 	var r batchRow
 	err := s.db.Read.GetContext(ctx, &r, `SELECT `+batchColumns+` FROM batches WHERE id = ?`, id)
@@ -226,10 +230,10 @@ func (s *Service) List(ctx context.Context, userID int64, limit int) ([]Summary,
 		(SELECT count(*) FROM batch_chunks c WHERE c.batch_id = b.id AND c.outcome IN ('pending', 'sending')) AS pending,
 		(SELECT count(*) FROM batch_servers v WHERE v.batch_id = b.id
 			AND (v.final_status LIKE '%FAILED' OR v.final_status = 'ERROR')) AS failed_servers
-		FROM batches b`
-	args := []any{}
+		FROM batches b WHERE project = ?`
+	args := []any{s.project}
 	if userID != 0 {
-		q += ` WHERE user_id = ?`
+		q += ` AND user_id = ?`
 		args = append(args, userID)
 	}
 	q += ` ORDER BY created_at DESC, id LIMIT ?`
@@ -296,6 +300,11 @@ func (s *Service) Status(ctx context.Context, id string, snap *fleet.Snapshot) (
 	b, err := s.Get(ctx, id)
 	if err != nil {
 		return nil, err
+	}
+	if b.Project != s.project {
+		// snap is this project's fleet: it cannot tell another project's
+		// servers apart from deleted ones.
+		return nil, ErrNotFound
 	}
 	var crows []chunkRow
 	if err := s.db.Read.SelectContext(ctx, &crows, `SELECT n, server_ids, outcome, started_at, finished_at,
