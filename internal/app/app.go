@@ -25,17 +25,12 @@ import (
 	"github.com/devserver-console/console/internal/config"
 	"github.com/devserver-console/console/internal/fleet"
 	"github.com/devserver-console/console/internal/metrics"
-	"github.com/devserver-console/console/internal/modelarts"
 	"github.com/devserver-console/console/internal/notify"
 	"github.com/devserver-console/console/internal/secrets"
 	"github.com/devserver-console/console/internal/simulator"
 	"github.com/devserver-console/console/internal/store"
 	"github.com/devserver-console/console/internal/web"
 )
-
-// SimulatorProjectID is the project id the console uses with its embedded
-// simulator when none is configured.
-const SimulatorProjectID = "0000000000000000000000000000c0de"
 
 // App is a running console.
 type App struct {
@@ -45,25 +40,21 @@ type App struct {
 	audit    *audit.Store
 	users    *auth.Store
 	sessions *auth.SessionManager
-	client   *modelarts.Client
-	fleet    *fleet.Cache
-	batches  *batch.Service
 	notifier *notify.Notifier
 	approval *approval.Service
+	// projects are the ModelArts targets, in the order configured; the
+	// first is the default.
+	projects []*project
 	web      *web.Server
 
-	secretKey  []byte // seals approval secrets and TOTP secrets at rest
-	syslog     *audit.SyslogSink
+	secretKey []byte // seals approval secrets and TOTP secrets at rest
+	syslog    *audit.SyslogSink
 	metrics   *metrics.Metrics
 	metricsLn net.Listener
 	metricsSv *http.Server
 
 	stopVerify context.CancelFunc
 	verifyDone <-chan struct{}
-
-	sim    *simulator.Simulator
-	simSrv *http.Server
-	simURL string
 }
 
 // Option adjusts how New builds the console (for tests).
@@ -150,30 +141,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		return nil, err
 	}
 
-	if a.client, err = a.newClient(ctx); err != nil {
+	if err := a.openProjects(ctx); err != nil {
 		return nil, err
 	}
-	a.fleet = fleet.NewCache(a.metrics.Walks(a.projectLabel(), a.client), cfg.FleetTTL, time.Now)
-	if a.batches, err = batch.NewService(batch.Config{
-		Cloud:     a.client,
-		Audit:     a.audit,
-		Fleet:     a.fleet,
-		DB:        a.db,
-		ChunkSize: cfg.ChunkSize,
-		Timeout:   cfg.RequestTimeout,
-		Log:       log,
-		Observer:  a.metrics.Batches(a.projectLabel()),
-	}); err != nil {
-		return nil, err
-	}
-	// The approval policy decides, in the batch service, which confirmed
-	// actions become requests; approved ones run through it as the requester.
-	a.batches.SetGate(a.approval.Policy())
-	a.approval.SetExecutor(&approval.BatchExecutor{Batches: a.batches, Fleet: a.fleet, Users: a.users})
-	a.batches.OnFinished(func(_ context.Context, b *batch.Batch) { a.notifier.Notify(batchFinished(b)) })
-	if err := a.batches.Recover(ctx); err != nil {
-		return nil, fmt.Errorf("batches: recover interrupted batches: %w", err)
-	}
+	a.approval.SetExecutor(&approval.BatchExecutor{Batches: a.projects[0].batches, Fleet: a.projects[0].fleet, Users: a.users})
 	if a.web, err = web.New(web.Deps{
 		TrustedProxies: cfg.TrustedProxies,
 		MFARequired:    cfg.MFARequired,
@@ -183,8 +154,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		Audit:          a.audit,
 		Users:          a.users,
 		Sessions:       a.sessions,
-		Fleet:          a.fleet,
-		Batches:        a.batches,
+		Projects:       a.webProjects(),
 		Approvals:      a.approval,
 		Notifier:       a.notifier,
 		Requests:       a.metrics,
@@ -331,71 +301,6 @@ func SecurityRecorder(au *audit.Store) auth.Recorder {
 	}
 }
 
-// newClient returns the ModelArts client: for the real cloud when a region
-// or endpoint is configured, else for an embedded simulator listening on a
-// loopback port, so the console talks real HTTP either way.
-func (a *App) newClient(ctx context.Context) (*modelarts.Client, error) {
-	cfg := a.cfg
-	mc := modelarts.Config{
-		ProjectID:  cfg.ProjectID,
-		HTTPClient: &http.Client{Timeout: cfg.RequestTimeout},
-		Logger:     a.log,
-		// The largest page the list API allows: a walk of 2,000 servers is
-		// 2 calls instead of 20.
-		PageSize: modelarts.MaxPageSize,
-		Observer: a.metrics.Cloud(a.projectLabel()),
-	}
-	if cfg.Simulated() {
-		a.sim = simulator.New(simulator.Options{Servers: cfg.SimServers, Seed: cfg.SimSeed, Transition: cfg.SimTransition})
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("simulator: listen: %w", err)
-		}
-		a.simSrv = &http.Server{Handler: a.sim, ReadHeaderTimeout: 10 * time.Second}
-		go func() {
-			if err := a.simSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				a.log.Error("embedded simulator stopped", "err", err)
-			}
-		}()
-		a.simURL = "http://" + ln.Addr().String()
-		mc.Endpoint = a.simURL
-		if mc.ProjectID == "" {
-			mc.ProjectID = SimulatorProjectID
-		}
-		mc.Auth = modelarts.NoAuth()
-		a.log.Warn("no MODELARTS_REGION or MODELARTS_ENDPOINT: using the embedded ModelArts simulator, not a real cloud",
-			"simulator", a.simURL, "servers", cfg.SimServers, "transition", cfg.SimTransition.String())
-		return modelarts.NewClient(mc)
-	}
-	mc.Endpoint = cfg.Endpoint
-	if mc.Endpoint == "" {
-		mc.Endpoint = modelarts.EndpointForRegion(cfg.Region)
-	}
-	switch {
-	case cfg.AccessKey != "":
-		mc.Auth = modelarts.NewAKSK(cfg.AccessKey, cfg.SecretKey, cfg.SecurityToken, cfg.ProjectID)
-	case cfg.AuthToken != "":
-		mc.Auth = modelarts.StaticToken(cfg.AuthToken)
-	default:
-		iamEndpoint := cfg.IAMEndpoint
-		if iamEndpoint == "" {
-			iamEndpoint = "https://iam." + cfg.Region + ".myhuaweicloud.com"
-		}
-		project := cfg.IAMProject
-		if project == "" {
-			project = cfg.Region
-		}
-		mc.Auth = modelarts.NewIAMToken(modelarts.IAMConfig{
-			Endpoint: iamEndpoint, Username: cfg.IAMUser, Password: cfg.IAMPassword,
-			Domain: cfg.IAMDomain, ProjectName: project,
-			HTTPClient: &http.Client{Timeout: cfg.RequestTimeout},
-			Observer:   a.metrics.Cloud(a.projectLabel()),
-		})
-	}
-	a.log.Info("using ModelArts", "endpoint", mc.Endpoint, "project_id", cfg.ProjectID)
-	return modelarts.NewClient(mc)
-}
-
 // announceAdmin prints the bootstrap admin's generated password once,
 // prominently, to the terminal (not to the log).
 func announceAdmin(out io.Writer, generated string) {
@@ -410,8 +315,9 @@ func announceAdmin(out io.Writer, generated string) {
 // Handler returns the console's HTTP handler.
 func (a *App) Handler() http.Handler { return a.web }
 
-// Simulator returns the embedded simulator, or nil on a real cloud.
-func (a *App) Simulator() *simulator.Simulator { return a.sim }
+// Simulator returns the first project's embedded simulator, or nil on a
+// real cloud.
+func (a *App) Simulator() *simulator.Simulator { return a.projects[0].sim }
 
 // Audit returns the audit log.
 func (a *App) Audit() *audit.Store { return a.audit }
@@ -419,11 +325,11 @@ func (a *App) Audit() *audit.Store { return a.audit }
 // Users returns the user store.
 func (a *App) Users() *auth.Store { return a.users }
 
-// Batches returns the batch service.
-func (a *App) Batches() *batch.Service { return a.batches }
+// Batches returns the first project's batch service.
+func (a *App) Batches() *batch.Service { return a.projects[0].batches }
 
-// Fleet returns the shared fleet cache.
-func (a *App) Fleet() *fleet.Cache { return a.fleet }
+// Fleet returns the first project's shared fleet cache.
+func (a *App) Fleet() *fleet.Cache { return a.projects[0].fleet }
 
 // Approvals returns the approval service.
 func (a *App) Approvals() *approval.Service { return a.approval }
@@ -476,10 +382,15 @@ func (a *App) Close() error {
 	if a.metricsSv != nil {
 		errs = append(errs, a.metricsSv.Close())
 	}
-	if a.batches != nil {
+	{
 		ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
-		if err := a.batches.Shutdown(ctx); err != nil {
-			a.log.Warn("batches stopped at the shutdown timeout", "err", err, "timeout", a.cfg.ShutdownTimeout)
+		for _, p := range a.projects {
+			if p.batches == nil {
+				continue
+			}
+			if err := p.batches.Shutdown(ctx); err != nil {
+				a.log.Warn("batches stopped at the shutdown timeout", "project", p.cfg.Name, "err", err, "timeout", a.cfg.ShutdownTimeout)
+			}
 		}
 		cancel()
 	}
@@ -500,11 +411,13 @@ func (a *App) Close() error {
 		errs = append(errs, a.notifier.Close(ctx))
 		cancel()
 	}
-	if a.simSrv != nil {
-		errs = append(errs, a.simSrv.Close())
-	}
-	if a.sim != nil {
-		a.sim.Close()
+	for _, p := range a.projects {
+		if p.simSrv != nil {
+			errs = append(errs, p.simSrv.Close())
+		}
+		if p.sim != nil {
+			p.sim.Close()
+		}
 	}
 	if a.db != nil {
 		errs = append(errs, a.db.Close())

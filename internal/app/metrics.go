@@ -50,17 +50,6 @@ func (a *App) MetricsAddr() string {
 // Metrics returns the console's metrics.
 func (a *App) Metrics() *metrics.Metrics { return a.metrics }
 
-// projectLabel is the project's name in metric labels.
-func (a *App) projectLabel() string {
-	if a.cfg.Simulated() {
-		return "simulator"
-	}
-	if a.cfg.Region != "" {
-		return a.cfg.Region
-	}
-	return "default"
-}
-
 // auditChainState reads the latest verification of the audit chain for the
 // metrics.
 func (a *App) auditChainState(ctx context.Context) (metrics.ChainState, error) {

@@ -116,7 +116,7 @@ func TestMetricsCountAStopItsCallAndItsAuditAppends(t *testing.T) {
 	env.App.Batches().Wait()
 
 	s := scrape(t, addr)
-	project := "simulator"
+	project := env.App.ProjectNames()[0]
 	for _, c := range []struct {
 		name   string
 		labels []string

@@ -103,6 +103,7 @@ const (
 	EventUserPasswordChanged EventKind = "user.password_changed"
 	EventUserSessionsEnded   EventKind = "user.sessions_ended"
 	EventSessionEnded        EventKind = "session.ended"
+	EventUserProjects        EventKind = "user.projects_changed"
 	EventMFAEnrolled         EventKind = "mfa.enrolled"
 	EventMFAFailure          EventKind = "mfa.failure"
 	EventMFAReset            EventKind = "mfa.reset"
@@ -120,7 +121,7 @@ const (
 var EventKinds = []EventKind{
 	EventSignInSuccess, EventSignInFailure, EventSignInLocked, EventSignOut, EventAccessDenied,
 	EventUserCreated, EventUserRoleChanged, EventUserDisabled, EventUserEnabled, EventUserPasswordChanged,
-	EventUserSessionsEnded, EventSessionEnded,
+	EventUserSessionsEnded, EventSessionEnded, EventUserProjects,
 	EventMFAEnrolled, EventMFAFailure, EventMFAReset, EventMFARecoveryCodeUsed,
 	EventApprovalRequested, EventApprovalApproved, EventApprovalDenied, EventApprovalWithdrawn, EventApprovalExpired,
 }

@@ -18,6 +18,7 @@ const (
 	EventUserPassword    = "user.password_changed"
 	EventUserSessions    = "user.sessions_ended"
 	EventSessionEnded    = "session.ended"
+	EventUserProjects    = "user.projects_changed"
 
 	EventFactorEnrolled   = "mfa.enrolled"
 	EventFactorReset      = "mfa.reset"

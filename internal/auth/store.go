@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/alexedwards/argon2id"
@@ -490,4 +492,58 @@ func (s *Store) emit(ctx context.Context, kind string, target *User, detail map[
 		return fmt.Errorf("auth: %s for %q committed but not recorded in the audit log: %w", kind, target.Name, err)
 	}
 	return nil
+}
+
+// Projects returns the names of the projects user id is limited to, sorted;
+// none means the user sees every project.
+func (s *Store) Projects(ctx context.Context, id int64) ([]string, error) {
+	var names []string
+	if err := s.db.Read.SelectContext(ctx, &names, `SELECT project FROM user_projects WHERE user_id = ? ORDER BY project`, id); err != nil {
+		return nil, fmt.Errorf("auth: projects of user %d: %w", id, err)
+	}
+	return names, nil
+}
+
+// SetProjects limits user id to the projects named (none: every project)
+// and records the change as a security event. The caller checks that the
+// names are projects the console has.
+func (s *Store) SetProjects(ctx context.Context, id int64, names []string) error {
+	names = slices.Compact(slices.Sorted(slices.Values(names)))
+	var u *User
+	var before []string
+	err := s.tx(ctx, func(tx *sqlx.Tx) error {
+		r, err := s.row(ctx, tx, `WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if err := tx.SelectContext(ctx, &before, `SELECT project FROM user_projects WHERE user_id = ? ORDER BY project`, id); err != nil {
+			return err
+		}
+		if slices.Equal(before, names) {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM user_projects WHERE user_id = ?`, id); err != nil {
+			return err
+		}
+		for _, n := range names {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO user_projects (user_id, project) VALUES (?, ?)`, id, n); err != nil {
+				return err
+			}
+		}
+		u = r.user()
+		return nil
+	})
+	if err != nil {
+		return wrapUserErr("set projects", id, err)
+	}
+	if u == nil { // unchanged
+		return nil
+	}
+	all := func(ns []string) string {
+		if len(ns) == 0 {
+			return "all"
+		}
+		return strings.Join(ns, ",")
+	}
+	return s.emit(ctx, EventUserProjects, u, map[string]string{"from": all(before), "to": all(names)})
 }

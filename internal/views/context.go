@@ -6,6 +6,7 @@ package views
 
 import (
 	"context"
+	"strings"
 
 	"github.com/devserver-console/console/internal/auth"
 )
@@ -24,6 +25,30 @@ type PageContext struct {
 	// PendingApprovals is the count beside the "Approvals" link: requests
 	// the user could decide (approvers, admins) or their own pending ones.
 	PendingApprovals int
+	// Project is the current project; Projects those the user may switch
+	// to (empty when not signed in).
+	Project  ProjectInfo
+	Projects []ProjectInfo
+}
+
+// ProjectInfo is what the header shows of a project.
+type ProjectInfo struct {
+	Name      string
+	Region    string
+	ProjectID string
+	Endpoint  string
+	// Keep: the page's links, forms and htmx requests must name this
+	// project (it is not the one a URL without ?project= opens).
+	Keep bool
+}
+
+// Place is how the header names where a project is: its region, else its
+// endpoint's host.
+func (p ProjectInfo) Place() string {
+	if p.Region != "" {
+		return p.Region
+	}
+	return p.Endpoint
 }
 
 type pageKey struct{}
@@ -68,4 +93,21 @@ func colorScheme(ctx context.Context) string {
 
 func csrfHeaders(token string) string {
 	return `{"X-CSRF-Token":"` + token + `"}`
+}
+
+// switchTarget is where the project switcher goes from path: the same page,
+// except a batch's page (a batch belongs to one project), which goes to the
+// batch list.
+func switchTarget(path string) string {
+	switch {
+	case path == "" || path == "/":
+		return "/servers"
+	case strings.HasPrefix(path, "/batches/"):
+		return "/batches"
+	case strings.HasPrefix(path, "/servers/"):
+		return "/servers"
+	case strings.HasPrefix(path, "/audit/"):
+		return "/audit"
+	}
+	return path
 }

@@ -48,7 +48,7 @@ func (s *Server) handleActionPreview(c echo.Context) error {
 			Notice: "No servers are selected. Tick the servers in the list first, then choose " + views.BatchActionLabel(action) + " again.",
 		}))
 	}
-	snap, err := s.fleet.Get(ctx(c))
+	snap, err := s.project(c).Fleet.Get(ctx(c))
 	if snap == nil && err == nil {
 		err = errors.New("no snapshot")
 	}
@@ -58,13 +58,13 @@ func (s *Server) handleActionPreview(c echo.Context) error {
 			Message: "The server list could not be read from ModelArts (" + cloudProblem(err) +
 				"), so no preview can be made and nothing was sent. Try again in a moment."}
 	}
-	p, err := s.batches.Prepare(ctx(c), u, action, ids, snap)
+	p, err := s.project(c).Batches.Prepare(ctx(c), u, action, ids, snap)
 	if err != nil {
 		return fmt.Errorf("prepare %s: %w", action, err)
 	}
 	d := previewData(p)
 	d.View, d.Offscreen = viewParam(c), offscreen(c, snap, ids, ids)
-	d.Approval = s.batches.ApprovalNote(p)
+	d.Approval = s.project(c).Batches.ApprovalNote(p)
 	if action.NeedsOSParams() && len(p.Targets) > 0 {
 		d.OS = &views.OSFormData{Login: views.LoginKeyPair, Images: p.Images}
 		if err := p.ImagesProblem(); err != nil {
@@ -233,7 +233,7 @@ func (s *Server) handleActionReview(c echo.Context) error {
 		f = readOSForm(c, a)
 		in = f.input()
 	}
-	p, shown, err := s.batches.Review(ctx(c), currentUser(c), bodyValue(c, "token"), in)
+	p, shown, err := s.project(c).Batches.Review(ctx(c), currentUser(c), bodyValue(c, "token"), in)
 	var fe batch.FieldErrors
 	switch {
 	case err == nil && p.Used():
@@ -241,7 +241,7 @@ func (s *Server) handleActionReview(c echo.Context) error {
 	case p != nil && p.Action.NeedsOSParams() && f == nil:
 		// The form did not say its action: read it for the prepared one.
 		f = readOSForm(c, p.Action)
-		p, shown, err = s.batches.Review(ctx(c), currentUser(c), bodyValue(c, "token"), f.input())
+		p, shown, err = s.project(c).Batches.Review(ctx(c), currentUser(c), bodyValue(c, "token"), f.input())
 		if err == nil && p.Used() {
 			return redirect(c, p.Landing())
 		}
@@ -264,8 +264,8 @@ func (s *Server) handleActionReview(c echo.Context) error {
 		page.Fields = append(f.carry(), views.HiddenField{Name: "action", Value: string(p.Action)})
 		page.NeedPassword = f.params.AdminPass != ""
 	}
-	confirm := views.ConfirmData{Action: p.Action, Targets: p.Targets, Params: shown, Approval: s.batches.ApprovalNote(p)}
-	if snap, _ := s.fleet.Latest(ctx(c)); snap != nil {
+	confirm := views.ConfirmData{Action: p.Action, Targets: p.Targets, Params: shown, Approval: s.project(c).Batches.ApprovalNote(p)}
+	if snap, _ := s.project(c).Fleet.Latest(ctx(c)); snap != nil {
 		// Only to mark the servers the user's fleet page does not show.
 		sel, err := s.selections.List(ctx(c), currentUser(c).ID)
 		if err != nil {
@@ -325,7 +325,7 @@ func (s *Server) handleActionExecute(c echo.Context) error {
 	if f != nil && len(f.errs) > 0 {
 		// The form itself could not be read (user data as text and file,
 		// too large): nothing goes further.
-		p, err := s.batches.Lookup(ctx(c), req.User, req.Token)
+		p, err := s.project(c).Batches.Lookup(ctx(c), req.User, req.Token)
 		if err != nil {
 			return err
 		}
@@ -363,13 +363,14 @@ func (s *Server) handleActionExecute(c echo.Context) error {
 // (batch.Service decides: ErrApprovalRequired) it submits it instead as an
 // approval request with the form's reason, and nothing is sent.
 func (s *Server) runOrSubmit(c echo.Context, req batch.ExecuteRequest) (batch.Execution, error) {
-	ex, err := s.batches.Execute(ctx(c), req)
+	batches := s.project(c).Batches
+	ex, err := batches.Execute(ctx(c), req)
 	if !errors.Is(err, batch.ErrApprovalRequired) || s.approvals == nil {
 		return ex, err
 	}
 	meta := s.approvalMeta(c)
 	reason := c.FormValue("reason")
-	return s.batches.Submit(ctx(c), req, func(cx context.Context, sub batch.Submission) error {
+	return batches.Submit(ctx(c), req, func(cx context.Context, sub batch.Submission) error {
 		p := sub.Prepared
 		servers := make([]approval.Server, len(p.Targets))
 		for i, t := range p.Targets {

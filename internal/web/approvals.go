@@ -70,7 +70,7 @@ func (s *Server) approvalPage(c echo.Context, id string) (views.ApprovalPageData
 	pending := d.State == approval.StatePending
 	d.CanDecide = pending && d.Decider && !d.OwnRequest
 	d.CanWithdraw = pending && d.OwnRequest
-	snap, err := s.fleet.Get(ctx(c))
+	snap, err := s.project(c).Fleet.Get(ctx(c))
 	if snap == nil {
 		if err != nil {
 			s.log.WarnContext(ctx(c), "approval page: fleet list failed", "err", err)

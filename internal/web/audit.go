@@ -54,10 +54,11 @@ func auditFilter(c echo.Context) (views.AuditFilterForm, audit.Filter, map[strin
 	form := views.AuditFilterForm{
 		Actor: get("actor"), Action: get("action"), Server: get("server"), Outcome: get("outcome"),
 		Text: get("text"), Since: get("since"), Until: get("until"), Correlation: get("correlation"),
+		Project: get("in_project"),
 	}
 	f := audit.Filter{
 		Actor: form.Actor, Action: form.Action, Server: form.Server, Outcome: form.Outcome,
-		Text: form.Text, Correlation: form.Correlation,
+		Text: form.Text, Correlation: form.Correlation, Project: form.Project,
 	}
 	errs := map[string]string{}
 	var err error

@@ -37,7 +37,7 @@ func (s *Server) handleBatchList(c echo.Context) error {
 	if d.CanViewAll && c.QueryParam("scope") != "mine" {
 		d.Scope, userID = "all", 0
 	}
-	list, err := s.batches.List(ctx(c), userID, batchListLimit)
+	list, err := s.project(c).Batches.List(ctx(c), userID, batchListLimit)
 	if err != nil {
 		return err
 	}
@@ -49,7 +49,7 @@ func (s *Server) handleBatchList(c echo.Context) error {
 // live status. Another user's batch needs PermViewAllBatches.
 func (s *Server) batchProgress(c echo.Context) (*batch.Progress, error) {
 	id := c.Param("id")
-	b, err := s.batches.Get(ctx(c), id)
+	b, err := s.project(c).Batches.Get(ctx(c), id)
 	if errors.Is(err, batch.ErrNotFound) {
 		return nil, echo.NewHTTPError(http.StatusNotFound, "There is no batch with this id.")
 	}
@@ -60,16 +60,24 @@ func (s *Server) batchProgress(c echo.Context) (*batch.Progress, error) {
 		s.recordDenied(c, map[string]string{"reason": "role", "permission": string(auth.PermViewAllBatches)})
 		return nil, echo.NewHTTPError(http.StatusForbidden, "This batch was started by another user; only approvers and admins can see it.")
 	}
-	var snap = s.fleet.Current()
+	// A batch is shown in its own project, whichever the link named.
+	if proj := s.projectNamed(b.Project); proj != nil && proj != s.project(c) {
+		if !mayUse(c, proj) {
+			s.recordDenied(c, map[string]string{"reason": "project", "project": proj.Name})
+			return nil, echo.NewHTTPError(http.StatusForbidden, "This batch belongs to the project “"+proj.Name+"”, which you are not allowed to use.")
+		}
+		c.Set(projectKey, proj)
+	}
+	var snap = s.project(c).Fleet.Current()
 	if !b.Done() {
 		// A failed refresh keeps the older list; the page shows its time.
-		if fresh, err := s.fleet.Get(ctx(c)); fresh != nil {
+		if fresh, err := s.project(c).Fleet.Get(ctx(c)); fresh != nil {
 			snap = fresh
 		} else if err != nil {
 			s.log.WarnContext(ctx(c), "batch status: fleet list failed", "err", err)
 		}
 	}
-	return s.batches.Status(ctx(c), id, snap)
+	return s.project(c).Batches.Status(ctx(c), id, snap)
 }
 
 // handleBatchView shows what a batch sent and how each server is doing.

@@ -41,14 +41,22 @@ func (s *Server) handleReadyz(c echo.Context) error {
 	}
 	var b strings.Builder
 	b.WriteString("ready\ndatabase: writable\n")
-	if s.fleet != nil {
-		switch w := s.fleet.LastWalk(); {
+	for _, p := range s.projects {
+		if p.Fleet == nil {
+			continue
+		}
+		// One project keeps the plain "modelarts:" line; several name theirs.
+		label := "modelarts"
+		if len(s.projects) > 1 {
+			label = "modelarts " + p.Name
+		}
+		switch w := p.Fleet.LastWalk(); {
 		case w.At.IsZero():
-			b.WriteString("modelarts: not contacted yet\n")
+			fmt.Fprintf(&b, "%s: not contacted yet\n", label)
 		case w.Err != nil:
-			fmt.Fprintf(&b, "modelarts: unreachable at the last fleet walk (%s): %s\n", w.At.UTC().Format(time.RFC3339), w.Err)
+			fmt.Fprintf(&b, "%s: unreachable at the last fleet walk (%s): %s\n", label, w.At.UTC().Format(time.RFC3339), w.Err)
 		default:
-			fmt.Fprintf(&b, "modelarts: reachable at the last fleet walk (%s)\n", w.At.UTC().Format(time.RFC3339))
+			fmt.Fprintf(&b, "%s: reachable at the last fleet walk (%s)\n", label, w.At.UTC().Format(time.RFC3339))
 		}
 	}
 	return c.String(http.StatusOK, b.String())

@@ -47,7 +47,7 @@ func (s *Server) useAuth(e *echo.Echo) {
 		e.IPExtractor = clientIPExtractor(s.trustedProxies)
 	}
 	s.anonLimiter = newAnonymousLimiter()
-	e.Use(s.securityHeaders, s.limitBody, s.loadSession, s.localize, s.throttleAnonymous, s.verifyCSRF, s.enforceEnrolment)
+	e.Use(s.securityHeaders, s.limitBody, s.loadSession, s.localize, s.throttleAnonymous, s.verifyCSRF, s.enforceEnrolment, s.selectProject)
 }
 
 // maxBodyBytes bounds every request body: the largest form, an OS change

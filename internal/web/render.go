@@ -51,6 +51,7 @@ func (s *Server) pageContext(c echo.Context) views.PageContext {
 		}
 		pc.PendingApprovals = n
 	}
+	pc.Project, pc.Projects = projectViews(c)
 	return pc
 }
 
@@ -60,6 +61,7 @@ func isHTMX(c echo.Context) bool { return c.Request().Header.Get("HX-Request") =
 // redirect sends the browser to url after a successful form post: 303 for
 // ordinary requests, HX-Redirect for htmx requests.
 func redirect(c echo.Context, url string) error {
+	url = withProject(c, url)
 	if isHTMX(c) {
 		c.Response().Header().Set("HX-Redirect", url)
 		return c.NoContent(http.StatusNoContent)

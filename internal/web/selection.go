@@ -37,7 +37,7 @@ func (s *Server) handleSelectionToggle(c echo.Context) error {
 	case "on", "true", "1":
 		on = true
 	}
-	snap, ferr := s.fleet.Latest(ctx(c))
+	snap, ferr := s.project(c).Fleet.Latest(ctx(c))
 	if on {
 		if snap == nil {
 			return s.fleetUnavailable(c, ferr)
@@ -69,7 +69,7 @@ func (s *Server) handleSelectionAll(c echo.Context) error {
 		return err
 	}
 	q := fleet.ParseQuery(c.QueryParams())
-	snap, ferr := s.fleet.Latest(ctx(c))
+	snap, ferr := s.project(c).Fleet.Latest(ctx(c))
 	if snap == nil {
 		return s.fleetUnavailable(c, ferr)
 	}

@@ -17,7 +17,6 @@ import (
 	"github.com/devserver-console/console/internal/approval"
 	"github.com/devserver-console/console/internal/audit"
 	"github.com/devserver-console/console/internal/auth"
-	"github.com/devserver-console/console/internal/batch"
 	"github.com/devserver-console/console/internal/fleet"
 	"github.com/devserver-console/console/internal/i18n"
 	"github.com/devserver-console/console/internal/logging"
@@ -44,13 +43,12 @@ type Deps struct {
 	Users *auth.Store
 	// Sessions issues and checks sign-in sessions and CSRF tokens.
 	Sessions *auth.SessionManager
-	// Fleet is the shared cache of the server list.
-	Fleet *fleet.Cache
+	// Projects are the ModelArts targets, the default first; each has its
+	// own fleet cache and batch service.
+	Projects []Project
 	// Selections keeps each user's selected servers; when nil, New builds
 	// it over DB.
 	Selections *fleet.Selections
-	// Batches prepares, executes and tracks batch actions.
-	Batches *batch.Service
 	// Catalog holds the message catalogs; when nil, New loads the
 	// embedded ones.
 	Catalog *i18n.Catalog
@@ -86,9 +84,8 @@ type Server struct {
 	// anonLimiter limits state-changing requests from people not signed in.
 	anonLimiter *middleware.RateLimiterMemoryStore
 
-	fleet      *fleet.Cache
+	projects   []Project
 	selections *fleet.Selections
-	batches    *batch.Service
 	approvals  *approval.Service
 	notifier   *notify.Notifier
 	requests   RequestObserver
@@ -114,9 +111,8 @@ func New(d Deps) (*Server, error) {
 		users:    d.Users,
 		sessions: d.Sessions,
 
-		fleet:      d.Fleet,
+		projects:   d.Projects,
 		selections: d.Selections,
-		batches:    d.Batches,
 		approvals:  d.Approvals,
 		notifier:   d.Notifier,
 		requests:   d.Requests,

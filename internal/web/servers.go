@@ -69,10 +69,10 @@ func (s *Server) handleServerRows(c echo.Context) error {
 // the page. A failed walk is reported by the table or page (the cache keeps
 // the error with the older data).
 func (s *Server) handleServerRefresh(c echo.Context) error {
-	if s.fleet == nil {
+	if s.project(c).Fleet == nil {
 		return errFleetNotConfigured
 	}
-	_, _ = s.fleet.Refresh(ctx(c)) // a failure is remembered and shown below
+	_, _ = s.project(c).Fleet.Refresh(ctx(c)) // a failure is remembered and shown below
 	if !isHTMX(c) {
 		return redirect(c, serversURL(fleet.ParseQuery(c.QueryParams())))
 	}
@@ -93,7 +93,7 @@ func (s *Server) handleServerView(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	snap, ferr := s.fleet.Latest(ctx(c))
+	snap, ferr := s.project(c).Fleet.Latest(ctx(c))
 	if ferr != nil && snap == nil {
 		return s.fleetUnavailable(c, ferr)
 	}
@@ -130,7 +130,7 @@ func (s *Server) serversView(c echo.Context, poll bool) (views.ServersView, int,
 		return views.ServersView{}, 0, err
 	}
 	q := fleet.ParseQuery(c.QueryParams())
-	snap, ferr := s.fleet.Latest(ctx(c))
+	snap, ferr := s.project(c).Fleet.Latest(ctx(c))
 	status := http.StatusOK
 	v := views.ServersView{Poll: poll}
 	if ferr != nil {
@@ -158,8 +158,8 @@ func (s *Server) serversView(c echo.Context, poll bool) (views.ServersView, int,
 
 	if snap != nil {
 		v.FetchedAt = snap.FetchedAt
-		v.Age = s.fleet.Age(snap)
-		v.Stale = s.fleet.TTL() > 0 && s.fleet.Stale(snap)
+		v.Age = s.project(c).Fleet.Age(snap)
+		v.Stale = s.project(c).Fleet.TTL() > 0 && s.project(c).Fleet.Stale(snap)
 		v.Result = fleet.Apply(snap.Servers, q)
 	} else {
 		v.Result = fleet.Apply(nil, q)
@@ -182,7 +182,7 @@ func (s *Server) serversView(c echo.Context, poll bool) (views.ServersView, int,
 // fleetUser returns the signed-in user, after checking the fleet services
 // are there.
 func (s *Server) fleetUser(c echo.Context) (*auth.User, error) {
-	if s.fleet == nil || s.selections == nil {
+	if s.project(c).Fleet == nil || s.selections == nil {
 		return nil, errFleetNotConfigured
 	}
 	u := auth.UserFrom(ctx(c))
@@ -224,7 +224,7 @@ const serverBatchesLimit = 50
 // batch for people who may open everyone's batches, the user's own for
 // those who may run actions, nothing for the others (who could open none).
 func (s *Server) serverBatches(c echo.Context, u *auth.User, v *views.ServerDetailView) error {
-	if s.batches == nil {
+	if s.project(c).Batches == nil {
 		return nil
 	}
 	var owner int64
@@ -236,7 +236,7 @@ func (s *Server) serverBatches(c echo.Context, u *auth.User, v *views.ServerDeta
 	default:
 		return nil
 	}
-	list, err := s.batches.ForServer(ctx(c), v.Server.ID, owner, serverBatchesLimit)
+	list, err := s.project(c).Batches.ForServer(ctx(c), v.Server.ID, owner, serverBatchesLimit)
 	if err != nil {
 		return err
 	}

@@ -295,9 +295,54 @@
     if (root.querySelectorAll) els = els.concat(Array.prototype.slice.call(root.querySelectorAll("time[data-when]")));
     els.forEach(localTime);
   }
+  // --- Current project ----------------------------------------------------------
+  // The page names its project in <meta name="console-project">. So that
+  // every link, form and htmx request stays in that project (and a second
+  // tab can be in another), local links and POST forms get ?project=NAME,
+  // GET forms a hidden field (their query replaces the action's), and htmx
+  // requests the X-Console-Project header. The server decides: a link that
+  // names no project opens the user's first.
+  function currentProject() {
+    var m = document.querySelector('meta[name="console-project"]');
+    return m ? m.getAttribute("content") : "";
+  }
+
+  function withProject(href, name) {
+    if (!href || href.charAt(0) !== "/" || href.charAt(1) === "/") return href;
+    var u = new URL(href, window.location.origin);
+    if (u.searchParams.has("project") || u.pathname.indexOf("/static/") === 0) return href;
+    u.searchParams.set("project", name);
+    return u.pathname + u.search + u.hash;
+  }
+
+  function keepProject(root) {
+    var name = currentProject();
+    if (!name || !root.querySelectorAll) return;
+    root.querySelectorAll("a[href]").forEach(function (a) {
+      a.setAttribute("href", withProject(a.getAttribute("href"), name));
+    });
+    root.querySelectorAll("form").forEach(function (f) {
+      if ((f.getAttribute("method") || "get").toLowerCase() === "get") {
+        if (f.querySelector('[name="project"]')) return;
+        var h = document.createElement("input");
+        h.type = "hidden";
+        h.name = "project";
+        h.value = name;
+        f.appendChild(h);
+      } else if (f.hasAttribute("action")) {
+        f.setAttribute("action", withProject(f.getAttribute("action"), name));
+      }
+    });
+  }
+
+  document.addEventListener("htmx:configRequest", function (e) {
+    var name = currentProject();
+    if (name && e.detail && e.detail.headers) e.detail.headers["X-Console-Project"] = name;
+  });
 
   // --- Wiring ------------------------------------------------------------------
   function init(root) {
+    keepProject(root);
     syncLogin(root);
     syncFieldErrors(root);
     localTimes(root);
