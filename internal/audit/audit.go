@@ -166,11 +166,11 @@ func (o Outcome) Valid() bool {
 
 // Entry is one stored audit entry: every column of audit_entries.
 type Entry struct {
-	ID              int64
-	CreatedAt       time.Time
-	Kind            EventKind
-	Actor           Actor
-	CorrelationID   string
+	ID            int64
+	CreatedAt     time.Time
+	Kind          EventKind
+	Actor         Actor
+	CorrelationID string
 	// Project is the short name of the console project a call acted on;
 	// empty for security events and for entries written before projects.
 	Project         string
