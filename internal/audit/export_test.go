@@ -76,7 +76,7 @@ func ForgePlainForTest(ctx context.Context, db *sql.DB, id int64, actor string) 
 	_, err := db.ExecContext(ctx, insertEntrySQL, r.CreatedAt, r.Kind, r.ActorID, r.ActorName, r.ActorRole,
 		r.ClientIP, r.UserAgent, r.CorrelationID, r.Action, r.Targets, r.Detail, r.Method, r.URL,
 		r.RequestHeaders, r.RequestBody, r.Status, r.ResponseHeaders, r.ResponseBody, r.RequestID,
-		r.DurationMS, r.Error, r.Outcome, r.RefID, r.PrevHash, r.Hash)
+		r.DurationMS, r.Error, r.Outcome, r.RefID, r.Project, r.PrevHash, r.Hash)
 	return err
 }
 

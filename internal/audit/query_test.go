@@ -272,7 +272,7 @@ func TestExportCSV(t *testing.T) {
 				t.Fatalf("export is not valid CSV: %v", err)
 			}
 			header := recs[0]
-			if header[0] != "id" || header[len(header)-1] != "hash" || len(header) != 26 {
+			if header[0] != "id" || header[len(header)-1] != "hash" || len(header) != 27 {
 				t.Fatalf("header = %v", header)
 			}
 			var got []string

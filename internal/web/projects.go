@@ -170,3 +170,16 @@ func truncate(s string, n int) string {
 	}
 	return string(r[:n]) + "…"
 }
+
+// withoutProjectParam is raw (a URL's query) without its project
+// parameter, in its order, for pages that check their query is canonical.
+func withoutProjectParam(raw string) string {
+	parts := strings.Split(raw, "&")
+	out := parts[:0]
+	for _, p := range parts {
+		if p != "" && !strings.HasPrefix(p, projectParam+"=") {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, "&")
+}

@@ -87,6 +87,7 @@ var routeTable = []routeRule{
 	{route: "GET /users", want: adminOnlyGET},
 	{route: "POST /users", form: url.Values{"name": {""}, "role": {""}, "password": {""}}, want: adminOnlyPOST(422)},
 	{route: "POST /users/:id/role", target: "/users/{user}/role", form: url.Values{"role": {"superuser"}}, want: adminOnlyPOST(422)},
+	{route: "POST /users/:id/projects", target: "/users/{user}/projects", form: url.Values{"allowed": {"no-such-project"}}, want: adminOnlyPOST(422)},
 	{route: "POST /users/:id/password", target: "/users/{user}/password", form: url.Values{"password": {"short"}}, want: adminOnlyPOST(422)},
 	{route: "POST /users/:id/disable", target: "/users/{user}/disable", want: adminOnlyPOST(200)}, // asks to confirm
 	{route: "POST /users/:id/enable", target: "/users/{user}/enable", want: adminOnlyPOST(303)},

@@ -32,7 +32,7 @@ var errFleetNotConfigured = echo.NewHTTPError(http.StatusServiceUnavailable, "Th
 
 // handleRoot sends visitors to the fleet.
 func (s *Server) handleRoot(c echo.Context) error {
-	return c.Redirect(http.StatusSeeOther, "/servers")
+	return c.Redirect(http.StatusSeeOther, withProject(c, "/servers"))
 }
 
 // handleServerList renders the fleet page for the query in the URL. A
@@ -40,9 +40,9 @@ func (s *Server) handleRoot(c echo.Context) error {
 // field, "All" as an empty value) is redirected to it, so the URLs people
 // copy and the history they go back through stay short and stable.
 func (s *Server) handleServerList(c echo.Context) error {
-	if raw := c.Request().URL.RawQuery; raw != "" && !isHTMX(c) {
+	if raw := withoutProjectParam(c.Request().URL.RawQuery); raw != "" && !isHTMX(c) {
 		if q := fleet.ParseQuery(c.QueryParams()); q.Values().Encode() != raw {
-			return c.Redirect(http.StatusSeeOther, serversURL(q))
+			return c.Redirect(http.StatusSeeOther, withProject(c, serversURL(q)))
 		}
 	}
 	v, status, err := s.serversView(c, false)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -19,6 +20,7 @@ func (s *Server) registerUserRoutes(e *echo.Echo) {
 	e.GET("/users", s.handleUserList, admin)
 	e.POST("/users", s.handleUserCreate, admin)
 	e.POST("/users/:id/role", s.handleUserRole, admin)
+	e.POST("/users/:id/projects", s.handleUserProjects, admin)
 	e.POST("/users/:id/password", s.handleUserPassword, admin)
 	e.POST("/users/:id/disable", s.handleUserDisable, admin)
 	e.POST("/users/:id/enable", s.handleUserEnable, admin)
@@ -37,6 +39,7 @@ var doneMessages = map[string]string{
 	"enabled":  "users.done.enabled",
 	"factor":   "users.done.factor",
 	"sessions": "users.done.sessions",
+	"projects": "users.done.projects",
 }
 
 // handleUserList shows every user with the controls to manage them.
@@ -59,6 +62,17 @@ func (s *Server) renderUsers(c echo.Context, status int, d views.UsersPageData) 
 		return err
 	}
 	d.Users = users
+	if len(s.projects) > 1 {
+		d.UserProjects = map[int64][]string{}
+		for _, p := range s.projects {
+			d.Projects = append(d.Projects, p.Name)
+		}
+		for _, u := range users {
+			if d.UserProjects[u.ID], err = s.users.Projects(ctx(c), u.ID); err != nil {
+				return err
+			}
+		}
+	}
 	if me := currentUser(c); me != nil {
 		d.MeID = me.ID
 	}
@@ -233,4 +247,45 @@ func (s *Server) handleUserSessionsEnd(c echo.Context) error {
 		return redirect(c, "/signin?signedout=1")
 	}
 	return redirect(c, doneURL("sessions", u.ID))
+}
+
+// handleUserProjects limits a user to the projects ticked; all of them
+// ticked lifts the limit (the user also sees projects added later).
+func (s *Server) handleUserProjects(c echo.Context) error {
+	u, err := s.userTarget(c)
+	if err != nil {
+		return err
+	}
+	form, err := c.FormParams()
+	if err != nil {
+		return err
+	}
+	names, problem := s.checkProjectNames(c, form["allowed"])
+	if problem != "" {
+		return s.rowError(c, u, problem)
+	}
+	if err := s.users.SetProjects(ctx(c), u.ID, names); err != nil {
+		return err
+	}
+	return redirect(c, doneURL("projects", u.ID))
+}
+
+// checkProjectNames checks names against the console's projects and returns
+// the limit to store (none when every project is named), or a message
+// saying what is wrong.
+func (s *Server) checkProjectNames(c echo.Context, names []string) ([]string, string) {
+	if len(names) == 0 {
+		return nil, s.loc(c).T("users.err.no_project")
+	}
+	for _, n := range names {
+		if s.projectNamed(n) == nil {
+			return nil, s.loc(c).T("users.err.unknown_project", "Name", truncate(n, 40))
+		}
+	}
+	for _, p := range s.projects {
+		if !slices.Contains(names, p.Name) {
+			return names, ""
+		}
+	}
+	return nil, ""
 }
