@@ -33,7 +33,7 @@ const usage = `DevServer Console: batch operations on ModelArts DevServer instan
 Usage:
   console [serve] [flags]          start the web console (default); see 'console serve -h'
   console simulator [flags]        run a standalone ModelArts simulator; see 'console simulator -h'
-  console user add NAME --role R   create a user (password on stdin); also passwd, role, disable, enable, list
+  console user add NAME --role R   create a user (password on stdin); also passwd, role, disable, enable, list, projects
   console audit verify [--anchor F] check the audit log's keyed hash chain and checkpoints (exit 1 if broken)
   console audit export --format csv|jsonl [--since T] [--until T] [filters]
   console audit verify --db BACKUP prove a backup's audit log intact

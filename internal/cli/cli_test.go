@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -219,5 +220,56 @@ func TestUserCommands(t *testing.T) {
 	r := run(t, env, "", "audit", "export", "--format", "jsonl", "--action", "user.role_changed")
 	if r.code != 0 || !strings.Contains(r.stdout, `"actor_name":"command line`) {
 		t.Errorf("audit export of the role change: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestUserProjectsCommand(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "projects.yaml")
+	if err := os.WriteFile(file, []byte("projects:\n  - name: bj-train\n  - name: gy-infer\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"CONSOLE_DB": filepath.Join(dir, "console.db"), "CONSOLE_PROJECTS_FILE": file}
+	if r := run(t, env, "a-long-password-123\n", "user", "add", "ops", "--role", "operator"); r.code != 0 {
+		t.Fatalf("add: exit %d\n%s", r.code, r.stderr)
+	}
+	other := filepath.Join(dir, "other.yaml")
+	if err := os.WriteFile(other, []byte("projects:\n  - name: sh-dev\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		name     string
+		args     []string
+		wantCode int
+		want     string // in stdout, or in stderr when wantCode != 0
+	}{
+		{"show, no limit", []string{"ops"}, 0, "ops may use every project.\n"},
+		{"an unknown project", []string{"ops", "gy-infer,nope"}, 1, `no project named "nope" (the console has: bj-train, gy-infer)`},
+		{"unchanged after a refusal", []string{"ops"}, 0, "ops may use every project.\n"},
+		{"limit", []string{"ops", " gy-infer ,"}, 0, "ops may now use: gy-infer\n"},
+		{"show the limit", []string{"ops"}, 0, "ops may use: gy-infer\n"},
+		{"--projects names another file", []string{"ops", "sh-dev", "--projects", other}, 0, "ops may now use: sh-dev\n"},
+		{"an unknown user", []string{"nobody", "bj-train"}, 1, "nobody"},
+		{"no name", nil, 2, "want NAME"},
+		{"three arguments", []string{"ops", "bj-train", "gy-infer"}, 2, "want NAME"},
+		{"only commas", []string{"ops", ","}, 2, "name at least one project, or all"},
+		{"all lifts the limit", []string{"ops", "all"}, 0, "ops may now use every project.\n"},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			r := run(t, env, "", append([]string{"user", "projects"}, st.args...)...)
+			got := r.stdout
+			if st.wantCode != 0 {
+				got = r.stderr
+			}
+			if r.code != st.wantCode || !strings.Contains(got, st.want) {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want %d with %q", r.code, r.stdout, r.stderr, st.wantCode, st.want)
+			}
+		})
+	}
+	// Each change is in the audit log, by the command line.
+	r := run(t, env, "", "audit", "export", "--format", "jsonl", "--action", "user.projects_changed")
+	if r.code != 0 || strings.Count(r.stdout, `"actor_name":"command line`) != 3 {
+		t.Errorf("audit export of the project changes: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }

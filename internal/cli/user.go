@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"io"
 	"os/user"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/devserver-console/console/internal/app"
 	"github.com/devserver-console/console/internal/auth"
+	"github.com/devserver-console/console/internal/config"
 	"github.com/devserver-console/console/internal/store"
 )
 
@@ -24,6 +26,9 @@ const userUsage = `usage: console user COMMAND [--db FILE]
   enable NAME            let a disabled user sign in again
   reset-factor NAME      remove the user's second factor (a lost device); they set up a new one
   list                   list users
+  projects NAME [P,Q|all] show the projects NAME may use, or limit NAME to P and Q ("all" lifts
+                         the limit); names are checked against --projects FILE (default
+                         $CONSOLE_PROJECTS_FILE), else the single project or the simulator's
 
 Roles: viewer, operator, approver, admin. Passwords: at least 12 characters,
 read from stdin so they never appear on a command line.
@@ -44,21 +49,28 @@ func userCmd(ctx context.Context, args []string, env IO) error {
 	fs := flagSet("user "+sub, "...", env)
 	fs.Usage = func() { fmt.Fprint(env.Stdout, userUsage) }
 	db := dbFlag(fs, env)
-	var role *string
-	if sub == "add" {
+	var role, projectsFile *string
+	switch sub {
+	case "add":
 		role = fs.String("role", "", "role of the new user")
+	case "projects":
+		projectsFile = fs.String("projects", env.Getenv("CONSOLE_PROJECTS_FILE"), "YAML file listing the console's projects")
 	}
 	pos, err := parse(fs, args[1:])
 	if err != nil {
 		return err
 	}
-	want := map[string]int{"add": 1, "passwd": 1, "role": 2, "disable": 1, "enable": 1, "reset-factor": 1, "list": 0}
+	want := map[string]int{"add": 1, "passwd": 1, "role": 2, "disable": 1, "enable": 1, "reset-factor": 1, "list": 0, "projects": 1}
 	n, known := want[sub]
 	switch {
 	case !known:
 		fmt.Fprint(env.Stderr, userUsage)
 		return usagef("user: unknown command %q", sub)
-	case len(pos) != n:
+	case sub == "projects" && (len(pos) < 1 || len(pos) > 2):
+		return usagef("user projects: want NAME and optionally P,Q or all, got %d argument(s) (see 'console user help')", len(pos))
+	case sub == "projects" && len(pos) == 2 && projectList(pos[1]) == nil && pos[1] != "all":
+		return usagef("user projects %s: name at least one project, or all", pos[0])
+	case sub != "projects" && len(pos) != n:
 		return usagef("user %s: want %d argument(s), got %d (see 'console user help')", sub, n, len(pos))
 	case sub == "add" && *role == "":
 		return usagef("user add %s: --role is required", pos[0])
@@ -82,7 +94,68 @@ func userCmd(ctx context.Context, args []string, env IO) error {
 		who = "command line (" + u.Username + ")"
 	}
 	ctx = auth.WithActor(ctx, auth.Actor{Name: who, Role: auth.RoleAdmin, ClientIP: "local"})
+	if sub == "projects" {
+		return userProjects(ctx, users, pos, *projectsFile, env)
+	}
 	return runUser(ctx, users, sub, pos, role, env)
+}
+
+// userProjects runs "console user projects NAME [P,Q|all]": with NAME
+// alone it shows the projects NAME may use; P,Q limits NAME to those; "all"
+// lifts the limit. Names are checked against the console's projects (the
+// projects file, else the single project, else the simulator's).
+func userProjects(ctx context.Context, users *auth.Store, pos []string, projectsFile string, env IO) error {
+	out := env.Stdout
+	u, err := users.GetByName(ctx, pos[0])
+	if err != nil {
+		return fmt.Errorf("projects %s: %w", pos[0], err)
+	}
+	if len(pos) == 1 {
+		names, err := users.Projects(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		if len(names) == 0 {
+			fmt.Fprintf(out, "%s may use every project.\n", u.Name)
+		} else {
+			fmt.Fprintf(out, "%s may use: %s\n", u.Name, strings.Join(names, ", "))
+		}
+		return nil
+	}
+	var names []string
+	if pos[1] != "all" {
+		known, err := config.KnownProjectNames(projectsFile, env.Getenv)
+		if err != nil {
+			return err
+		}
+		for _, n := range projectList(pos[1]) {
+			if !slices.Contains(known, n) {
+				return fmt.Errorf("projects %s: there is no project named %q (the console has: %s)", u.Name, n, strings.Join(known, ", "))
+			}
+			names = append(names, n)
+		}
+	}
+	if err := users.SetProjects(ctx, u.ID, names); err != nil {
+		return fmt.Errorf("projects %s: %w", u.Name, err)
+	}
+	if len(names) == 0 {
+		fmt.Fprintf(out, "%s may now use every project.\n", u.Name)
+	} else {
+		fmt.Fprintf(out, "%s may now use: %s\n", u.Name, strings.Join(names, ", "))
+	}
+	return nil
+}
+
+// projectList splits a comma-separated list of project names, dropping
+// blanks (nil when there is none).
+func projectList(s string) []string {
+	var out []string
+	for _, n := range strings.Split(s, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 func runUser(ctx context.Context, s *auth.Store, sub string, pos []string, role *string, env IO) error {

@@ -238,3 +238,36 @@ func (p *Project) validate(regionName, endpointName, projectIDName, credsName st
 	}
 	return errs
 }
+
+// KnownProjectNames names the projects a console started with this
+// environment would have, without reading any credential: those of the
+// projects file path (CONSOLE_PROJECTS_FILE), else the single project of
+// MODELARTS_REGION or MODELARTS_ENDPOINT, else the simulator's. Commands
+// that name projects (console user projects) check names against it.
+func KnownProjectNames(path string, getenv func(string) string) ([]string, error) {
+	if path != "" {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("CONSOLE_PROJECTS_FILE: %w", err)
+		}
+		var f struct {
+			Projects []struct {
+				Name string `yaml:"name"`
+			} `yaml:"projects"`
+		}
+		if err := yaml.Unmarshal(raw, &f); err != nil {
+			return nil, fmt.Errorf("CONSOLE_PROJECTS_FILE %s: not valid YAML: %w", path, err)
+		}
+		var names []string
+		for _, p := range f.Projects {
+			names = append(names, p.Name)
+		}
+		return names, nil
+	}
+	c := Config{Region: getenv("MODELARTS_REGION"), Endpoint: getenv("MODELARTS_ENDPOINT"), SimSeed: 1}
+	var names []string
+	for _, p := range c.Targets() {
+		names = append(names, p.Name)
+	}
+	return names, nil
+}
