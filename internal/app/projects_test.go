@@ -94,7 +94,9 @@ func TestOneConsoleTwoProjects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := fleet.NewSelections(env.App.DB(), nil).Add(ctx, u.ID, srvB.ID); err != nil {
+	// The selection spans projects (bj-train's server too): the preview in
+	// gy-infer takes only gy-infer's.
+	if err := fleet.NewSelections(env.App.DB(), nil).Add(ctx, u.ID, srvA.ID, srvB.ID); err != nil {
 		t.Fatal(err)
 	}
 	r := op.Do(t, http.MethodPost, "/actions/preview", strings.NewReader(url.Values{"action": {"STOP"}}.Encode()), http.Header{
@@ -121,6 +123,13 @@ func TestOneConsoleTwoProjects(t *testing.T) {
 	}
 	_, _, batchesB := env.App.Project("gy-infer")
 	batchesB.Wait()
+	list, err := batchesB.List(ctx, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 1 || list[0].Project != "gy-infer" || list[0].Total != 1 || len(list[0].Skipped) != 0 {
+		t.Errorf("gy-infer's batches = %+v; want one STOP of one server, nothing skipped", list)
+	}
 	if n := b.sim.MutatingRequests(); n != 1 {
 		t.Errorf("gy-infer's endpoint got %d state-changing requests, want 1", n)
 	}

@@ -42,6 +42,7 @@ func (s *Server) handleActionPreview(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	ids = s.ownSelection(c, ids)
 	if len(ids) == 0 {
 		return s.render(c, http.StatusOK, views.ActionPanel(views.ActionPreviewData{
 			Action: action,

@@ -183,3 +183,37 @@ func withoutProjectParam(raw string) string {
 	}
 	return strings.Join(out, "&")
 }
+
+// ownSelection keeps the selected ids that are not servers of another
+// project: a user's selection spans projects (server ids are unique), but
+// a batch acts on one. An id another project's latest list holds is left
+// out here and stays selected there; an id no list knows stays, so the
+// preview can say it is gone.
+func (s *Server) ownSelection(c echo.Context, ids []string) []string {
+	cur := s.project(c)
+	var others []*fleet.Snapshot
+	for i := range s.projects {
+		if p := &s.projects[i]; p != cur && p.Fleet != nil {
+			if snap := p.Fleet.Current(); snap != nil {
+				others = append(others, snap)
+			}
+		}
+	}
+	if len(others) == 0 {
+		return ids
+	}
+	out := ids[:0:0]
+	for _, id := range ids {
+		elsewhere := false
+		for _, snap := range others {
+			if _, ok := snap.Find(id); ok {
+				elsewhere = true
+				break
+			}
+		}
+		if !elsewhere {
+			out = append(out, id)
+		}
+	}
+	return out
+}
