@@ -176,4 +176,3 @@ func TestOneConsoleTwoProjects(t *testing.T) {
 		t.Errorf("an unknown project: status %d, want 404", r.Status)
 	}
 }
-

@@ -21,7 +21,7 @@ func TestHealthEndpoints(t *testing.T) {
 		body   string
 	}{
 		{name: "healthz", method: http.MethodGet, path: "/healthz", want: 200, body: "ok\n"},
-		{name: "readyz", method: http.MethodGet, path: "/readyz", want: 200, body: "ready\ndatabase: writable\nmodelarts: not contacted yet\n"},
+		{name: "readyz", method: http.MethodGet, path: "/readyz", want: 200, body: "ready\ndatabase: writable\nmodelarts sim-north: not contacted yet\nmodelarts sim-southwest: not contacted yet\n"},
 		{name: "HEAD is answered like GET", method: http.MethodHead, path: "/healthz", want: 200},
 		{name: "HEAD on a page needs sign-in like GET", method: http.MethodHead, path: "/servers", want: http.StatusSeeOther},
 		{name: "unknown path", method: http.MethodGet, path: "/no-such-page", want: 404},
@@ -44,7 +44,7 @@ func TestHealthEndpoints(t *testing.T) {
 
 // TestReadyz: readiness fails when the database does not take writes, and
 // reports — without failing — that ModelArts was unreachable on the fleet
-// cache's last walk.
+// cache's last walk, project by project (the embedded simulator serves two).
 func TestReadyz(t *testing.T) {
 	env, sim := fleetEnv(t)
 	c := env.Anonymous(t)
@@ -53,12 +53,12 @@ func TestReadyz(t *testing.T) {
 	sim.SetFaults(simulator.Faults{ErrorRate: 1})
 	viewer.Get(t, "/servers") // the fleet walk fails
 	r := c.Get(t, "/readyz")
-	if r.Status != http.StatusOK || !strings.Contains(r.Body, "modelarts: unreachable at the last fleet walk") {
+	if r.Status != http.StatusOK || !strings.Contains(r.Body, "modelarts sim-north: unreachable at the last fleet walk") {
 		t.Fatalf("readyz with ModelArts down: %d %q; want 200 saying it is unreachable", r.Status, r.Body)
 	}
 	sim.SetFaults(simulator.Faults{})
 	viewer.PostForm(t, "/servers/refresh", nil)
-	if r := c.Get(t, "/readyz"); r.Status != http.StatusOK || !strings.Contains(r.Body, "modelarts: reachable") {
+	if r := c.Get(t, "/readyz"); r.Status != http.StatusOK || !strings.Contains(r.Body, "modelarts sim-north: reachable") {
 		t.Fatalf("readyz with ModelArts back: %d %q", r.Status, r.Body)
 	}
 
