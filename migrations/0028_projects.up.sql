@@ -1,6 +1,8 @@
 -- 0028: several projects and regions (CONSOLE_PROJECTS_FILE). Every batch,
--- prepared action and audit entry records the short name of the project it
--- belongs to; users may be limited to some projects.
+-- prepared action, approval request and audit entry records the short name
+-- of the project it belongs to; users may be limited to some projects.
+-- Plain ALTER TABLE ... ADD COLUMN with constant defaults, so the same
+-- statements serve other SQL databases.
 --
 -- Batches and prepared actions written before this migration have project
 -- '' and are given to the console's first project when it starts (app
@@ -21,4 +23,9 @@ CREATE TABLE user_projects (
     user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     project TEXT    NOT NULL,
     PRIMARY KEY (user_id, project)
-) WITHOUT ROWID;
+);
+
+-- Approval requests are for one project's servers; the approved batch runs
+-- in that project. Requests written before have '' and are given to the
+-- first project at start, like batches.
+ALTER TABLE approval_requests ADD COLUMN project TEXT NOT NULL DEFAULT '';

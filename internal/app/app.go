@@ -115,6 +115,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	if err := a.newApprovals(log); err != nil {
 		return nil, err
 	}
+	a.metrics.SetPendingApprovals(a.approval.Pending)
 	if a.users, err = newUserStore(a.db, a.audit, log, a.approval, a.secretKey, o.clock); err != nil {
 		return nil, err
 	}
@@ -144,7 +145,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	if err := a.openProjects(ctx); err != nil {
 		return nil, err
 	}
-	a.approval.SetExecutor(&approval.BatchExecutor{Batches: a.projects[0].batches, Fleet: a.projects[0].fleet, Users: a.users})
+	// An approved request runs in its own project's batch service.
+	run := &approval.BatchExecutor{Projects: map[string]approval.Project{}, Users: a.users}
+	for _, p := range a.projects {
+		run.Projects[p.cfg.Name] = approval.Project{Batches: p.batches, Fleet: p.fleet}
+	}
+	a.approval.SetExecutor(run)
 	if a.web, err = web.New(web.Deps{
 		TrustedProxies: cfg.TrustedProxies,
 		MFARequired:    cfg.MFARequired,

@@ -3,18 +3,22 @@ package app_test
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/devserver-console/console/internal/approval"
 	"github.com/devserver-console/console/internal/apptest"
 	"github.com/devserver-console/console/internal/auth"
 	"github.com/devserver-console/console/internal/config"
 	"github.com/devserver-console/console/internal/fleet"
 	"github.com/devserver-console/console/internal/modelarts"
+	"github.com/devserver-console/console/internal/testutil"
 )
 
 // scrape reads the metrics listener at addr and returns its samples: the
@@ -75,7 +79,11 @@ func sample(samples map[string]float64, name string, labels ...string) (float64,
 }
 
 func TestMetricsCountAStopItsCallAndItsAuditAppends(t *testing.T) {
-	env := apptest.New(t, func(c *config.Config) { c.MetricsAddr = "127.0.0.1:0"; c.SimServers = 20 })
+	env := apptest.New(t, func(c *config.Config) {
+		c.MetricsAddr = "127.0.0.1:0"
+		c.SimServers = 20
+		apptest.WithApprovals(c) // STOP needs none; a DELETE request waits for one
+	})
 	addr := env.App.MetricsAddr()
 	if addr == "" {
 		t.Fatal("no metrics listener although CONSOLE_METRICS_ADDR is set")
@@ -146,6 +154,26 @@ func TestMetricsCountAStopItsCallAndItsAuditAppends(t *testing.T) {
 	if v, _ := sample(s, "console_batch_requests_total", "action=STOP"); v != 1 {
 		t.Errorf("%v STOP requests counted, want 1", v)
 	}
+	if v, ok := sample(s, "console_approvals_pending"); !ok || v != 0 {
+		t.Errorf("console_approvals_pending = %v (found %t) before any request, want 0", v, ok)
+	}
+	// A request waiting for a decision is counted at the next scrape.
+	if _, err := env.App.Approvals().Create(ctx, approval.NewRequest{
+		Project: project, Requester: u, Action: modelarts.BatchDelete, Reason: "decommissioned",
+		Servers: []approval.Server{{ID: target, Name: target, Status: modelarts.StatusStopped}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := sample(scrape(t, addr), "console_approvals_pending"); v != 1 {
+		t.Errorf("console_approvals_pending = %v with one request waiting, want 1", v)
+	}
+	// The verification at start (the chain's tail) reports the chain intact.
+	testutil.Eventually(t, 10*time.Second, "the audit chain's state is exported", func() error {
+		if v, ok := sample(scrape(t, addr), "console_audit_chain_ok"); !ok || v != 1 {
+			return fmt.Errorf("console_audit_chain_ok = %v (found %t), want 1", v, ok)
+		}
+		return nil
+	})
 	for key := range s {
 		if strings.Contains(key, target) || strings.Contains(key, token) {
 			t.Errorf("a metric carries a server id or token: %s", key)

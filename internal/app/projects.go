@@ -61,13 +61,14 @@ func (a *App) openProjects(ctx context.Context) error {
 	return nil
 }
 
-// adoptUnlabelled gives batches and previews recorded before projects
-// existed (project ”) to the first project: they were that console's one
+// adoptUnlabelled gives batches, previews and approval requests recorded
+// before projects existed (project ”) to the first project: they were that console's one
 // project.
 func (a *App) adoptUnlabelled(ctx context.Context, name string) error {
 	for _, q := range []string{
 		`UPDATE batches SET project = ? WHERE project = ''`,
 		`UPDATE prepared_actions SET project = ? WHERE project = ''`,
+		`UPDATE approval_requests SET project = ? WHERE project = ''`,
 	} {
 		if _, err := a.db.Write.ExecContext(ctx, q, name); err != nil {
 			return fmt.Errorf("give earlier batches to project %s: %w", name, err)

@@ -176,3 +176,127 @@ func TestOneConsoleTwoProjects(t *testing.T) {
 		t.Errorf("an unknown project: status %d, want 404", r.Status)
 	}
 }
+
+// TestApprovalRunsInItsProject: an approval request records the project it
+// was made in; the list and its page name it, an approver limited to another
+// project cannot see or decide it, and approving runs the batch in that
+// project only.
+func TestApprovalRunsInItsProject(t *testing.T) {
+	const pidA, pidB = "0123456789abcdef0123456789abcdef", "fedcba9876543210fedcba9876543210"
+	a := newCloud(t, pidA, "AK-A", "sk-a-secret-value", 11)
+	b := newCloud(t, pidB, "AK-B", "sk-b-secret-value", 22)
+	env := apptest.New(t, func(c *config.Config) {
+		c.ApprovalActions = []modelarts.BatchType{modelarts.BatchStop}
+		c.Projects = []config.Project{
+			{Name: "bj-train", Region: "cn-north-9", Endpoint: a.url, ProjectID: pidA, AccessKey: "AK-A", SecretKey: "sk-a-secret-value"},
+			{Name: "gy-infer", Region: "cn-southwest-2", Endpoint: b.url, ProjectID: pidB, AccessKey: "AK-B", SecretKey: "sk-b-secret-value"},
+		}
+	})
+	ctx := context.Background()
+	op := env.As(t, auth.RoleOperator)
+	ap := env.As(t, auth.RoleApprover)
+	limitedPW := env.CreateUser(t, "approver-bj", auth.RoleApprover)
+	limited := env.SignIn(t, "approver-bj", limitedPW)
+	lu, err := env.App.Users().GetByName(ctx, "approver-bj")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.App.Users().SetProjects(ctx, lu.ID, []string{"bj-train"}); err != nil {
+		t.Fatal(err)
+	}
+	u, err := env.App.Users().GetByName(ctx, "operator1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvB := runningServer(t, b.sim)
+	if err := fleet.NewSelections(env.App.DB(), nil).Add(ctx, u.ID, srvB.ID); err != nil {
+		t.Fatal(err)
+	}
+	inB := func(path string, form url.Values) *apptest.Response {
+		return op.Do(t, http.MethodPost, path, strings.NewReader(form.Encode()), http.Header{
+			"HX-Request": {"true"}, "X-CSRF-Token": {op.CSRF}, "X-Console-Project": {"gy-infer"},
+			"Content-Type": {"application/x-www-form-urlencoded"},
+		})
+	}
+	r := inB("/actions/preview", url.Values{"action": {"STOP"}})
+	token, _ := r.Doc(t).Find(`#action-form input[name="token"]`).Attr("value")
+	if token == "" {
+		t.Fatalf("STOP preview in gy-infer gave no token: %d\n%s", r.Status, r.Body)
+	}
+	r = inB("/actions/execute", url.Values{"token": {token}, "reason": {"the node is retired"}})
+	loc := r.Header.Get("HX-Redirect")
+	id, _, _ := strings.Cut(strings.TrimPrefix(loc, "/approvals/"), "?")
+	if r.Status >= 400 || !strings.HasPrefix(loc, "/approvals/") || id == "" {
+		t.Fatalf("confirming the STOP did not make a request: %d to %q\n%s", r.Status, loc, r.Body)
+	}
+	admin, err := env.App.Users().GetByName(ctx, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := env.App.Approvals().Get(ctx, admin, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if req.Project != "gy-infer" {
+		t.Errorf("the request records project %q, want gy-infer", req.Project)
+	}
+	entries, _, err := env.App.Audit().List(ctx, audit.Filter{Project: "gy-infer", Action: string(audit.EventApprovalRequested)}, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 {
+		t.Errorf("approval.requested entries in gy-infer: %d, want 1", len(entries))
+	}
+
+	// The list and the page name the project.
+	if r := ap.Get(t, "/approvals"); r.Status != http.StatusOK || !strings.Contains(r.Body, "gy-infer") {
+		t.Errorf("the approvals list does not name the project (status %d)", r.Status)
+	}
+	page := ap.Get(t, "/approvals/"+id)
+	if page.Status != http.StatusOK {
+		t.Fatalf("request page: status %d", page.Status)
+	}
+	facts := page.Doc(t).Find(".approval-facts")
+	if dt := facts.Find(`dt:contains("Project")`); dt.Length() != 1 || strings.TrimSpace(dt.Next().Text()) != "gy-infer" {
+		t.Errorf("the request page's facts do not name the project: %q", facts.Text())
+	}
+	// Its servers are judged against gy-infer's fleet, not the default one's.
+	if strings.Contains(page.Body, "no longer in the fleet") {
+		t.Error("the request page looked the servers up in another project's fleet")
+	}
+
+	// An approver limited to bj-train neither sees nor decides it.
+	if r := limited.Get(t, "/approvals"); strings.Contains(r.Body, "/approvals/"+id) {
+		t.Error("an approver limited to bj-train is listed gy-infer's request")
+	}
+	if r := limited.Get(t, "/approvals/"+id); r.Status != http.StatusNotFound {
+		t.Errorf("an approver limited to bj-train opens gy-infer's request: status %d, want 404", r.Status)
+	}
+	if r := limited.PostForm(t, "/approvals/"+id+"/approve", url.Values{"comment": {"ok"}}); r.Status != http.StatusNotFound {
+		t.Errorf("an approver limited to bj-train approves gy-infer's request: status %d, want 404", r.Status)
+	}
+	if n := b.sim.MutatingRequests(); n != 0 {
+		t.Fatalf("%d requests reached gy-infer before approval", n)
+	}
+
+	// Approved, the batch runs in gy-infer and reaches only its endpoint.
+	res := ap.PostForm(t, "/approvals/"+id+"/approve", url.Values{"comment": {"ok"}})
+	if loc := res.Header.Get("Location"); res.Status != http.StatusSeeOther || !strings.HasPrefix(loc, "/batches/") {
+		t.Fatalf("approve: %d to %q\n%s", res.Status, loc, res.Body)
+	}
+	_, _, batchesB := env.App.Project("gy-infer")
+	batchesB.Wait()
+	list, err := batchesB.List(ctx, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 1 || list[0].Project != "gy-infer" || list[0].Action != modelarts.BatchStop {
+		t.Errorf("gy-infer's batches = %+v; want the approved STOP", list)
+	}
+	if n := b.sim.MutatingRequests(); n != 1 {
+		t.Errorf("gy-infer's endpoint got %d state-changing requests, want 1", n)
+	}
+	if n := a.sim.MutatingRequests(); n != 0 {
+		t.Errorf("bj-train's endpoint got %d state-changing requests, want none", n)
+	}
+}

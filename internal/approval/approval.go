@@ -170,7 +170,10 @@ func (p Params) Empty() bool { return p == Params{} }
 
 // Request is an approval request as stored.
 type Request struct {
-	ID            string
+	ID string
+	// Project is the console project (CONSOLE_PROJECTS_FILE) whose servers
+	// the request is for; its batch runs there and nowhere else.
+	Project       string
 	RequesterID   int64
 	RequesterName string
 	Action        modelarts.BatchType
@@ -223,9 +226,10 @@ type Executor interface {
 	ExecuteApproved(ctx context.Context, a *Approved) (batchID string, err error)
 }
 
-// Recorder records audit events; (*audit.Store) satisfies it.
+// Recorder records audit events, each with the project of its request;
+// (*audit.Store) satisfies it.
 type Recorder interface {
-	RecordEvent(ctx context.Context, kind audit.EventKind, actor audit.Actor, detail map[string]string) error
+	RecordProjectEvent(ctx context.Context, project string, kind audit.EventKind, actor audit.Actor, detail map[string]string) error
 }
 
 // Notifier sends outgoing messages; (*notify.Notifier) satisfies it.

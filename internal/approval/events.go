@@ -55,7 +55,7 @@ func (s *Service) record(ctx context.Context, kind audit.EventKind, actor audit.
 	for k, v := range extra {
 		d[k] = v
 	}
-	if err := s.audit.RecordEvent(context.WithoutCancel(ctx), kind, actor, d); err != nil {
+	if err := s.audit.RecordProjectEvent(context.WithoutCancel(ctx), r.Project, kind, actor, d); err != nil {
 		return fmt.Errorf("approval: record %s of %s: %w", kind, r.ID, err)
 	}
 	return nil

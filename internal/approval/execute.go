@@ -21,25 +21,41 @@ type Users interface {
 	Get(ctx context.Context, id int64) (*auth.User, error)
 }
 
-// BatchExecutor runs approved requests through batch.Service, the one entry
-// point for sending an action: on a fresh fleet snapshot it prepares the
-// request's servers again (eligibility judged now), skips with the reason
-// every server whose state changed since the request, and executes as the
-// requester with the approver and the request recorded on the batch and on
-// every call's audit entries.
-type BatchExecutor struct {
+// Project is where one console project's approved requests run: its batch
+// service and its fleet.
+type Project struct {
 	Batches *batch.Service
 	Fleet   Fleet
-	Users   Users
+}
+
+// BatchExecutor runs approved requests through batch.Service, the one entry
+// point for sending an action, in the request's own project (so a batch
+// never reaches another project's servers): on a fresh fleet snapshot of
+// that project it prepares the request's servers again (eligibility judged
+// now), skips with the reason every server whose state changed since the
+// request, and executes as the requester with the approver and the request
+// recorded on the batch and on every call's audit entries.
+type BatchExecutor struct {
+	// Projects are the console's projects by name.
+	Projects map[string]Project
+	Users    Users
 }
 
 // ErrRequesterGone: the requester no longer exists or may no longer run
 // actions, so the approved request is not run in their name.
 var ErrRequesterGone = errors.New("the requester can no longer run actions")
 
+// ErrProjectGone: the request's project is no longer one of the console's
+// (the projects file changed), so nothing is sent.
+var ErrProjectGone = errors.New("the request's project is no longer configured in this console")
+
 // ExecuteApproved implements Executor.
 func (e *BatchExecutor) ExecuteApproved(ctx context.Context, a *Approved) (string, error) {
 	r := a.Request
+	proj, ok := e.Projects[r.Project]
+	if !ok || proj.Batches == nil || proj.Fleet == nil {
+		return "", fmt.Errorf("%w: %q", ErrProjectGone, r.Project)
+	}
 	requester, err := e.Users.Get(ctx, r.RequesterID)
 	if err != nil || requester == nil || !CanRequest(requester) {
 		if err == nil || errors.Is(err, auth.ErrUserNotFound) {
@@ -47,7 +63,7 @@ func (e *BatchExecutor) ExecuteApproved(ctx context.Context, a *Approved) (strin
 		}
 		return "", fmt.Errorf("read the requester: %w", err)
 	}
-	snap, err := e.Fleet.Refresh(ctx)
+	snap, err := proj.Fleet.Refresh(ctx)
 	if err != nil || snap == nil {
 		return "", fmt.Errorf("the server list could not be read from ModelArts, so nothing was sent: %w", cmpErr(err))
 	}
@@ -57,7 +73,7 @@ func (e *BatchExecutor) ExecuteApproved(ctx context.Context, a *Approved) (strin
 		ids[i] = srv.ID
 		then[srv.ID] = srv
 	}
-	p, err := e.Batches.PrepareApproved(ctx, requester, r.Action, ids, snap, func(id string, now batch.Target) string {
+	p, err := proj.Batches.PrepareApproved(ctx, requester, r.Action, ids, snap, func(id string, now batch.Target) string {
 		if was, ok := then[id]; ok && was.Status != now.Status {
 			return fmt.Sprintf("changed from %s to %s since the request", was.Status, now.Status)
 		}
@@ -66,7 +82,7 @@ func (e *BatchExecutor) ExecuteApproved(ctx context.Context, a *Approved) (strin
 	if err != nil {
 		return "", err
 	}
-	ex, err := e.Batches.Execute(ctx, batch.ExecuteRequest{
+	ex, err := proj.Batches.Execute(ctx, batch.ExecuteRequest{
 		User:       requester,
 		Token:      p.Token,
 		OS:         osInput(a),

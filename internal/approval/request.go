@@ -25,7 +25,10 @@ import (
 type NewRequest struct {
 	// ID is the request's id when the caller chose it (batch.Submit does);
 	// empty: a new one.
-	ID        string
+	ID string
+	// Project is the console project the servers belong to; the approved
+	// batch runs in it.
+	Project   string
 	Requester *auth.User
 	Meta      Meta
 	Action    modelarts.BatchType
@@ -139,6 +142,7 @@ func (s *Service) Create(ctx context.Context, nr NewRequest) (*Request, error) {
 	now := s.now()
 	r := &Request{
 		ID:            cmp.Or(nr.ID, uuid.NewString()),
+		Project:       nr.Project,
 		RequesterID:   nr.Requester.ID,
 		RequesterName: nr.Requester.Name,
 		Action:        nr.Action,
@@ -177,10 +181,10 @@ func (s *Service) Create(ctx context.Context, nr NewRequest) (*Request, error) {
 		return nil, fmt.Errorf("approval: create: %w", err)
 	}
 	if _, err := s.db.Write.ExecContext(ctx, `INSERT INTO approval_requests
-		(id, requester_id, requester_name, action, servers, skipped, params, secrets, reason, state, created_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
+		(id, requester_id, requester_name, action, servers, skipped, params, secrets, reason, state, created_at, expires_at, project)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`,
 		r.ID, r.RequesterID, r.RequesterName, string(r.Action), string(servers), string(skipped), string(shown),
-		sealed, r.Reason, now.UnixMilli(), r.ExpiresAt.UnixMilli()); err != nil {
+		sealed, r.Reason, now.UnixMilli(), r.ExpiresAt.UnixMilli(), r.Project); err != nil {
 		return nil, fmt.Errorf("approval: create: %w", err)
 	}
 	if err := s.record(ctx, EventRequested, actorOf(nr.Requester, nr.Meta), r, nil); err != nil {
@@ -217,14 +221,15 @@ type requestRow struct {
 	Comment       string        `db:"comment"`
 	BatchID       string        `db:"batch_id"`
 	ExecError     string        `db:"exec_error"`
+	Project       string        `db:"project"`
 }
 
 const requestColumns = `id, requester_id, requester_name, action, servers, skipped, params, secrets, reason, state,
-	created_at, expires_at, decided_at, decider_id, decider_name, comment, batch_id, exec_error`
+	created_at, expires_at, decided_at, decider_id, decider_name, comment, batch_id, exec_error, project`
 
 func (r *requestRow) request() (*Request, error) {
 	out := &Request{
-		ID: r.ID, RequesterID: r.RequesterID, RequesterName: r.RequesterName,
+		ID: r.ID, Project: r.Project, RequesterID: r.RequesterID, RequesterName: r.RequesterName,
 		Action: modelarts.BatchType(r.Action), Reason: r.Reason, State: State(r.State),
 		SecretsHeld: len(r.Secrets) > 0,
 		CreatedAt:   time.UnixMilli(r.CreatedAt).UTC(), ExpiresAt: time.UnixMilli(r.ExpiresAt).UTC(),
@@ -334,6 +339,17 @@ func (s *Service) PendingCount(ctx context.Context, viewer *auth.User) (int, err
 	}
 	var n int
 	if err := s.db.Read.GetContext(ctx, &n, q, now, viewer.ID); err != nil {
+		return 0, fmt.Errorf("approval: count pending: %w", err)
+	}
+	return n, nil
+}
+
+// Pending is the number of requests, of every project and requester,
+// waiting for a decision now (pending and not expired): the metrics gauge.
+func (s *Service) Pending(ctx context.Context) (int, error) {
+	var n int
+	if err := s.db.Read.GetContext(ctx, &n, `SELECT count(*) FROM approval_requests WHERE state = 'pending' AND expires_at > ?`,
+		s.now().UnixMilli()); err != nil {
 		return 0, fmt.Errorf("approval: count pending: %w", err)
 	}
 	return n, nil

@@ -171,8 +171,9 @@ type Entry struct {
 	Kind          EventKind
 	Actor         Actor
 	CorrelationID string
-	// Project is the short name of the console project a call acted on;
-	// empty for security events and for entries written before projects.
+	// Project is the short name of the console project a call acted on, or
+	// an approval event is about; empty for other security events and for
+	// entries written before projects.
 	Project         string
 	Action          string
 	Targets         []Target

@@ -180,10 +180,17 @@ func callDetail(d map[string]string) map[string]string {
 // actor. Detail values under keys that name a secret (password, token, ...)
 // are replaced by Redacted.
 func (s *Store) RecordEvent(ctx context.Context, kind EventKind, actor Actor, detail map[string]string) error {
+	return s.RecordProjectEvent(ctx, "", kind, actor, detail)
+}
+
+// RecordProjectEvent is RecordEvent for an event about one console project
+// (an approval request's), which the entry records so the audit log's
+// project filter finds it; "" is none.
+func (s *Store) RecordProjectEvent(ctx context.Context, project string, kind EventKind, actor Actor, detail map[string]string) error {
 	if !kind.IsSecurityEvent() {
 		return fmt.Errorf("audit: record event: %q is not a security event kind", kind)
 	}
-	e := &Entry{Kind: kind, Actor: actor, Action: string(kind), Detail: RedactDetail(detail)}
+	e := &Entry{Kind: kind, Actor: actor, Action: string(kind), Project: project, Detail: RedactDetail(detail)}
 	if err := s.append(ctx, e); err != nil {
 		return fmt.Errorf("audit: record %s: %w", kind, err)
 	}

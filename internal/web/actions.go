@@ -382,7 +382,7 @@ func (s *Server) runOrSubmit(c echo.Context, req batch.ExecuteRequest) (batch.Ex
 			skipped[i] = approval.Skip{ID: sk.ID, Name: sk.Name, Status: sk.Status, Reason: sk.Reason}
 		}
 		_, err := s.approvals.Create(cx, approval.NewRequest{
-			ID: sub.ID, Requester: req.User, Meta: meta, Action: p.Action,
+			ID: sub.ID, Project: s.project(c).Name, Requester: req.User, Meta: meta, Action: p.Action,
 			Servers: servers, Skipped: skipped, OSParams: sub.OS, ImageName: sub.ImageName, Reason: reason,
 		})
 		return err

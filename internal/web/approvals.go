@@ -1,12 +1,14 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/devserver-console/console/internal/approval"
 	"github.com/devserver-console/console/internal/auth"
+	"github.com/devserver-console/console/internal/fleet"
 	"github.com/devserver-console/console/internal/notify"
 	"github.com/devserver-console/console/internal/views"
 )
@@ -28,6 +30,33 @@ func (s *Server) registerApprovalRoutes(g *echo.Group) {
 // approvalListLimit is how many requests the list shows.
 const approvalListLimit = 200
 
+// mayUseRequest reports whether the signed-in user may use the project of
+// request r (a request of a project no longer configured stays visible to
+// whoever may see it, so it can be withdrawn or denied).
+func (s *Server) mayUseRequest(c echo.Context, r *approval.Request) bool {
+	proj := s.projectNamed(r.Project)
+	return proj == nil || mayUse(c, proj)
+}
+
+// approvalInProject reads request id as the signed-in user may see it and
+// makes its project the current one (a request is shown, and decided, in
+// its own project, whichever the link named). A request of a project the
+// user is limited away from is as unknown as one they may not see.
+func (s *Server) approvalInProject(c echo.Context, id string) (*approval.Request, error) {
+	r, err := s.approvals.Get(ctx(c), currentUser(c), id)
+	if err != nil {
+		return nil, err
+	}
+	if !s.mayUseRequest(c, r) {
+		s.recordDenied(c, map[string]string{"reason": "project", "project": r.Project, "request_id": id})
+		return nil, approval.ErrNotFound
+	}
+	if proj := s.projectNamed(r.Project); proj != nil {
+		c.Set(projectKey, proj)
+	}
+	return r, nil
+}
+
 func (s *Server) approvalMeta(c echo.Context) approval.Meta {
 	a := auth.ActorFrom(ctx(c))
 	return approval.Meta{ClientIP: a.ClientIP, UserAgent: a.UserAgent}
@@ -37,12 +66,20 @@ func (s *Server) approvalMeta(c echo.Context) approval.Meta {
 // force; admins also see undelivered webhook messages.
 func (s *Server) handleApprovalList(c echo.Context) error {
 	u := currentUser(c)
-	list, err := s.approvals.List(ctx(c), u, approvalListLimit)
+	all, err := s.approvals.List(ctx(c), u, approvalListLimit)
 	if err != nil {
 		return err
 	}
+	// Requests of projects the user is limited away from are not listed.
+	list := all[:0]
+	for _, r := range all {
+		if s.mayUseRequest(c, r) {
+			list = append(list, r)
+		}
+	}
 	d := views.ApprovalsPageData{
 		Requests: list,
+		Projects: len(s.projects) > 1,
 		Now:      s.approvals.Now(),
 		Policy:   s.approvals.Policy().Describe(),
 		AllUsers: approval.CanDecide(u),
@@ -61,7 +98,7 @@ func (s *Server) handleApprovalList(c echo.Context) error {
 // each server's state now from the fleet.
 func (s *Server) approvalPage(c echo.Context, id string) (views.ApprovalPageData, error) {
 	u := currentUser(c)
-	r, err := s.approvals.Get(ctx(c), u, id)
+	r, err := s.approvalInProject(c, id)
 	if err != nil {
 		return views.ApprovalPageData{}, err
 	}
@@ -70,7 +107,13 @@ func (s *Server) approvalPage(c echo.Context, id string) (views.ApprovalPageData
 	pending := d.State == approval.StatePending
 	d.CanDecide = pending && d.Decider && !d.OwnRequest
 	d.CanWithdraw = pending && d.OwnRequest
-	snap, err := s.project(c).Fleet.Get(ctx(c))
+	var snap *fleet.Snapshot
+	if proj := s.projectNamed(r.Project); proj != nil {
+		snap, err = proj.Fleet.Get(ctx(c))
+	} else {
+		err = fmt.Errorf("%w: %q", approval.ErrProjectGone, r.Project)
+	}
+	d.Project = r.Project
 	if snap == nil {
 		if err != nil {
 			s.log.WarnContext(ctx(c), "approval page: fleet list failed", "err", err)
@@ -97,6 +140,9 @@ func (s *Server) handleApprovalView(c echo.Context) error {
 func (s *Server) handleApprovalDecide(to approval.State) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		u, id, comment := currentUser(c), c.Param("id"), c.FormValue("comment")
+		if _, err := s.approvalInProject(c, id); err != nil {
+			return err
+		}
 		var err error
 		if to == approval.StateApproved {
 			var r *approval.Request
@@ -115,6 +161,9 @@ func (s *Server) handleApprovalDecide(to approval.State) echo.HandlerFunc {
 // handleApprovalWithdraw withdraws the signed-in user's own request.
 func (s *Server) handleApprovalWithdraw(c echo.Context) error {
 	id := c.Param("id")
+	if _, err := s.approvalInProject(c, id); err != nil {
+		return err
+	}
 	_, err := s.approvals.Withdraw(ctx(c), currentUser(c), id, s.approvalMeta(c))
 	return s.afterApprovalPost(c, id, "", err)
 }

@@ -127,6 +127,8 @@ var errorTable = []errorRule{
 	{is(approval.ErrNothingToSend), http.StatusUnprocessableEntity, text(msgNothingToSend)},
 	{is(approval.ErrNotRecorded), http.StatusServiceUnavailable,
 		text("The audit log could not record this step, so nothing was sent. Try again in a moment.")},
+	{is(approval.ErrProjectGone), http.StatusConflict,
+		text("This request is for a project the console no longer has, so it cannot run; deny it, or ask an admin to add the project again. Nothing was sent.")},
 	{func(err error) bool {
 		return errors.Is(err, approval.ErrNoKey) || errors.Is(err, approval.ErrNoExecutor)
 	},

@@ -55,6 +55,7 @@ func TestErrorTable(t *testing.T) {
 		{"approval not recorded", approval.ErrNotRecorded, 503, "audit log could not record"},
 		{"approvals without key", approval.ErrNoKey, 503, "not set up to run approved requests"},
 		{"approvals without executor", approval.ErrNoExecutor, 503, "not set up to run approved requests"},
+		{"approval of a project removed", fmt.Errorf("%w: %q", approval.ErrProjectGone, "gy-infer"), 409, "a project the console no longer has"},
 		{"user error", &UserError{Status: 502, Message: "ModelArts is unavailable."}, 502, "ModelArts is unavailable."},
 	}
 	for _, tt := range tests {
