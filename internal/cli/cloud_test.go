@@ -100,6 +100,19 @@ func TestConsoleAgainstStandaloneSimulator(t *testing.T) {
 			if tt.wantOK && (r.Status != http.StatusOK || !listed) {
 				t.Fatalf("/servers: status %d, lists %s: %v; simulator log:\n%s", r.Status, fleet[0].Name, listed, simLog.String())
 			}
+			if tt.wantOK {
+				// No simulator banner; the header names where the console is
+				// connected instead, with the project id on hover.
+				doc := r.Doc(t)
+				head := doc.Find(`[data-testid="current-project"] .project-current`)
+				title, _ := head.Attr("title")
+				if !strings.Contains(head.Text(), strings.TrimPrefix(endpoint, "http://")) || !strings.Contains(title, project) {
+					t.Errorf("real-cloud header = %q (title %q); want the endpoint %s and the project id on hover", head.Text(), title, endpoint)
+				}
+				if strings.Contains(r.Body, "embedded ModelArts simulator") {
+					t.Error("the simulator banner shows in real-cloud mode")
+				}
+			}
 			if !tt.wantOK {
 				if listed || !strings.Contains(simLog.String(), "signature rejected") {
 					t.Fatalf("a wrong secret key was not refused: status %d, listed %v; simulator log:\n%s", r.Status, listed, simLog.String())
