@@ -265,7 +265,14 @@ func TestApprovalRunsInItsProject(t *testing.T) {
 		t.Error("the request page looked the servers up in another project's fleet")
 	}
 
-	// An approver limited to bj-train neither sees nor decides it.
+	// An approver limited to bj-train neither sees nor decides it, nor
+	// counts it beside the Approvals link.
+	if got := limited.Get(t, "/servers").Doc(t).Find(`a[href="/approvals"] .badge`).Length(); got != 0 {
+		t.Errorf("an approver limited to bj-train is shown gy-infer's request as pending (%d badges)", got)
+	}
+	if got := ap.Get(t, "/servers").Doc(t).Find(`a[href="/approvals"] .badge`).Length(); got != 1 {
+		t.Errorf("an approver of every project is shown %d pending badges, want 1", got)
+	}
 	if r := limited.Get(t, "/approvals"); strings.Contains(r.Body, "/approvals/"+id) {
 		t.Error("an approver limited to bj-train is listed gy-infer's request")
 	}

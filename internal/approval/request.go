@@ -327,8 +327,9 @@ func (s *Service) List(ctx context.Context, viewer *auth.User, limit int) ([]*Re
 
 // PendingCount is the number for the "Approvals" nav link: for approvers
 // and admins the requests they could decide (pending, not expired, not
-// their own); for others their own pending requests.
-func (s *Service) PendingCount(ctx context.Context, viewer *auth.User) (int, error) {
+// their own); for others their own pending requests. With projects, only
+// requests of those projects count (a user limited to some projects).
+func (s *Service) PendingCount(ctx context.Context, viewer *auth.User, projects ...string) (int, error) {
 	if viewer == nil {
 		return 0, nil
 	}
@@ -337,8 +338,15 @@ func (s *Service) PendingCount(ctx context.Context, viewer *auth.User) (int, err
 	if canSeeAll(viewer) {
 		q = `SELECT count(*) FROM approval_requests WHERE state = 'pending' AND expires_at > ? AND requester_id <> ?`
 	}
+	args := []any{now, viewer.ID}
+	if len(projects) > 0 {
+		q += ` AND project IN (?` + strings.Repeat(", ?", len(projects)-1) + `)`
+		for _, p := range projects {
+			args = append(args, p)
+		}
+	}
 	var n int
-	if err := s.db.Read.GetContext(ctx, &n, q, now, viewer.ID); err != nil {
+	if err := s.db.Read.GetContext(ctx, &n, q, args...); err != nil {
 		return 0, fmt.Errorf("approval: count pending: %w", err)
 	}
 	return n, nil

@@ -115,6 +115,20 @@ func mayUse(c echo.Context, p *Project) bool {
 	return slices.Contains(allowed, p)
 }
 
+// limitedTo names the projects the current user may use when an admin
+// limited them to fewer than all; nil when they may use every project.
+func (s *Server) limitedTo(c echo.Context) []string {
+	allowed, _ := c.Get(projectKey + ".allowed").([]*Project)
+	if allowed == nil || len(allowed) == len(s.projects) {
+		return nil
+	}
+	names := make([]string, len(allowed))
+	for i, p := range allowed {
+		names[i] = p.Name
+	}
+	return names
+}
+
 // isDefault reports whether p is the project a URL without ?project= opens
 // for the current user (their first allowed): URLs of it need no parameter.
 func isDefault(c echo.Context, p *Project) bool {

@@ -45,7 +45,7 @@ func (s *Server) pageContext(c echo.Context) views.PageContext {
 		pc.CSRFToken = tok
 	}
 	if u := pc.User; u != nil && s.approvals != nil && (u.Role.Can(auth.PermRunActions) || approval.CanDecide(u)) {
-		n, err := s.approvals.PendingCount(c.Request().Context(), u)
+		n, err := s.approvals.PendingCount(c.Request().Context(), u, s.limitedTo(c)...)
 		if err != nil {
 			s.log.WarnContext(c.Request().Context(), "count pending approvals", "err", err)
 		}
