@@ -47,9 +47,6 @@ func (a *App) MetricsAddr() string {
 	return a.metricsLn.Addr().String()
 }
 
-// Metrics returns the console's metrics.
-func (a *App) Metrics() *metrics.Metrics { return a.metrics }
-
 // auditChainState reads the latest verification of the audit chain for the
 // metrics.
 func (a *App) auditChainState(ctx context.Context) (metrics.ChainState, error) {
