@@ -143,3 +143,12 @@ func (s *Store) UseLegacySearchForTest() func() {
 	old := s.search.Swap(searchBackfill)
 	return func() { s.search.Store(old) }
 }
+
+// SetTermRangeForTest changes the widest id range a text search with
+// filters reads term by term (0: never), and returns a function that
+// restores it.
+func SetTermRangeForTest(n int64) func() {
+	old := termRange
+	termRange = n
+	return func() { termRange = old }
+}

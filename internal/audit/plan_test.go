@@ -32,6 +32,10 @@ func TestPlannedListMatchesUnplanned(t *testing.T) {
 	}
 	defer audit.SetProbeCapForTest(5, 3)()
 	t.Run("faceted", func(t *testing.T) { checkPlannedMatchesUnplanned(t, ts) })
+	t.Run("faceted, never term by term", func(t *testing.T) {
+		defer audit.SetTermRangeForTest(0)()
+		checkPlannedMatchesUnplanned(t, ts)
+	})
 	if err := ts.UnindexFacetsForTest(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -73,8 +77,33 @@ func checkPlannedMatchesUnplanned(t *testing.T, ts *testStore) {
 		{Actor: "kim"}, {Action: "STOP"}, {Outcome: "api_error"}, {Server: srv}, {Correlation: corr},
 		{Actor: "kim", Outcome: "success"}, {Actor: " KIM ", Action: "STOP"}, {Action: "REBOOT", Server: srv}, {Actor: "alice", Action: "STOP", Outcome: "success"},
 		{Actor: "kim", Since: since, Until: since.Add(48 * time.Hour)}, {Outcome: "unknown", Action: "DELETE"},
+		{Since: since.Add(-time.Hour)}, {Until: since},
 	}
-	for _, text := range []string{"STOP", "reboot", "ModelArts", "nomatch"} {
+	// Every combination of up to three of these, as the benchmark
+	// (BenchmarkTextWithFilters) runs them.
+	parts := []func(*audit.Filter){
+		func(f *audit.Filter) { f.Actor = "kim" },
+		func(f *audit.Filter) { f.Action = "DELETE" },
+		func(f *audit.Filter) { f.Outcome = "unknown" },
+		func(f *audit.Filter) { f.Server = srv },
+		func(f *audit.Filter) { f.Correlation = corr },
+		func(f *audit.Filter) { f.Since, f.Until = since, since.Add(24*time.Hour) },
+		func(f *audit.Filter) { f.Since = since.Add(3 * 24 * time.Hour) },
+	}
+	for mask := 1; mask < 1<<len(parts); mask++ {
+		var f audit.Filter
+		n := 0
+		for i, apply := range parts {
+			if mask&(1<<i) != 0 {
+				apply(&f)
+				n++
+			}
+		}
+		if both := 1<<5 | 1<<6; n <= 3 && mask&both != both { // not two time ranges
+			others = append(others, f)
+		}
+	}
+	for _, text := range []string{"STOP", "reboot", "ModelArts", "nomatch", "kim STOP", "gpu-node"} {
 		for _, o := range others {
 			f := o
 			f.Text = text

@@ -76,6 +76,11 @@ func ParseTimeBound(s string, end bool) (time.Time, error) {
 // characters separate words too: they mark the index's filter tokens
 // (search.go), which typed text must never match.
 func ftsQuery(text string) string {
+	return strings.Join(ftsWords(text), " AND ")
+}
+
+// ftsWords returns the quoted FTS5 phrases of ftsQuery, at most 16.
+func ftsWords(text string) []string {
 	text = strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) || isFacetRune(r) {
 			return ' '
@@ -92,7 +97,7 @@ func ftsQuery(text string) string {
 			break
 		}
 	}
-	return strings.Join(parts, " AND ")
+	return parts
 }
 
 // query is a filter compiled to SQL around one driving index.
@@ -105,6 +110,7 @@ type query struct {
 
 	lo, hi  int64  // id bounds from the time range: lo <= id < hi (0: unbounded)
 	fts     string // the FTS5 query of the text filter ("" when none)
+	match   string // the MATCH argument: fts, plus the filter tokens when faceted
 	table   string // the text index read (search.go)
 	faceted bool   // the text index's query includes the equality filters
 	others  int    // equality filters besides text
@@ -114,7 +120,7 @@ type query struct {
 type plan struct {
 	legacy bool   // the join as it was before the planner (benchmarks compare against it)
 	noText bool   // leave the text filter out (the caller applies it)
-	driver string // "actor", "action", "outcome", "correlation" or "server": the index that drives; "" picks by rule
+	driver string // "actor", "action", "outcome", "correlation" or "server": the index that drives; "entries": the table itself (ids given); "" picks by rule
 }
 
 // compile builds the SQL for f. Free text (FTS5, rowid = entry id) drives
@@ -163,6 +169,7 @@ func (s *Store) compilePlan(ctx context.Context, f Filter, p plan) (*query, erro
 			q.faceted = true
 		}
 		q.args = append(q.args, match)
+		q.match = match
 		if server != "" {
 			q.where = append(q.where, "EXISTS (SELECT 1 FROM audit_entry_servers s WHERE s.server_key = ? AND s.entry_id = e.id)")
 			q.args = append(q.args, server)
@@ -318,11 +325,21 @@ func (s *Store) List(ctx context.Context, f Filter, before int64, limit int) ([]
 			return nil, 0, err
 		}
 	}
-	if windowed {
+	switch {
+	case windowed:
 		if rows, err = s.listWindowed(ctx, f, q, before, limit+1); err != nil {
 			return nil, 0, err
 		}
-	} else {
+	case q.match != "" && (q.faceted || q.others == 0):
+		var ok bool
+		if rows, ok, err = s.listInRange(ctx, f, q, before, limit+1); err != nil {
+			return nil, 0, err
+		}
+		if ok {
+			break
+		}
+		fallthrough
+	default:
 		if q.fts == "" && q.others > 1 {
 			// Several indexed filters: drive by the rarest.
 			d, err := s.pickDriver(ctx, f, q, before)

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode"
 )
@@ -72,6 +73,11 @@ func entryFacets(e *Entry) string {
 // Every entry a filter selects holds the filter's token, so adding the terms
 // never drops a match; the filters are still checked on each row.
 func filterFacets(f Filter) string {
+	return strings.Join(facetTerms(f), " AND ")
+}
+
+// facetTerms returns the quoted FTS5 terms of filterFacets.
+func facetTerms(f Filter) []string {
 	var terms []string
 	add := func(kind rune, v string) {
 		if v != "" {
@@ -83,7 +89,7 @@ func filterFacets(f Filter) string {
 	add(facetOutcome, f.Outcome)
 	add(facetCorrelation, strings.TrimSpace(f.Correlation))
 	add(facetServer, serverKey(f.Server))
-	return strings.Join(terms, " AND ")
+	return terms
 }
 
 // isFacetRune reports characters ftsQuery never passes through.
@@ -309,4 +315,123 @@ func (s *Store) backfillOnce(ctx context.Context) (done bool, err error) {
 		return false, fmt.Errorf("audit: backfill text index: %w", err)
 	}
 	return lo <= 1, nil
+}
+
+// A text search with filters in a short range of ids (a time range of a day
+// or so, or a page near the start of one) is read term by term (issue 11
+// §2). FTS5 intersects the terms of an AND by leapfrogging through their
+// doclists and applies a rowid range only to what the intersection yields:
+// when the terms have few entries in common in the range, it walks on
+// through the doclists to the next entry they share outside it, to the end
+// of the log in the worst case. A single term, in contrast, stops at the end
+// of the range. So listInRange reads each term's ids in the range on its
+// own (a few thousand at most) and intersects them here, and reads only the
+// page's rows from audit_entries, by id, with every filter but the text
+// checked on them.
+
+// termRange is the widest id range listInRange reads term by term.
+var termRange int64 = 16384
+
+// listInRange returns up to limit entries matching f below before, newest
+// first, when q's text index query is an AND of single-token terms and the
+// page's id range is at most termRange wide; ok is false when it does not
+// apply and the caller must run q itself.
+func (s *Store) listInRange(ctx context.Context, f Filter, q *query, before int64, limit int) (rows []row, ok bool, err error) {
+	if q.lo <= 0 {
+		return nil, false, nil
+	}
+	// The filters' terms first: they are usually rarer than words, and an
+	// empty intersection ends the reading.
+	var terms []string
+	if q.faceted {
+		terms = facetTerms(f)
+	}
+	terms = append(terms, ftsWords(f.Text)...)
+	if len(terms) < 2 {
+		return nil, false, nil
+	}
+	for _, t := range terms {
+		// A word the tokenizer splits in several (gpu-node-07) is a phrase,
+		// which like an AND may walk past the range.
+		if strings.ContainsFunc(strings.Trim(t, `"`), func(r rune) bool {
+			return !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.Is(unicode.Mn, r) && r != facetMark
+		}) {
+			return nil, false, nil
+		}
+	}
+	hi := q.upper(before)
+	if hi-q.lo > termRange {
+		var top sql.NullInt64
+		if err := s.db.Read.GetContext(ctx, &top, `SELECT max(id) FROM audit_entries`); err != nil {
+			return nil, false, fmt.Errorf("audit: list entries: %w", err)
+		}
+		hi = min(hi, top.Int64+1)
+		if hi-q.lo > termRange {
+			return nil, false, nil
+		}
+	}
+	idsSQL := `SELECT rowid FROM ` + q.table + ` WHERE ` + q.table + ` MATCH ? AND rowid >= ? AND rowid < ? ORDER BY rowid`
+	var ids []int64
+	for i, t := range terms {
+		var got []int64
+		if err := s.db.Read.SelectContext(ctx, &got, idsSQL, t, q.lo, hi); err != nil {
+			return nil, false, fmt.Errorf("audit: list entries: search text: %w", err)
+		}
+		if i == 0 {
+			ids = got
+		} else {
+			ids = intersectSorted(ids, got)
+		}
+		if len(ids) == 0 {
+			return nil, true, nil
+		}
+	}
+	rq, err := s.compilePlan(ctx, f, plan{noText: true, driver: "entries"})
+	if err != nil {
+		return nil, false, err
+	}
+	slices.Reverse(ids)
+	for len(ids) > 0 && len(rows) < limit {
+		n := min(len(ids), limit-len(rows))
+		got, err := s.rowsByID(ctx, rq, ids[:n])
+		if err != nil {
+			return nil, false, err
+		}
+		rows = append(rows, got...)
+		ids = ids[n:]
+	}
+	return rows, true, nil
+}
+
+// intersectSorted returns the ids in both ascending lists, reusing a.
+func intersectSorted(a, b []int64) []int64 {
+	out := a[:0]
+	for i, j := 0, 0; i < len(a) && j < len(b); {
+		switch {
+		case a[i] < b[j]:
+			i++
+		case a[i] > b[j]:
+			j++
+		default:
+			out = append(out, a[i])
+			i++
+			j++
+		}
+	}
+	return out
+}
+
+// rowsByID returns the entries among ids that pass rq's filters, newest
+// first.
+func (s *Store) rowsByID(ctx context.Context, rq *query, ids []int64) ([]row, error) {
+	marks := strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")
+	args := append([]any(nil), rq.args...)
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	var rows []row
+	if err := s.db.Read.SelectContext(ctx, &rows, rq.sql(rq.idCol+" IN ("+marks+")", "DESC", 0), args...); err != nil {
+		return nil, fmt.Errorf("audit: list entries: %w", err)
+	}
+	return rows, nil
 }
