@@ -185,13 +185,19 @@ func (s *Service) Execute(ctx context.Context, r ExecuteRequest) (Execution, err
 			r.ApprovedBy, r.ApprovalID, s.project); err != nil {
 			return fmt.Errorf("insert batch: %w", err)
 		}
+		// One prepared statement for every server row: parsing the same
+		// INSERT once per server cost more than running it (issue 11 §3).
+		ins, err := tx.PrepareContext(ctx, `INSERT INTO batch_servers
+			(batch_id, server_id, name, chunk, initial_status) VALUES (?, ?, ?, ?, ?)`)
+		if err != nil {
+			return fmt.Errorf("insert server: %w", err)
+		}
+		defer ins.Close()
 		for i, part := range parts {
 			ids := make([]string, len(part))
 			for k, t := range part {
 				ids[k] = t.ID
-				if _, err := tx.ExecContext(ctx, `INSERT INTO batch_servers
-					(batch_id, server_id, name, chunk, initial_status) VALUES (?, ?, ?, ?, ?)`,
-					id, t.ID, t.Name, i+1, string(t.Status)); err != nil {
+				if _, err := ins.ExecContext(ctx, id, t.ID, t.Name, i+1, string(t.Status)); err != nil {
 					return fmt.Errorf("insert server: %w", err)
 				}
 			}
@@ -536,13 +542,21 @@ func (s *Service) sendChunk(ctx context.Context, j *job, n int, part []Target) e
 // recordAcks keeps the status and update_at ModelArts' answer gave each
 // server.
 func recordAcks(ctx context.Context, tx *sqlx.Tx, batchID string, data []modelarts.ServerResponse) error {
+	if len(data) == 0 {
+		return nil
+	}
+	upd, err := tx.PrepareContext(ctx, `UPDATE batch_servers SET ack_status = ?, ack_update_at = ?
+		WHERE batch_id = ? AND server_id = ?`)
+	if err != nil {
+		return fmt.Errorf("record acknowledgements: %w", err)
+	}
+	defer upd.Close()
 	for _, srv := range data {
 		if srv.ID == "" || srv.Status == "" {
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE batch_servers SET ack_status = ?, ack_update_at = ?
-			WHERE batch_id = ? AND server_id = ?`, string(srv.Status), srv.UpdateAt, batchID, srv.ID); err != nil {
-			return err
+		if _, err := upd.ExecContext(ctx, string(srv.Status), srv.UpdateAt, batchID, srv.ID); err != nil {
+			return fmt.Errorf("record acknowledgement of %s: %w", srv.ID, err)
 		}
 	}
 	return nil
