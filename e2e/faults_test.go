@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,7 +22,13 @@ import (
 // outcome is unknown; the audit log holds the request and the response
 // (or the failure) of each.
 func TestCloudErrors(t *testing.T) {
-	c := startConsole(t, func(cfg *config.Config) { cfg.RequestTimeout = 2 * time.Second })
+	c := startConsole(t, func(cfg *config.Config) {
+		cfg.RequestTimeout = 2 * time.Second
+		// The follower checks often and judges a server that has not moved
+		// after a second, so the journey sees the recorded final states.
+		cfg.BatchFollowInterval = 200 * time.Millisecond
+		cfg.BatchSettleGrace = time.Second
+	})
 	createUser(t, c.App, "fred", auth.RoleOperator)
 	page := newPage(t, c)
 	signIn(t, page, "fred", userPassword)
@@ -52,6 +59,10 @@ func TestCloudErrors(t *testing.T) {
 	if got := c.status(targets[0].ID); got != modelarts.StatusRunning {
 		t.Errorf("after a failed request %s is %s, want RUNNING", targets[0].Name, got)
 	}
+	// The follower keeps watching the server and records what happened:
+	// the 500 changed nothing, the server is still RUNNING.
+	waitForFinalState(t, page, errBatch, targets[0].Name,
+		"Outcome of the request unknown (ModelArts may have acted); the server is RUNNING. Check it before trying again.")
 
 	// 2. No answer: the request is applied but the console gives up waiting.
 	c.Sim.FailNextMethod("POST", simulator.FaultTimeout, 1)
@@ -67,6 +78,9 @@ func TestCloudErrors(t *testing.T) {
 	}
 	must(t, expect.Locator(page.Locator("#batch-status")).ToContainText("outcome is unknown", playwright.LocatorAssertionsToContainTextOptions{Timeout: playwright.Float(15000)}),
 		"the operator is told the outcome is unknown")
+	// ModelArts carried the request out although no answer came: the
+	// follower records that the server reached STOPPED.
+	waitForFinalState(t, page, timeoutBatch, targets[1].Name, "Outcome of the request unknown; the server reached STOPPED.")
 
 	// An admin sees both calls in /audit: request and outcome of each.
 	admin := newPage(t, c)
@@ -126,6 +140,25 @@ func TestCloudErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// waitForFinalState reloads the batch page until the follower has recorded
+// the batch's final states, then checks what the server's row says.
+func waitForFinalState(t *testing.T, page playwright.Page, batchID, server, reason string) {
+	t.Helper()
+	testutil.Eventually(t, 30*time.Second, "the batch's final states are recorded", func() error {
+		gotoPath(t, page, "/batches/"+batchID)
+		text, err := page.Locator("#batch-status").InnerText()
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(text, "Final states recorded") {
+			return fmt.Errorf("the batch page says %q", text)
+		}
+		return nil
+	})
+	row := page.Locator("table.batch-servers tbody tr").Filter(playwright.LocatorFilterOptions{HasText: server})
+	must(t, expect.Locator(row).ToContainText(reason), "the server's row says what happened to it")
 }
 
 // Journey: ModelArts refuses a request (429 APIGW.0308). Each server row

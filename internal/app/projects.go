@@ -142,15 +142,17 @@ func (a *App) openProject(t config.Project) (*project, error) {
 	}
 	p.fleet = fleet.NewCache(a.metrics.Walks(t.Name, p.client), cfg.FleetTTL, time.Now)
 	if p.batches, err = batch.NewService(batch.Config{
-		Cloud:     p.client,
-		Audit:     a.audit,
-		Fleet:     p.fleet,
-		DB:        a.db,
-		ChunkSize: cfg.ChunkSize,
-		Timeout:   cfg.RequestTimeout,
-		Log:       a.log.With("project", t.Name),
-		Observer:  a.metrics.Batches(t.Name),
-		Project:   t.Name,
+		Cloud:          p.client,
+		Audit:          a.audit,
+		Fleet:          p.fleet,
+		DB:             a.db,
+		ChunkSize:      cfg.ChunkSize,
+		Timeout:        cfg.RequestTimeout,
+		FollowInterval: cfg.BatchFollowInterval,
+		SettleGrace:    cfg.BatchSettleGrace,
+		Log:            a.log.With("project", t.Name),
+		Observer:       a.metrics.Batches(t.Name),
+		Project:        t.Name,
 	}); err != nil {
 		return nil, err
 	}

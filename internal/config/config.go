@@ -84,6 +84,13 @@ type Config struct {
 	// sent are recorded not_sent.
 	ShutdownTimeout time.Duration
 	LogFormat       string // CONSOLE_LOG_FORMAT: text or json
+	// BatchFollowInterval and BatchSettleGrace are how often a running
+	// batch's servers are checked and how long a server that has not moved
+	// is given before it is judged (batch.Config; zero: the batch package's
+	// defaults, 5 s and 30 s). Not read from the environment: browser
+	// journeys shorten them to see a batch settle.
+	BatchFollowInterval time.Duration
+	BatchSettleGrace    time.Duration
 
 	// Audit log integrity (docs/audit.md).
 	// AuditKey is the key of the audit chain's HMAC, hex or base64, 32+
