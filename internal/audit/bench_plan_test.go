@@ -60,9 +60,9 @@ func openBenchDB(b *testing.B) (*store.DB, *audit.Store) {
 // combination of one to three of: an actor, an action, a rare outcome, a
 // server, a batch, and a one-day range; each as List plans it ("planned":
 // the text index intersects the words with the filter values, migration
-// 0011; in a short id range, term by term, see listInRange), as one query
-// of the same intersection even in a short range ("one-query", the plan
-// before listInRange), as the previous planner did and as List still does until
+// 0011; read term by term in a short id range, or oldest first when sparse,
+// see listText), as one newest-first query of the same intersection
+// ("one-query", the plan before listText), as the previous planner did and as List still does until
 // the backfill of 0011 has finished ("windowed": the rarest filter's ids a
 // window at a time against the words-only index), and as it was before any
 // planning ("unplanned": the text index drives and every other filter is
@@ -118,6 +118,7 @@ func BenchmarkTextWithFilters(b *testing.B) {
 				switch variant {
 				case "one-query":
 					defer audit.SetTermRangeForTest(0)()
+					defer audit.SetSparseProbeForTest(-1)()
 				case "windowed":
 					defer s.UseLegacySearchForTest()()
 				}

@@ -152,3 +152,12 @@ func SetTermRangeForTest(n int64) func() {
 	termRange = n
 	return func() { termRange = old }
 }
+
+// SetSparseProbeForTest changes how many matches a text search with
+// several terms reads oldest first (-1: none, always one newest-first
+// query), and returns a function that restores it.
+func SetSparseProbeForTest(n int) func() {
+	old := sparseProbe
+	sparseProbe = n
+	return func() { sparseProbe = old }
+}

@@ -32,10 +32,15 @@ func TestPlannedListMatchesUnplanned(t *testing.T) {
 	}
 	defer audit.SetProbeCapForTest(5, 3)()
 	t.Run("faceted", func(t *testing.T) { checkPlannedMatchesUnplanned(t, ts) })
-	t.Run("faceted, never term by term", func(t *testing.T) {
-		defer audit.SetTermRangeForTest(0)()
-		checkPlannedMatchesUnplanned(t, ts)
-	})
+	// The same with each of listText's ways turned off in turn: never term
+	// by term (the oldest-first probe, complete or not), and one query.
+	for _, probe := range []int{256, 3, -1} {
+		t.Run(fmt.Sprintf("faceted, never term by term, probe %d", probe), func(t *testing.T) {
+			defer audit.SetTermRangeForTest(0)()
+			defer audit.SetSparseProbeForTest(probe)()
+			checkPlannedMatchesUnplanned(t, ts)
+		})
+	}
 	if err := ts.UnindexFacetsForTest(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -332,7 +332,7 @@ func (s *Store) List(ctx context.Context, f Filter, before int64, limit int) ([]
 		}
 	case q.match != "" && (q.faceted || q.others == 0):
 		var ok bool
-		if rows, ok, err = s.listInRange(ctx, f, q, before, limit+1); err != nil {
+		if rows, ok, err = s.listText(ctx, f, q, before, limit+1); err != nil {
 			return nil, 0, err
 		}
 		if ok {

@@ -317,29 +317,38 @@ func (s *Store) backfillOnce(ctx context.Context) (done bool, err error) {
 	return lo <= 1, nil
 }
 
-// A text search with filters in a short range of ids (a time range of a day
-// or so, or a page near the start of one) is read term by term (issue 11
-// §2). FTS5 intersects the terms of an AND by leapfrogging through their
-// doclists and applies a rowid range only to what the intersection yields:
-// when the terms have few entries in common in the range, it walks on
-// through the doclists to the next entry they share outside it, to the end
-// of the log in the worst case. A single term, in contrast, stops at the end
-// of the range. So listInRange reads each term's ids in the range on its
-// own (a few thousand at most) and intersects them here, and reads only the
-// page's rows from audit_entries, by id, with every filter but the text
-// checked on them.
+// A text search whose FTS5 query has several terms (words and the filters'
+// tokens) is planned here (issue 11 §2). FTS5 intersects the terms of an AND
+// by leapfrogging through their doclists, and applies a rowid range only to
+// what the intersection yields: when the terms have few entries in common,
+// a query walks on through the doclists to the next entry they share outside
+// the range, to the end of the log in the worst case; and it walks about
+// twice as fast oldest first as newest first (the order of a page). So:
+//
+//   - In a short range of ids (a time range of a day or so), each term's ids
+//     in the range are read on their own (a single term stops at the end of
+//     the range: a few thousand ids at most) and intersected here.
+//   - Otherwise the intersection is first read oldest first, up to
+//     sparseProbe ids: when it holds no more, that is the whole answer, found
+//     at half the cost of walking the same doclists newest first. When it
+//     holds more, the result is dense enough for the one newest-first query
+//     (the caller's) to fill a page soon.
+//
+// Either way only the page's rows are read from audit_entries, by id, with
+// every filter but the text checked on them (the index's filter tokens
+// select what the filters select, but the time range is bounded by ids).
 
-// termRange is the widest id range listInRange reads term by term.
+// termRange is the widest id range listText reads term by term.
 var termRange int64 = 16384
 
-// listInRange returns up to limit entries matching f below before, newest
-// first, when q's text index query is an AND of single-token terms and the
-// page's id range is at most termRange wide; ok is false when it does not
-// apply and the caller must run q itself.
-func (s *Store) listInRange(ctx context.Context, f Filter, q *query, before int64, limit int) (rows []row, ok bool, err error) {
-	if q.lo <= 0 {
-		return nil, false, nil
-	}
+// sparseProbe is how many matches listText reads oldest first before it
+// leaves a search to the newest-first query.
+var sparseProbe = 256
+
+// listText returns up to limit entries matching f below before, newest
+// first, for a query whose text index query intersects several terms; ok is
+// false when the caller must run q itself (one query, newest first).
+func (s *Store) listText(ctx context.Context, f Filter, q *query, before int64, limit int) (rows []row, ok bool, err error) {
 	// The filters' terms first: they are usually rarer than words, and an
 	// empty intersection ends the reading.
 	var terms []string
@@ -350,41 +359,30 @@ func (s *Store) listInRange(ctx context.Context, f Filter, q *query, before int6
 	if len(terms) < 2 {
 		return nil, false, nil
 	}
-	for _, t := range terms {
-		// A word the tokenizer splits in several (gpu-node-07) is a phrase,
-		// which like an AND may walk past the range.
-		if strings.ContainsFunc(strings.Trim(t, `"`), func(r rune) bool {
-			return !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.Is(unicode.Mn, r) && r != facetMark
-		}) {
-			return nil, false, nil
-		}
+	var top sql.NullInt64
+	if err := s.db.Read.GetContext(ctx, &top, `SELECT max(id) FROM audit_entries`); err != nil {
+		return nil, false, fmt.Errorf("audit: list entries: %w", err)
 	}
-	hi := q.upper(before)
-	if hi-q.lo > termRange {
-		var top sql.NullInt64
-		if err := s.db.Read.GetContext(ctx, &top, `SELECT max(id) FROM audit_entries`); err != nil {
-			return nil, false, fmt.Errorf("audit: list entries: %w", err)
-		}
-		hi = min(hi, top.Int64+1)
-		if hi-q.lo > termRange {
-			return nil, false, nil
-		}
+	lo, hi := max(q.lo, 1), min(q.upper(before), top.Int64+1)
+	if hi <= lo {
+		return nil, true, nil
 	}
-	idsSQL := `SELECT rowid FROM ` + q.table + ` WHERE ` + q.table + ` MATCH ? AND rowid >= ? AND rowid < ? ORDER BY rowid`
 	var ids []int64
-	for i, t := range terms {
-		var got []int64
-		if err := s.db.Read.SelectContext(ctx, &got, idsSQL, t, q.lo, hi); err != nil {
+	if hi-lo <= termRange && singleTokens(terms) {
+		if ids, err = s.intersectTerms(ctx, q.table, terms, lo, hi); err != nil {
+			return nil, false, err
+		}
+	} else {
+		if err := s.db.Read.SelectContext(ctx, &ids, `SELECT rowid FROM `+q.table+` WHERE `+q.table+` MATCH ?
+			AND rowid >= ? AND rowid < ? ORDER BY rowid LIMIT ?`, q.match, lo, hi, sparseProbe+1); err != nil {
 			return nil, false, fmt.Errorf("audit: list entries: search text: %w", err)
 		}
-		if i == 0 {
-			ids = got
-		} else {
-			ids = intersectSorted(ids, got)
+		if len(ids) > sparseProbe {
+			return nil, false, nil
 		}
-		if len(ids) == 0 {
-			return nil, true, nil
-		}
+	}
+	if len(ids) == 0 {
+		return nil, true, nil
 	}
 	rq, err := s.compilePlan(ctx, f, plan{noText: true, driver: "entries"})
 	if err != nil {
@@ -401,6 +399,42 @@ func (s *Store) listInRange(ctx context.Context, f Filter, q *query, before int6
 		ids = ids[n:]
 	}
 	return rows, true, nil
+}
+
+// singleTokens reports whether every term is one token: a word the
+// tokenizer splits in several (gpu-node-07) is a phrase, which like an AND
+// may walk past a range.
+func singleTokens(terms []string) bool {
+	for _, t := range terms {
+		if strings.ContainsFunc(strings.Trim(t, `"`), func(r rune) bool {
+			return !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.Is(unicode.Mn, r) && r != facetMark
+		}) {
+			return false
+		}
+	}
+	return true
+}
+
+// intersectTerms returns, ascending, the ids in [lo, hi) that every term
+// matches, reading each term's ids on its own.
+func (s *Store) intersectTerms(ctx context.Context, table string, terms []string, lo, hi int64) ([]int64, error) {
+	idsSQL := `SELECT rowid FROM ` + table + ` WHERE ` + table + ` MATCH ? AND rowid >= ? AND rowid < ? ORDER BY rowid`
+	var ids []int64
+	for i, t := range terms {
+		var got []int64
+		if err := s.db.Read.SelectContext(ctx, &got, idsSQL, t, lo, hi); err != nil {
+			return nil, fmt.Errorf("audit: list entries: search text: %w", err)
+		}
+		if i == 0 {
+			ids = got
+		} else {
+			ids = intersectSorted(ids, got)
+		}
+		if len(ids) == 0 {
+			break
+		}
+	}
+	return ids, nil
 }
 
 // intersectSorted returns the ids in both ascending lists, reusing a.
