@@ -31,15 +31,21 @@ func TestPlannedListMatchesUnplanned(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer audit.SetProbeCapForTest(5, 3)()
-	t.Run("faceted", func(t *testing.T) { checkPlannedMatchesUnplanned(t, ts) })
+	t.Run("faceted", func(t *testing.T) {
+		checkPlannedMatchesUnplanned(t, ts, true, "STOP", "nomatch", "kim STOP", "gpu-node")
+	})
 	// The same with each of listText's ways turned off in turn: never term
 	// by term (the oldest-first probe, complete or not), and one query.
 	for _, probe := range []int{256, 3, -1} {
+		// Set around t.Run, not inside it: the checks run in parallel
+		// subtests, which start only once the subtest's function returned,
+		// and t.Run returns once they have all ended.
+		restoreRange, restoreProbe := audit.SetTermRangeForTest(0), audit.SetSparseProbeForTest(probe)
 		t.Run(fmt.Sprintf("faceted, never term by term, probe %d", probe), func(t *testing.T) {
-			defer audit.SetTermRangeForTest(0)()
-			defer audit.SetSparseProbeForTest(probe)()
-			checkPlannedMatchesUnplanned(t, ts)
+			checkPlannedMatchesUnplanned(t, ts, true, "STOP")
 		})
+		restoreProbe()
+		restoreRange()
 	}
 	if err := ts.UnindexFacetsForTest(ctx); err != nil {
 		t.Fatal(err)
@@ -48,7 +54,7 @@ func TestPlannedListMatchesUnplanned(t *testing.T) {
 		if ts.FacetsReadyForTest() {
 			t.Fatal("queries read the new index before its backfill")
 		}
-		checkPlannedMatchesUnplanned(t, ts)
+		checkPlannedMatchesUnplanned(t, ts, false, "STOP", "reboot", "ModelArts", "nomatch")
 	})
 	defer audit.SetBackfillBatchForTest(7, 2)()
 	if err := ts.BackfillSearch(ctx); err != nil {
@@ -66,11 +72,15 @@ func TestPlannedListMatchesUnplanned(t *testing.T) {
 		if !ts.FacetsReadyForTest() {
 			t.Fatal("queries do not read the new index after its backfill")
 		}
-		checkPlannedMatchesUnplanned(t, ts)
+		checkPlannedMatchesUnplanned(t, ts, false, "STOP", "reboot", "ModelArts", "nomatch")
 	})
 }
 
-func checkPlannedMatchesUnplanned(t *testing.T, ts *testStore) {
+// checkPlannedMatchesUnplanned compares List with the text-driven reference
+// query, page by page (at most 8 pages of 20), for a list of filters with
+// each of texts; with combos, also for every combination of up to three of
+// the benchmark's filters, with the first of texts.
+func checkPlannedMatchesUnplanned(t *testing.T, ts *testStore, combos bool, texts ...string) {
 	ctx := context.Background()
 	var srv, corr, mid string
 	if err := ts.db.Read.QueryRow(`SELECT json_extract(targets, '$[0].id'), correlation_id, created_at FROM audit_entries
@@ -95,7 +105,8 @@ func checkPlannedMatchesUnplanned(t *testing.T, ts *testStore) {
 		func(f *audit.Filter) { f.Since, f.Until = since, since.Add(24*time.Hour) },
 		func(f *audit.Filter) { f.Since = since.Add(3 * 24 * time.Hour) },
 	}
-	for mask := 1; mask < 1<<len(parts); mask++ {
+	var combined []audit.Filter
+	for mask := 1; combos && mask < 1<<len(parts); mask++ {
 		var f audit.Filter
 		n := 0
 		for i, apply := range parts {
@@ -105,17 +116,21 @@ func checkPlannedMatchesUnplanned(t *testing.T, ts *testStore) {
 			}
 		}
 		if both := 1<<5 | 1<<6; n <= 3 && mask&both != both { // not two time ranges
-			others = append(others, f)
+			combined = append(combined, f)
 		}
 	}
-	for _, text := range []string{"STOP", "reboot", "ModelArts", "nomatch", "kim STOP", "gpu-node"} {
-		for _, o := range others {
+	for i, text := range texts {
+		list := others
+		if i == 0 {
+			list = append(list, combined...) // the combinations with the first text only
+		}
+		for _, o := range list {
 			f := o
 			f.Text = text
 			t.Run(fmt.Sprintf("%s/%+v", text, o), func(t *testing.T) {
 				t.Parallel() // reads only; the caller changes the store's state after all have ended
 				var before int64
-				for page := 0; page < 100; page++ {
+				for page := 0; page < 8; page++ {
 					got, next, err := ts.List(ctx, f, before, 20)
 					if err != nil {
 						t.Fatal(err)
