@@ -1,48 +1,118 @@
-// Package store opens the console's SQLite database (pure Go, modernc.org/sqlite),
-// applies the schema migrations and hands out the two connection pools every
-// other package uses: many readers and exactly one writer.
+// Package store opens the console's database, applies the schema migrations
+// and hands out the two connection pools every other package uses.
+//
+// Two engines serve the same schema shape:
+//
+//   - SQLite (pure Go, modernc.org/sqlite), the embedded default, when
+//     CONSOLE_DB is a file path: many readers and exactly one writer.
+//   - PostgreSQL (pgx v5 through database/sql), when CONSOLE_DB is a
+//     postgres:// URL, so several console replicas can share one store
+//     (docs/replicas.md).
+//
+// Code that must differ between them asks DB.Engine and keeps the two forms
+// side by side; placeholders are written as "?" and passed through Rebind.
 package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 
-	"github.com/golang-migrate/migrate/v4"
-	migratesqlite "github.com/golang-migrate/migrate/v4/database/sqlite"
-	"github.com/golang-migrate/migrate/v4/source/iofs"
 	"github.com/jmoiron/sqlx"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
 
-	"github.com/devserver-console/console/migrations"
+// Engine names a database engine.
+type Engine string
+
+// The engines the console runs on.
+const (
+	SQLite   Engine = "sqlite"
+	Postgres Engine = "postgres"
 )
 
 // DB is an open console database.
 //
-// Read is a pool for queries. Write is a single connection whose transactions
-// begin IMMEDIATE, so all writes queue in one place instead of failing with
-// SQLITE_BUSY; audit writes also run with synchronous=FULL.
+// Read is a pool for queries: it cannot write (SQLite's query_only, and
+// PostgreSQL's default_transaction_read_only). Write is the pool for
+// writes. On SQLite it is a single connection whose transactions begin
+// IMMEDIATE, so all writes queue in one place instead of failing with
+// SQLITE_BUSY, and audit writes run with synchronous=FULL. On PostgreSQL it
+// holds several connections, and so do other replicas: code that reads and
+// then writes in one transaction takes a lock for what it relies on
+// (LockXact, row locks or a conditional UPDATE), since nothing else
+// serialises it.
 type DB struct {
+	Engine Engine
+	// Path is the SQLite file, or the PostgreSQL URL without its password:
+	// safe to show and log.
 	Path  string
 	Read  *sqlx.DB
 	Write *sqlx.DB
+
+	dsn string // as given to Open: the PostgreSQL URL may hold a password
+	hub *hub   // in-process notifications (SQLite)
+
+	claimMu sync.Mutex      // SQLite: the claims held in this process
+	claimed map[string]bool // (see Claims)
 }
 
-// Open opens (creating if needed) the database file at path, applies every
-// pending migration and returns the pools. The directory is created too.
-func Open(ctx context.Context, path string) (*DB, error) {
-	if path == "" {
+// IsPostgresURL reports whether dsn names a PostgreSQL database
+// (postgres:// or postgresql://) rather than a SQLite file.
+func IsPostgresURL(dsn string) bool {
+	d := strings.ToLower(strings.TrimSpace(dsn))
+	return strings.HasPrefix(d, "postgres://") || strings.HasPrefix(d, "postgresql://")
+}
+
+// Redact returns dsn as it may be shown or logged: a PostgreSQL URL without
+// its password (in the user part or the query), a file path as it is.
+func Redact(dsn string) string {
+	if !IsPostgresURL(dsn) {
+		return dsn
+	}
+	u, err := url.Parse(strings.TrimSpace(dsn))
+	if err != nil {
+		return "postgres://(unparsable URL)"
+	}
+	if u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		}
+	}
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// Open opens the database dsn names and applies every pending migration:
+// a postgres:// URL opens PostgreSQL; anything else is a SQLite file,
+// created (with its directory) if needed.
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	if strings.TrimSpace(dsn) == "" {
 		return nil, errors.New("store: database path is empty")
 	}
+	if IsPostgresURL(dsn) {
+		return openPostgres(ctx, dsn)
+	}
+	return openSQLite(ctx, dsn)
+}
+
+func openSQLite(ctx context.Context, path string) (*DB, error) {
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o750); err != nil {
 			return nil, fmt.Errorf("store: create directory for %s: %w", path, err)
 		}
 	}
-	w, err := sqlx.Open("sqlite", dsn(path, true))
+	w, err := sqlx.Open("sqlite", sqliteDSN(path, true))
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
@@ -53,11 +123,11 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		w.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	if err := migrateUp(w); err != nil {
+	if err := migrateSQLite(w); err != nil {
 		w.Close()
 		return nil, err
 	}
-	r, err := sqlx.Open("sqlite", dsn(path, false))
+	r, err := sqlx.Open("sqlite", sqliteDSN(path, false))
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("store: open %s for reading: %w", path, err)
@@ -69,12 +139,12 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		r.Close()
 		return nil, fmt.Errorf("store: open %s for reading: %w", path, err)
 	}
-	return &DB{Path: path, Read: r, Write: w}, nil
+	return &DB{Engine: SQLite, Path: path, Read: r, Write: w, dsn: path, hub: newHub(), claimed: map[string]bool{}}, nil
 }
 
-// dsn builds a modernc.org/sqlite DSN whose pragmas apply to every pooled
-// connection.
-func dsn(path string, writer bool) string {
+// sqliteDSN builds a modernc.org/sqlite DSN whose pragmas apply to every
+// pooled connection.
+func sqliteDSN(path string, writer bool) string {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "journal_mode(WAL)")
@@ -92,23 +162,24 @@ func dsn(path string, writer bool) string {
 	return "file:" + path + "?" + q.Encode()
 }
 
-func migrateUp(db *sqlx.DB) error {
-	src, err := iofs.New(migrations.FS, ".")
+// Rebind turns the "?" placeholders of query into the engine's own ($1, $2,
+// ... on PostgreSQL).
+func (db *DB) Rebind(query string) string { return db.Write.Rebind(query) }
+
+// BeginSnapshot begins a read-only transaction whose queries all see one
+// consistent state of the database, however long it runs (a verification
+// of the whole audit log). SQLite's read transactions are snapshots already;
+// PostgreSQL needs REPEATABLE READ for it.
+func (db *DB) BeginSnapshot(ctx context.Context) (*sqlx.Tx, error) {
+	var opts *sql.TxOptions
+	if db.Engine == Postgres {
+		opts = &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
+	}
+	tx, err := db.Read.BeginTxx(ctx, opts)
 	if err != nil {
-		return fmt.Errorf("store: read migrations: %w", err)
+		return nil, fmt.Errorf("store: begin snapshot: %w", err)
 	}
-	drv, err := migratesqlite.WithInstance(db.DB, &migratesqlite.Config{})
-	if err != nil {
-		return fmt.Errorf("store: migration driver: %w", err)
-	}
-	m, err := migrate.NewWithInstance("iofs", src, "sqlite", drv)
-	if err != nil {
-		return fmt.Errorf("store: migrations: %w", err)
-	}
-	if err := m.Up(); err != nil && !errors.Is(err, migrate.ErrNoChange) {
-		return fmt.Errorf("store: apply migrations: %w", err)
-	}
-	return nil
+	return tx, nil
 }
 
 // Close closes both pools.

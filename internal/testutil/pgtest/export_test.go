@@ -1,0 +1,4 @@
+package pgtest
+
+// Dir returns the cluster's directory.
+func Dir(c *Cluster) string { return c.dir }

@@ -1,0 +1,131 @@
+package pgtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+var (
+	mu      sync.Mutex
+	owned   *Cluster // started by this binary; stopped by Main
+	adminFn string   // the maintenance URL in use
+	failed  error    // why no cluster could be had (remembered: one try per binary)
+)
+
+// Main is the body of TestMain for a package whose tests use PostgreSQL:
+// it runs the tests, then stops the cluster this binary started, if any.
+func Main(m *testing.M) {
+	code := m.Run()
+	mu.Lock()
+	if owned != nil {
+		if err := owned.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "pgtest: remove the test cluster:", err)
+		}
+		owned = nil
+	}
+	mu.Unlock()
+	os.Exit(code)
+}
+
+// InCI reports whether the tests run in CI, where a test that needs
+// PostgreSQL must not be skipped.
+func InCI() bool {
+	v := os.Getenv("CI")
+	return v != "" && v != "false" && v != "0"
+}
+
+// adminURL returns the URL of the cluster's maintenance database, starting
+// a cluster for this binary on first use when the environment names none.
+func adminURL(ctx context.Context) (string, error) {
+	mu.Lock()
+	defer mu.Unlock()
+	if adminFn != "" || failed != nil {
+		return adminFn, failed
+	}
+	if u := os.Getenv(EnvURL); u != "" {
+		adminFn = u
+		return u, nil
+	}
+	c, err := Start(ctx)
+	if err != nil {
+		failed = err
+		return "", err
+	}
+	owned, adminFn = c, c.URL()
+	return adminFn, nil
+}
+
+// Unavailable skips t (or fails it in CI) with the reason PostgreSQL cannot
+// be had, and returns "" when it can.
+func unavailable(t testing.TB, err error) {
+	t.Helper()
+	if InCI() {
+		t.Fatalf("PostgreSQL is needed by this test and CI must run it: %v", err)
+	}
+	t.Skipf("PostgreSQL is not available (%v); set %s or install Debian's postgresql package", err, EnvURL)
+}
+
+// NewDatabase creates an empty database on the test cluster and returns its
+// URL. The database is dropped when t ends, also when it failed.
+func NewDatabase(t testing.TB) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	admin, err := adminURL(ctx)
+	if err != nil {
+		unavailable(t, err)
+	}
+	name, u, err := createDatabase(ctx, admin)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := dropDatabase(ctx, admin, name); err != nil {
+			t.Errorf("pgtest: %v", err)
+		}
+	})
+	return u
+}
+
+func createDatabase(ctx context.Context, admin string) (name, dbURL string, err error) {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	name = "t_" + hex.EncodeToString(b[:])
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		return "", "", fmt.Errorf("connect to the test cluster: %w", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		return "", "", fmt.Errorf("create database %s: %w", name, err)
+	}
+	u, err := url.Parse(admin)
+	if err != nil {
+		return "", "", fmt.Errorf("%s: %w", EnvURL, err)
+	}
+	u.Path = "/" + name
+	return name, u.String(), nil
+}
+
+func dropDatabase(ctx context.Context, admin, name string) error {
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		return fmt.Errorf("connect to the test cluster: %w", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+		return fmt.Errorf("drop database %s: %w", name, err)
+	}
+	return nil
+}
