@@ -17,7 +17,7 @@ AXE_CORE_VERSION ?= 4.14.1
 AXE_CORE_DIR     ?= $(CURDIR)/.cache/axe-core-$(AXE_CORE_VERSION)
 export AXE_CORE_VERSION AXE_CORE_DIR
 
-.PHONY: run build generate generate-check lint test test-unit test-deps test-e2e bench clean sdk-check
+.PHONY: run build generate generate-check lint test test-unit test-deps test-deps-postgres test-e2e bench clean sdk-check
 
 ## run: start the console on the embedded ModelArts simulator and ./data/console.db
 run:
@@ -53,12 +53,17 @@ lint:
 ## (installing Chromium and the Playwright driver first when they are missing)
 test: lint generate-check test-unit sdk-check test-e2e
 
-## test-unit: the Go unit, handler and integration tests (no browser needed),
-## with the race detector (race builds need cgo)
-test-unit:
+## test-unit: the Go unit, handler and integration tests (no browser needed), with the race
+## detector (race builds need cgo) and one throw-away PostgreSQL for the whole run (pgrun
+## starts it and removes it afterwards)
+test-unit: test-deps-postgres
 	@pkgs="$$($(GO) list $(PKGS))" || exit 1; \
 	echo "$(GO) test -race -count=1 \$$($(GO) list $(PKGS) | grep -v /e2e)"; \
-	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 20m $$(echo "$$pkgs" | grep -v '/e2e$$')
+	CGO_ENABLED=1 $(GO) run ./internal/testutil/pgtest/pgrun -- $(GO) test -race -count=1 -timeout 20m $$(echo "$$pkgs" | grep -v '/e2e$$')
+
+## test-deps-postgres: install Debian's postgresql (apt, as root) when its server is missing
+test-deps-postgres:
+	scripts/install-postgres.sh
 
 ## test-deps: install Chromium (apt, as root), the Playwright driver and axe-core when missing
 test-deps:
