@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/devserver-console/console/internal/store"
+	"github.com/devserver-console/console/internal/store/storetest"
 	"github.com/devserver-console/console/internal/testutil/pgtest"
 )
 
@@ -139,7 +140,7 @@ func TestCopyBetweenEngines(t *testing.T) {
 
 // TestCopyRefusesATargetWithData checks that nothing is copied over data.
 func TestCopyRefusesATargetWithData(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, dsn string) {
+	storetest.ForEachDSN(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
 		src := open(t, filepath.Join(t.TempDir(), "src.db"))
 		seed(t, src)
@@ -161,7 +162,7 @@ func TestCopyRefusesATargetWithData(t *testing.T) {
 // TestCopyIsAllOrNothing checks that a copy failing half-way leaves the
 // target empty.
 func TestCopyIsAllOrNothing(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, dsn string) {
+	storetest.ForEachDSN(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
 		src := open(t, filepath.Join(t.TempDir(), "src.db"))
 		seed(t, src)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/devserver-console/console/internal/store"
+	"github.com/devserver-console/console/internal/store/storetest"
 	"github.com/devserver-console/console/internal/testutil"
 )
 
@@ -37,7 +38,7 @@ func terminate(t *testing.T, db *store.DB, application string) {
 // key makes another replica's transaction wait for it, and that counters
 // incremented read-then-write under the lock lose nothing.
 func TestLockXactSerialisesReplicas(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, dsn string) {
+	storetest.ForEachDSN(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
 		a, b := replicas(t, dsn)
 		if _, err := a.Write.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES ('n', '0')`); err != nil {
@@ -137,7 +138,7 @@ func TestLockXactSerialisesReplicas(t *testing.T) {
 // released claim can be taken by another, and (PostgreSQL) that a replica
 // whose connection dies loses its claims, which another then takes over.
 func TestClaims(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, dsn string) {
+	storetest.ForEachDSN(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
 		a, b := replicas(t, dsn)
 		ca, cb := a.NewClaims(time.Hour), b.NewClaims(time.Hour)
@@ -207,7 +208,7 @@ func TestClaims(t *testing.T) {
 // subscription whose connection breaks comes back and says it may have
 // missed some.
 func TestNotify(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, dsn string) {
+	storetest.ForEachDSN(t, func(t *testing.T, dsn string) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		a, b := replicas(t, dsn)

@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"context"
-	"errors"
 	"io/fs"
 	"path/filepath"
 	"strings"
@@ -11,31 +10,20 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/devserver-console/console/internal/store"
+	"github.com/devserver-console/console/internal/store/storetest"
 	"github.com/devserver-console/console/internal/testutil/pgtest"
 	"github.com/devserver-console/console/migrations"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-// forEachEngine runs fn once per engine, with the DSN of a new, empty
-// database: a SQLite file, and a PostgreSQL database on the test cluster.
-func forEachEngine(t *testing.T, fn func(t *testing.T, dsn string)) {
-	t.Run("sqlite", func(t *testing.T) { fn(t, filepath.Join(t.TempDir(), "console.db")) })
-	t.Run("postgres", func(t *testing.T) { fn(t, pgtest.NewDatabase(t)) })
-}
-
 func open(t *testing.T, dsn string) *store.DB {
 	t.Helper()
-	db, err := store.Open(context.Background(), dsn)
-	if err != nil {
-		t.Fatalf("Open(%s): %v", store.Redact(dsn), err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
+	return storetest.OpenDSN(t, dsn)
 }
 
 func TestOpenMigratesAndReopens(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, dsn string) {
+	storetest.ForEachDSN(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
 		if !store.IsPostgresURL(dsn) {
 			dsn = filepath.Join(filepath.Dir(dsn), "sub", "console.db") // the directory is created
@@ -207,7 +195,7 @@ func TestSchemaShapesMatch(t *testing.T) {
 // TestAuditTablesAppendOnly checks on both engines that the audit log's
 // rows cannot be changed or removed, not even by the console's own SQL.
 func TestAuditTablesAppendOnly(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, dsn string) {
+	storetest.ForEachDSN(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
 		db := open(t, dsn)
 		exec := func(q string, args ...any) error {
@@ -255,7 +243,7 @@ func TestAuditTablesAppendOnly(t *testing.T) {
 // TestCaseInsensitiveNames checks that user names are unique regardless of
 // case, and that "COLLATE NOCASE" in a query means the same, on both engines.
 func TestCaseInsensitiveNames(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, dsn string) {
+	storetest.ForEachDSN(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
 		db := open(t, dsn)
 		ins := db.Rebind(`INSERT INTO users (name, role, password_hash, created_at, updated_at, password_changed_at) VALUES (?, 'viewer', 'x', 0, 0, 0)`)
@@ -280,7 +268,7 @@ func TestCaseInsensitiveNames(t *testing.T) {
 
 // TestRebind checks the placeholders each engine gets.
 func TestRebind(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, dsn string) {
+	storetest.ForEachDSN(t, func(t *testing.T, dsn string) {
 		db := open(t, dsn)
 		got := db.Rebind(`SELECT ? WHERE 1 = ?`)
 		want := `SELECT ? WHERE 1 = ?`
@@ -296,7 +284,7 @@ func TestRebind(t *testing.T) {
 // TestSnapshot checks that a snapshot transaction keeps seeing the state it
 // started with while writes commit beside it, and cannot write.
 func TestSnapshot(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, dsn string) {
+	storetest.ForEachDSN(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
 		db := open(t, dsn)
 		ins := db.Rebind(`INSERT INTO settings (key, value) VALUES (?, ?)`)
@@ -329,5 +317,3 @@ func TestSnapshot(t *testing.T) {
 		}
 	})
 }
-
-var _ = errors.New
