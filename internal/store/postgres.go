@@ -12,6 +12,7 @@ import (
 	migratesqlite "github.com/golang-migrate/migrate/v4/database/sqlite"
 	"github.com/golang-migrate/migrate/v4/source/iofs"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/jmoiron/sqlx"
 
@@ -61,7 +62,11 @@ func openPool(ctx context.Context, cfg *pgx.ConnConfig, readOnly bool, conns int
 	if readOnly {
 		c.RuntimeParams["default_transaction_read_only"] = "on"
 	}
-	db := sqlx.NewDb(stdlib.OpenDB(*c), "pgx")
+	db := sqlx.NewDb(stdlib.OpenDB(*c, stdlib.OptionAfterConnect(func(_ context.Context, conn *pgx.Conn) error {
+		m := conn.TypeMap()
+		m.TryWrapEncodePlanFuncs = append(m.TryWrapEncodePlanFuncs, tryWrapBoolAsInt)
+		return nil
+	})), "pgx")
 	db.SetMaxOpenConns(conns)
 	db.SetMaxIdleConns(conns)
 	// Connections are renewed now and then, so a replica follows a failover
@@ -142,3 +147,30 @@ func (e redactedError) Error() string {
 }
 
 func (e redactedError) Unwrap() error { return e.err }
+
+// tryWrapBoolAsInt lets a Go bool go into an integer column as 1 or 0, as
+// SQLite's driver does: flags are integers in the one schema both engines
+// share (disabled, ok).
+func tryWrapBoolAsInt(v any) (pgtype.WrappedEncodePlanNextSetter, any, bool) {
+	b, ok := v.(bool)
+	if !ok {
+		return nil, nil, false
+	}
+	var n int64
+	if b {
+		n = 1
+	}
+	return &boolAsIntPlan{}, n, true
+}
+
+type boolAsIntPlan struct{ next pgtype.EncodePlan }
+
+func (p *boolAsIntPlan) SetNext(next pgtype.EncodePlan) { p.next = next }
+
+func (p *boolAsIntPlan) Encode(v any, buf []byte) ([]byte, error) {
+	var n int64
+	if v.(bool) {
+		n = 1
+	}
+	return p.next.Encode(n, buf)
+}

@@ -317,3 +317,39 @@ func TestSnapshot(t *testing.T) {
 		}
 	})
 }
+
+// TestValuesBothDriversTake checks the Go values the packages pass and scan
+// work the same on both engines: a bool into an integer flag (1 or 0) and
+// back, bytes and strings into either text or bytes columns.
+func TestValuesBothDriversTake(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		ins := db.Rebind(`INSERT INTO users (name, role, password_hash, disabled, created_at, updated_at, password_changed_at) VALUES (?, 'viewer', 'x', ?, 0, 0, 0)`)
+		for _, u := range []struct {
+			name     string
+			disabled bool
+		}{{"on", true}, {"off", false}} {
+			if _, err := db.Write.ExecContext(ctx, ins, u.name, u.disabled); err != nil {
+				t.Fatalf("insert a bool flag: %v", err)
+			}
+			var n int64
+			var b bool
+			if err := db.Read.QueryRowContext(ctx, db.Rebind(`SELECT disabled, disabled FROM users WHERE name = ?`), u.name).Scan(&n, &b); err != nil {
+				t.Fatal(err)
+			}
+			if want := map[bool]int64{true: 1, false: 0}[u.disabled]; n != want || b != u.disabled {
+				t.Errorf("disabled %v stored as %d, read back as %v", u.disabled, n, b)
+			}
+		}
+		if _, err := db.Write.ExecContext(ctx, db.Rebind(`UPDATE users SET disabled = ? WHERE name = 'on'`), "x"); err == nil {
+			t.Error("a string went into the integer flag")
+		}
+		if _, err := db.Write.ExecContext(ctx, db.Rebind(`INSERT INTO settings (key, value) VALUES (?, ?)`), "s", "as string"); err != nil {
+			t.Fatalf("a string into a bytes column: %v", err)
+		}
+		var s string
+		if err := db.Read.GetContext(ctx, &s, `SELECT value FROM settings WHERE key = 's'`); err != nil || s != "as string" {
+			t.Errorf("bytes read as a string = %q, %v", s, err)
+		}
+	})
+}
