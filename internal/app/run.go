@@ -8,6 +8,7 @@ import (
 	"net"
 
 	"github.com/devserver-console/console/internal/config"
+	"github.com/devserver-console/console/internal/store"
 )
 
 // Run builds the console from cfg and serves it until ctx is cancelled
@@ -29,6 +30,6 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 			err = fmt.Errorf("close: %w", cerr)
 		}
 	}()
-	log.Info("console listening", "url", "http://"+ln.Addr().String(), "db", cfg.DBPath, "simulator", cfg.Simulated())
+	log.Info("console listening", "url", "http://"+ln.Addr().String(), "db", store.Redact(cfg.DBPath), "simulator", cfg.Simulated())
 	return a.Serve(ctx, ln)
 }

@@ -334,7 +334,7 @@ func (c *Config) Flags(fs *flag.FlagSet, getenv func(string) string) error {
 		fromEnv(name, env)
 	}
 	str(&c.Addr, "addr", "CONSOLE_ADDR", "address to listen on")
-	str(&c.DBPath, "db", "CONSOLE_DB", "SQLite database file")
+	str(&c.DBPath, "db", "CONSOLE_DB", "SQLite database file, or a postgres:// URL (docs/replicas.md)")
 	str(&c.MetricsAddr, "metrics-addr", "CONSOLE_METRICS_ADDR", "address to serve Prometheus metrics on, e.g. 127.0.0.1:9090 (default: off)")
 	str(&c.ProjectsFile, "projects", "CONSOLE_PROJECTS_FILE", "YAML file listing the ModelArts projects and regions to manage (replaces the single-project settings)")
 	str(&c.Region, "region", "MODELARTS_REGION", "ModelArts region, e.g. cn-north-9")
@@ -550,7 +550,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	if strings.TrimSpace(c.DBPath) == "" {
-		bad("CONSOLE_DB must name a file")
+		bad("CONSOLE_DB must name a file or a postgres:// URL")
 	}
 	if c.Region != "" && !regionRE.MatchString(c.Region) {
 		bad("MODELARTS_REGION %q does not look like a region id such as cn-north-9", c.Region)
