@@ -80,12 +80,12 @@ func (db *DB) subscribePostgres(ctx context.Context, channel string) (<-chan Not
 					return
 				case <-t.C:
 				}
-				conn, err = listen(ctx, db.dsn, channel)
+				c, err := listen(ctx, db.dsn, channel)
 				if err != nil {
 					backoff = min(2*backoff, 30*time.Second)
 					continue
 				}
-				backoff = time.Second
+				conn, backoff = c, time.Second
 				if !send(Notification{Channel: channel, Missed: true}) {
 					return
 				}
