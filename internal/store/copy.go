@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/jmoiron/sqlx"
 )
 
@@ -193,7 +192,7 @@ func (dst *DB) copyPostgres(ctx context.Context, snap *sqlx.Tx, tables []string,
 	}
 	defer conn.Close()
 	return conn.Raw(func(dc any) error {
-		pc := dc.(*stdlib.Conn).Conn()
+		pc := dc.(*placeholderConn).Conn.Conn()
 		tx, err := pc.Begin(ctx)
 		if err != nil {
 			return err

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -62,11 +63,12 @@ func openPool(ctx context.Context, cfg *pgx.ConnConfig, readOnly bool, conns int
 	if readOnly {
 		c.RuntimeParams["default_transaction_read_only"] = "on"
 	}
-	db := sqlx.NewDb(stdlib.OpenDB(*c, stdlib.OptionAfterConnect(func(_ context.Context, conn *pgx.Conn) error {
+	connector := stdlib.GetConnector(*c, stdlib.OptionAfterConnect(func(_ context.Context, conn *pgx.Conn) error {
 		m := conn.TypeMap()
 		m.TryWrapEncodePlanFuncs = append(m.TryWrapEncodePlanFuncs, tryWrapBoolAsInt)
 		return nil
-	})), "pgx")
+	}))
+	db := sqlx.NewDb(sql.OpenDB(placeholderConnector{connector}), "pgx")
 	db.SetMaxOpenConns(conns)
 	db.SetMaxIdleConns(conns)
 	// Connections are renewed now and then, so a replica follows a failover

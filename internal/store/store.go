@@ -10,7 +10,9 @@
 //     (docs/replicas.md).
 //
 // Code that must differ between them asks DB.Engine and keeps the two forms
-// side by side; placeholders are written as "?" and passed through Rebind.
+// side by side. Placeholders are written as "?" on both: on PostgreSQL the
+// pools' connections number them ($1, $2, ...) before pgx sees the query
+// (placeholders.go), so the packages' queries need no Rebind.
 package store
 
 import (
@@ -163,7 +165,8 @@ func sqliteDSN(path string, writer bool) string {
 }
 
 // Rebind turns the "?" placeholders of query into the engine's own ($1, $2,
-// ... on PostgreSQL).
+// ... on PostgreSQL). The pools do this themselves; Rebind is for SQL that
+// goes to PostgreSQL some other way (pgx directly).
 func (db *DB) Rebind(query string) string { return db.Write.Rebind(query) }
 
 // BeginSnapshot begins a read-only transaction whose queries all see one

@@ -353,3 +353,34 @@ func TestValuesBothDriversTake(t *testing.T) {
 		}
 	})
 }
+
+// TestQuestionPlaceholders checks that the packages' "?" placeholders work
+// on both engines without Rebind, and that a "?" in a string is data.
+func TestQuestionPlaceholders(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		if _, err := db.Write.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES (?, ?), ('why?', ?)`, "k", []byte("v"), []byte("w")); err != nil {
+			t.Fatal(err)
+		}
+		tx, err := db.Write.BeginTxx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+		st, err := tx.PreparexContext(ctx, `SELECT value FROM settings WHERE key = ? AND 'a?b' <> ?`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		for key, want := range map[string]string{"k": "v", "why?": "w"} {
+			var got []byte
+			if err := st.GetContext(ctx, &got, key, "x"); err != nil || string(got) != want {
+				t.Errorf("value of %q = %q, %v; want %q", key, got, err, want)
+			}
+		}
+		var n int
+		if err := db.Read.GetContext(ctx, &n, `SELECT count(*) FROM settings WHERE key IN (?, ?) -- and not '?'`, "k", "why?"); err != nil || n != 2 {
+			t.Errorf("count = %d, %v; want 2", n, err)
+		}
+	})
+}
