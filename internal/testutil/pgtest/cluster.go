@@ -24,6 +24,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -95,7 +96,7 @@ func Start(ctx context.Context) (*Cluster, error) {
 		return nil, err
 	}
 	removeStale()
-	dir, err := os.MkdirTemp("", dirPrefix)
+	dir, err := os.MkdirTemp(tempRoot(owner != nil), dirPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("pgtest: %w", err)
 	}
@@ -264,10 +265,26 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
+// tempRoot is where cluster directories go: the usual temporary directory,
+// or /tmp when the server runs as another user, who may not be able to
+// reach into a private $TMPDIR.
+func tempRoot(otherUser bool) string {
+	if otherUser {
+		return "/tmp"
+	}
+	return os.TempDir()
+}
+
 // removeStale removes cluster directories left by test processes that no
 // longer run (their servers died with them).
 func removeStale() {
 	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), dirPrefix+"*"))
+	more, _ := filepath.Glob(filepath.Join("/tmp", dirPrefix+"*"))
+	for _, d := range more {
+		if !slices.Contains(dirs, d) {
+			dirs = append(dirs, d)
+		}
+	}
 	for _, d := range dirs {
 		b, err := os.ReadFile(filepath.Join(d, "owner.pid"))
 		if err != nil {
