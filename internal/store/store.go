@@ -65,11 +65,13 @@ type DB struct {
 	claimed map[string]bool // (see Claims)
 }
 
-// IsPostgresURL reports whether dsn names a PostgreSQL database
-// (postgres:// or postgresql://) rather than a SQLite file.
+// IsPostgresURL reports whether dsn names a PostgreSQL database (a
+// postgres:// or postgresql:// URL) rather than a SQLite file. Anything
+// starting "postgres:" counts, so a mistyped URL is refused as a URL
+// instead of becoming a file of that name.
 func IsPostgresURL(dsn string) bool {
 	d := strings.ToLower(strings.TrimSpace(dsn))
-	return strings.HasPrefix(d, "postgres://") || strings.HasPrefix(d, "postgresql://")
+	return strings.HasPrefix(d, "postgres:") || strings.HasPrefix(d, "postgresql:")
 }
 
 // Redact returns dsn as it may be shown or logged: a PostgreSQL URL without

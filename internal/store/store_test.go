@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -80,6 +81,23 @@ func TestOpenPostgresKeepsPasswordOut(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "127.0.0.1") {
 		t.Errorf("the error does not say which server: %v", err)
+	}
+}
+
+// TestOpenMistypedURL checks that a mistyped PostgreSQL URL is refused
+// with a message, instead of creating a SQLite file named like it.
+func TestOpenMistypedURL(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	for _, dsn := range []string{"postgres:/db.example/console", "postgresql:console"} {
+		db, err := store.Open(context.Background(), dsn)
+		if err == nil {
+			db.Close()
+			t.Errorf("Open(%q) succeeded", dsn)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) > 0 {
+		t.Errorf("a mistyped URL left files behind: %v", entries)
 	}
 }
 
