@@ -15,10 +15,10 @@ import (
 )
 
 var (
-	mu      sync.Mutex
-	owned   *Cluster // started by this binary; stopped by Main
-	adminFn string   // the maintenance URL in use
-	failed  error    // why no cluster could be had (remembered: one try per binary)
+	mu            sync.Mutex
+	owned         *Cluster // started by this binary; stopped by Main
+	adminURLInUse string   // the maintenance URL in use
+	failed        error    // why no cluster could be had (remembered: one try per binary)
 )
 
 // Main is the body of TestMain for a package whose tests use PostgreSQL:
@@ -48,11 +48,11 @@ func InCI() bool {
 func adminURL(ctx context.Context) (string, error) {
 	mu.Lock()
 	defer mu.Unlock()
-	if adminFn != "" || failed != nil {
-		return adminFn, failed
+	if adminURLInUse != "" || failed != nil {
+		return adminURLInUse, failed
 	}
 	if u := os.Getenv(EnvURL); u != "" {
-		adminFn = u
+		adminURLInUse = u
 		return u, nil
 	}
 	c, err := Start(ctx)
@@ -60,12 +60,12 @@ func adminURL(ctx context.Context) (string, error) {
 		failed = err
 		return "", err
 	}
-	owned, adminFn = c, c.URL()
-	return adminFn, nil
+	owned, adminURLInUse = c, c.URL()
+	return adminURLInUse, nil
 }
 
-// Unavailable skips t (or fails it in CI) with the reason PostgreSQL cannot
-// be had, and returns "" when it can.
+// unavailable skips t, or fails it under CI, with the reason PostgreSQL
+// cannot be had.
 func unavailable(t testing.TB, err error) {
 	t.Helper()
 	if InCI() {
