@@ -14,3 +14,14 @@ func Tables(ctx context.Context, t testing.TB, db *DB) []string {
 	}
 	return ts
 }
+
+// ClaimsBackendPID returns the PostgreSQL backend holding c's claims (0 if
+// none).
+func ClaimsBackendPID(c *Claims) uint32 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.conn == nil {
+		return 0
+	}
+	return c.conn.PgConn().PID()
+}

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -175,18 +176,37 @@ func TestClaims(t *testing.T) {
 		if a.Engine != store.Postgres {
 			return
 		}
-		// The second replica dies (its claims connection ends): it learns
-		// that it lost both claims, and the first replica takes them over.
-		terminate(t, a, "devserver-console claims")
-		if err := cb.Check(ctx); err == nil {
-			t.Error("Check found the terminated connection healthy")
+		// The second replica's claims connection ends (as when the replica
+		// is killed): it learns that it lost both claims, the first replica
+		// keeps its own, and takes the second's over.
+		c3, err := ca.TryClaim(ctx, "batch:3")
+		if err != nil || c3 == nil {
+			t.Fatalf("claim batch:3 = %v, %v", c3, err)
 		}
+		var ok bool
+		if err := a.Write.GetContext(ctx, &ok, `SELECT pg_terminate_backend($1)`, int64(store.ClaimsBackendPID(cb))); err != nil || !ok {
+			t.Fatalf("terminate the second replica's claims connection: %v, %v", ok, err)
+		}
+		testutil.Eventually(t, 10*time.Second, "the second replica's Check finds its connection gone", func() error {
+			if err := cb.Check(ctx); err == nil && store.ClaimsBackendPID(cb) != 0 {
+				return errors.New("Check still finds the connection healthy")
+			}
+			return nil
+		})
 		for _, cl := range []*store.Claim{c1b, c2} {
 			select {
 			case <-cl.Lost():
 			default:
 				t.Errorf("claim %s is not reported lost after its connection died", cl.Name())
 			}
+		}
+		if err := ca.Check(ctx); err != nil {
+			t.Fatalf("the first replica's connection broke too: %v", err)
+		}
+		select {
+		case <-c3.Lost():
+			t.Error("the first replica lost its own claim when the second's connection ended")
+		default:
 		}
 		for _, name := range []string{"batch:1", "batch:2"} {
 			testutil.Eventually(t, 10*time.Second, "the other replica takes "+name+" over", func() error {
