@@ -26,8 +26,11 @@ var seedSQL = []string{
 	        (7, 'Zoë O''Brien', 'operator', 'h', 1, 1, 2, 3)`,
 	`INSERT INTO sessions (id_hash, user_id, created_at, last_seen_at, expires_at, revoked_at, revoked_reason, client_ip, user_agent)
 	 VALUES ('s1', 1, 1, 2, 3, NULL, '', '127.0.0.1', 'curl'), ('s2', 7, 1, 2, 3, 4, 'signed out', '::1', 'Firefox')`,
-	`INSERT INTO login_failures (id, kind, subject, at) VALUES (3, 'user', 'admin', 9007199254740993)`,
-	`INSERT INTO login_lockouts (kind, subject, locked_until) VALUES ('addr', '10.0.0.1', 5)`,
+	`UPDATE sessions SET factor_pending = 1 WHERE id_hash = 's2'`,
+	`INSERT INTO user_factors (user_id, secret, created_at, confirmed_at, last_step) VALUES (1, 'plain:JBSWY3DPEHPK3PXP', 1, 2, 59000000), (7, 'sealed:v1:x', 1, NULL, 0)`,
+	`INSERT INTO recovery_codes (id, user_id, code_hash, used_at) VALUES (4, 1, 'c1', NULL), (5, 1, 'c2', 9007199254740993)`,
+	`INSERT INTO signin_throttle (kind, name, addr, failures, last_failure_at, blocked_until)
+	 VALUES ('pair', 'admin', '10.0.0.1', 3, 5, 6), ('addr', '', '10.0.0.1', 4, 5, 9007199254740993)`,
 	`INSERT INTO audit_entries (id, created_at, kind, actor_id, actor_name, targets, request_body, response_body, ref_id, prev_hash, hash)
 	 VALUES (1, '2026-01-01T00:00:00.000000Z', 'request', 1, 'admin', '[{"id":"a","name":"gpu-1"}]', x'7b7d', x'', 0, 'g', 'h1'),
 	        (2, '2026-01-01T00:00:01.000000Z', 'response', 1, 'admin', '[]', x'', x'80ff', 1, 'h1', 'h2')`,
