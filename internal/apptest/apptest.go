@@ -11,7 +11,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +22,7 @@ import (
 	"github.com/devserver-console/console/internal/config"
 	"github.com/devserver-console/console/internal/logging"
 	"github.com/devserver-console/console/internal/modelarts"
+	"github.com/devserver-console/console/internal/store/storetest"
 	"github.com/devserver-console/console/internal/testutil"
 )
 
@@ -54,7 +54,7 @@ func NewWithClock(t testing.TB, clock *testutil.Clock, opts ...func(*config.Conf
 func start(t testing.TB, appOpts []app.Option, opts []func(*config.Config)) *Env {
 	t.Helper()
 	cfg := config.Default()
-	cfg.DBPath = filepath.Join(t.TempDir(), "console.db")
+	cfg.DBPath = storetest.DSN(t, storetest.DefaultEngine())
 	cfg.AdminPassword = AdminPassword
 	cfg.SimTransition = 100 * time.Millisecond
 	cfg.FleetTTL = 0

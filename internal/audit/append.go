@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/devserver-console/console/internal/store"
 )
 
 // maxBatch bounds how many appends one group commit takes.
@@ -165,7 +167,8 @@ const insertEntrySQL = `INSERT INTO audit_entries (created_at, kind, actor_id, a
 	client_ip, user_agent, correlation_id, action, targets, detail, method, url, request_headers,
 	request_body, status, response_headers, response_body, request_id, duration_ms, error, outcome,
 	ref_id, project, prev_hash, hash)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+RETURNING id`
 
 // insertTx chains and inserts entries inside tx: it reads the last entry's
 // hash and time in the same transaction, so the chain cannot fork. Entry
@@ -178,6 +181,12 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 
 // (EventChainKeyed) first and returns its id. Without a key, appending to a
 // keyed log fails with ErrNoKey rather than mixing plain entries into it.
 func (s *Store) insertTx(ctx context.Context, tx *sqlx.Tx, entries []*Entry) (switchID int64, err error) {
+	// Across replicas (PostgreSQL), one append transaction at a time reads
+	// the chain's state and links to its head; on SQLite this transaction
+	// holds the write lock already.
+	if err := s.db.LockXact(ctx, tx, store.LockAuditChain); err != nil {
+		return 0, fmt.Errorf("lock the chain: %w", err)
+	}
 	key, keyID := s.currentKey()
 	if s.keyedFrom.Load() == 0 {
 		sw, err := switchIn(ctx, tx)
@@ -214,7 +223,7 @@ func (s *Store) insertTx(ctx context.Context, tx *sqlx.Tx, entries []*Entry) (sw
 		return 0, fmt.Errorf("prepare insert: %w", err)
 	}
 	defer ins.Close()
-	srv, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO audit_entry_servers (server_key, entry_id) VALUES (?, ?)`)
+	srv, err := tx.PrepareContext(ctx, `INSERT INTO audit_entry_servers (server_key, entry_id) VALUES (?, ?) ON CONFLICT DO NOTHING`)
 	if err != nil {
 		return 0, fmt.Errorf("prepare server index: %w", err)
 	}
@@ -253,14 +262,11 @@ func (s *Store) insertTx(ctx context.Context, tx *sqlx.Tx, entries []*Entry) (sw
 		} else {
 			r.Hash = chainHash(prev, r)
 		}
-		res, err := ins.ExecContext(ctx, r.CreatedAt, r.Kind, r.ActorID, r.ActorName, r.ActorRole,
+		var id int64
+		err = ins.QueryRowContext(ctx, r.CreatedAt, r.Kind, r.ActorID, r.ActorName, r.ActorRole,
 			r.ClientIP, r.UserAgent, r.CorrelationID, r.Action, r.Targets, r.Detail, r.Method, r.URL,
 			r.RequestHeaders, r.RequestBody, r.Status, r.ResponseHeaders, r.ResponseBody, r.RequestID,
-			r.DurationMS, r.Error, r.Outcome, r.RefID, r.Project, r.PrevHash, r.Hash)
-		if err != nil {
-			return 0, fmt.Errorf("insert %s entry: %w", e.Kind, err)
-		}
-		id, err := res.LastInsertId()
+			r.DurationMS, r.Error, r.Outcome, r.RefID, r.Project, r.PrevHash, r.Hash).Scan(&id)
 		if err != nil {
 			return 0, fmt.Errorf("insert %s entry: %w", e.Kind, err)
 		}

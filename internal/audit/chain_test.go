@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/devserver-console/console/internal/audit"
+	"github.com/devserver-console/console/internal/store"
 )
 
 // fillLog writes n entries: calls and events alternately.
@@ -150,7 +151,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ts := newTestStore(t)
+			ts := newTestStoreOn(t, store.SQLite) // tampers with the file
 			fillLog(t, ts, 6)
 			verifyOK(t, ts.Store) // records the head: entry 6
 

@@ -48,7 +48,7 @@ func (s *Store) each(ctx context.Context, f Filter, o ExportOptions, fn func(*ro
 	if err != nil {
 		return info, 0, err
 	}
-	tx, err := s.db.Read.BeginTxx(ctx, nil)
+	tx, err := s.db.BeginSnapshot(ctx)
 	if err != nil {
 		return info, 0, fmt.Errorf("audit: export: begin: %w", err)
 	}

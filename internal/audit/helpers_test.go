@@ -15,9 +15,11 @@ import (
 	"github.com/devserver-console/console/internal/audit"
 	"github.com/devserver-console/console/internal/modelarts"
 	"github.com/devserver-console/console/internal/store"
+	"github.com/devserver-console/console/internal/store/storetest"
 )
 
-// testStore is an audit store over a real SQLite file in a temp dir.
+// testStore is an audit store over a real database (a SQLite file in a temp
+// dir, or a PostgreSQL database on the test cluster).
 type testStore struct {
 	*audit.Store
 	db    *store.DB
@@ -45,9 +47,18 @@ func (c *fakeClock) Set(t time.Time) {
 
 var clockStart = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 
+// newTestStore opens a store on the engine CONSOLE_TEST_ENGINE names
+// (SQLite by default; make test runs the package on both).
 func newTestStore(t testing.TB) *testStore {
 	t.Helper()
-	return openTestStore(t, filepath.Join(t.TempDir(), "console.db"))
+	return newTestStoreOn(t, storetest.DefaultEngine())
+}
+
+// newTestStoreOn opens a store on the given engine: SQLite for the tests
+// that tamper with the file itself or read SQLite's query plans.
+func newTestStoreOn(t testing.TB, engine store.Engine) *testStore {
+	t.Helper()
+	return openTestStore(t, storetest.DSN(t, engine))
 }
 
 // migrated holds a freshly migrated, empty database file: a new test store
@@ -92,7 +103,7 @@ func migratedFile(t testing.TB) []byte {
 
 func openTestStore(t testing.TB, path string) *testStore {
 	t.Helper()
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(path); !store.IsPostgresURL(path) && errors.Is(err, os.ErrNotExist) {
 		if err := os.WriteFile(path, migratedFile(t), 0o600); err != nil {
 			t.Fatal(err)
 		}

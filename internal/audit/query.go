@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/devserver-console/console/internal/store"
 )
 
 // Filter selects entries. Empty fields do not filter. Every field is matched
@@ -137,6 +139,10 @@ func (s *Store) compilePlan(ctx context.Context, f Filter, p plan) (*query, erro
 		return nil, err
 	}
 	q := &query{from: "audit_entries e", idCol: "e.id", fts: ftsQuery(f.Text), table: legacySearchTable}
+	pg := s.db.Engine == store.Postgres
+	if pg {
+		q.fts = pgTextQuery(f.Text)
+	}
 	facets, err := s.facetsReady(ctx)
 	if err != nil {
 		return nil, err
@@ -160,6 +166,14 @@ func (s *Store) compilePlan(ctx context.Context, f Filter, p plan) (*query, erro
 			q.from = q.table + " JOIN audit_entries e ON e.id = " + q.table + ".rowid"
 		}
 		q.idCol = q.table + ".rowid"
+		if pg {
+			// PostgreSQL plans the join itself (and has no CROSS JOIN ... ON);
+			// its text index holds the words only (no filter tokens).
+			q.from = q.table + " JOIN audit_entries e ON e.id = " + q.table + ".rowid"
+			q.where = append(q.where, q.table+".body @@ to_tsquery('console_search', ?)")
+			q.args = append(q.args, q.fts)
+			break
+		}
 		q.where = append(q.where, q.table+" MATCH ?")
 		match := q.fts
 		if ff := filterFacets(f); facets && !p.legacy && ff != "" {
@@ -435,7 +449,13 @@ func (q *query) upper(before int64) int64 {
 
 // ftsDense reports whether the text filter matches at least probeCap
 // entries in the page's id range.
+//
+// On PostgreSQL it is always false: its planner weighs the text index
+// against the others itself.
 func (s *Store) ftsDense(ctx context.Context, q *query, before int64) (bool, error) {
+	if s.db.Engine == store.Postgres {
+		return false, nil
+	}
 	var n int
 	err := s.db.Read.GetContext(ctx, &n, `SELECT count(*) FROM (SELECT rowid FROM `+q.table+`
 		WHERE `+q.table+` MATCH ? AND rowid >= ? AND rowid < ? LIMIT ?)`, q.fts, q.lo, q.upper(before), probeCap)
@@ -624,4 +644,37 @@ func (s *Store) Exchange(ctx context.Context, id int64) (req, resp *Entry, err e
 		return req, e, nil
 	}
 	return nil, nil, ErrNotACall
+}
+
+// searchWords splits text into the words SQLite's unicode61 tokenizer would
+// find: runs of letters and digits.
+func searchWords(text string) []string {
+	return strings.FieldsFunc(text, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
+}
+
+// pgWords is what goes into PostgreSQL's text index for an entry's text:
+// the words alone, so its parser finds what SQLite's unicode61 finds.
+func pgWords(text string) string {
+	return strings.Join(searchWords(text), " ")
+}
+
+// pgTextQuery turns user text into a PostgreSQL tsquery: each whitespace-
+// separated word is a phrase of its letter-and-digit runs, and all must
+// match. Lexemes are quoted, so no tsquery syntax is interpreted.
+func pgTextQuery(text string) string {
+	var parts []string
+	for _, w := range strings.Fields(text) {
+		ws := searchWords(w)
+		if len(ws) == 0 {
+			continue
+		}
+		for i, x := range ws {
+			ws[i] = "'" + strings.ReplaceAll(strings.ReplaceAll(x, `\`, `\\`), "'", "''") + "'"
+		}
+		parts = append(parts, "("+strings.Join(ws, " <-> ")+")")
+		if len(parts) == 16 {
+			break
+		}
+	}
+	return strings.Join(parts, " & ")
 }

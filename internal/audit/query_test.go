@@ -17,6 +17,8 @@ import (
 
 	"github.com/devserver-console/console/internal/audit"
 	"github.com/devserver-console/console/internal/modelarts"
+	"github.com/devserver-console/console/internal/store"
+	"github.com/devserver-console/console/internal/store/storetest"
 )
 
 var (
@@ -34,7 +36,12 @@ var (
 //	8,9  day3 dave  STOP   infer-c                unknown          corr c4
 func fixtureLog(t testing.TB) *testStore {
 	t.Helper()
-	ts := newTestStore(t)
+	return fixtureLogOn(t, storetest.DefaultEngine())
+}
+
+func fixtureLogOn(t testing.TB, engine store.Engine) *testStore {
+	t.Helper()
+	ts := newTestStoreOn(t, engine)
 	ctx := context.Background()
 	bob := audit.Actor{UserID: 8, Name: "bob", Role: "admin"}
 	dave := audit.Actor{UserID: 9, Name: "dave", Role: "operator"}
@@ -193,7 +200,7 @@ func TestListKeysetPagination(t *testing.T) {
 // answered from an index range in id order: no full scan of the entries and
 // no sort, which is what keeps pages fast at a million entries.
 func TestListQueryPlans(t *testing.T) {
-	ts := fixtureLog(t)
+	ts := fixtureLogOn(t, store.SQLite) // SQLite's EXPLAIN QUERY PLAN
 	tests := []struct {
 		name      string
 		filter    audit.Filter

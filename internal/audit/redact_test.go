@@ -16,6 +16,7 @@ import (
 
 	"github.com/devserver-console/console/internal/audit"
 	"github.com/devserver-console/console/internal/modelarts"
+	"github.com/devserver-console/console/internal/store"
 )
 
 func sha(b string) string {
@@ -162,7 +163,7 @@ func TestRedactionInStoredBytes(t *testing.T) {
 		userData  = "#!/bin/sh\necho uniqueUserDataMarker\n"
 		eventPass = "uniqueEventPassword"
 	)
-	ts := newTestStore(t)
+	ts := newTestStoreOn(t, store.SQLite) // reads the file's bytes
 	ud := base64.StdEncoding.EncodeToString([]byte(userData))
 	body := `{"type":"REINSTALLOS","servers":[{"id":"` + srvA + `"}],"extend_param":{"admin_pass":"` + adminPass + `","image_id":"img-1","user_data":"` + ud + `"}}`
 	call := &modelarts.OutgoingCall{

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+
+	"github.com/devserver-console/console/internal/store"
 )
 
 // The text index holds, besides the words of an entry (searchText), one
@@ -134,14 +136,22 @@ func (s *Store) searchState(ctx context.Context) (int32, error) {
 	return st, nil
 }
 
-// facetsReady reports whether queries can read audit_search_v2.
+// facetsReady reports whether queries can read audit_search_v2. On
+// PostgreSQL never: its text index (audit_search, a tsvector) holds the
+// words only.
 func (s *Store) facetsReady(ctx context.Context) (bool, error) {
+	if s.db.Engine == store.Postgres {
+		return false, nil
+	}
 	st, err := s.searchState(ctx)
 	return st >= searchReady, err
 }
 
 // indexText adds the text index rows of entries just inserted in tx.
 func (s *Store) indexText(ctx context.Context, tx *sql.Tx, docs []searchDoc) error {
+	if s.db.Engine == store.Postgres {
+		return insertSearchPostgres(ctx, tx, docs)
+	}
 	st, err := s.searchState(ctx)
 	if err != nil {
 		return err
@@ -193,6 +203,9 @@ var backfillBatch = 500
 // left or ctx ends. It is safe to interrupt: the next run resumes. When it
 // finishes, queries use the new index (see searchState).
 func (s *Store) BackfillSearch(ctx context.Context) error {
+	if s.db.Engine == store.Postgres {
+		return nil // one index, written with every entry (indexText)
+	}
 	st, err := s.searchState(ctx)
 	if err != nil {
 		return err
@@ -468,4 +481,20 @@ func (s *Store) rowsByID(ctx context.Context, rq *query, ids []int64) ([]row, er
 		return nil, fmt.Errorf("audit: list entries: %w", err)
 	}
 	return rows, nil
+}
+
+// insertSearchPostgres indexes docs in PostgreSQL's audit_search: a tsvector
+// of the entry's words (pgWords), no filter tokens.
+func insertSearchPostgres(ctx context.Context, tx *sql.Tx, docs []searchDoc) error {
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO `+legacySearchTable+` (rowid, body) VALUES (?, to_tsvector('console_search', ?))`)
+	if err != nil {
+		return fmt.Errorf("prepare search index: %w", err)
+	}
+	defer stmt.Close()
+	for _, d := range docs {
+		if _, err := stmt.ExecContext(ctx, d.id, pgWords(d.text)); err != nil {
+			return fmt.Errorf("index text of entry %d: %w", d.id, err)
+		}
+	}
+	return nil
 }

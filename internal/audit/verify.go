@@ -314,7 +314,7 @@ func (w *chainWalk) finish(res *VerifyResult, cps []Checkpoint) bool {
 
 func (s *Store) verifyFull(ctx context.Context, o VerifyOptions) (VerifyResult, error) {
 	res := VerifyResult{Mode: ModeFull, FromID: 1}
-	tx, err := s.db.Read.BeginTxx(ctx, nil)
+	tx, err := s.db.BeginSnapshot(ctx)
 	if err != nil {
 		return res, fmt.Errorf("audit: verify: begin: %w", err)
 	}
@@ -390,7 +390,7 @@ func (s *Store) verifyFull(ctx context.Context, o VerifyOptions) (VerifyResult, 
 
 func (s *Store) verifyTail(ctx context.Context, base *VerifyResult) (VerifyResult, error) {
 	res := VerifyResult{Mode: ModeTail, FromID: base.HeadID + 1, Entries: base.Entries}
-	tx, err := s.db.Read.BeginTxx(ctx, nil)
+	tx, err := s.db.BeginSnapshot(ctx)
 	if err != nil {
 		return res, fmt.Errorf("audit: verify: begin: %w", err)
 	}

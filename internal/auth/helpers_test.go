@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/devserver-console/console/internal/auth"
 	"github.com/devserver-console/console/internal/store"
+	"github.com/devserver-console/console/internal/store/storetest"
 	"github.com/devserver-console/console/internal/testutil"
 )
 
@@ -38,7 +38,7 @@ func openDB(t *testing.T, path string) *store.DB {
 
 func newTestDB(t *testing.T) *store.DB {
 	t.Helper()
-	return openDB(t, filepath.Join(t.TempDir(), "console.db"))
+	return openDB(t, storetest.DSN(t, storetest.DefaultEngine()))
 }
 
 // newUsers returns a user store on a fresh database and fake clock, and

@@ -260,7 +260,7 @@ func (s *Store) countFailure(ctx context.Context, tx *sqlx.Tx, subject, addr str
 			var n int
 			if err := tx.GetContext(ctx, &n, `INSERT INTO signin_throttle (kind, name, addr, failures, last_failure_at, blocked_until)
 				VALUES (?, ?, ?, 1, ?, 0)
-				ON CONFLICT (kind, name, addr) DO UPDATE SET failures = failures + 1, last_failure_at = excluded.last_failure_at
+				ON CONFLICT (kind, name, addr) DO UPDATE SET failures = signin_throttle.failures + 1, last_failure_at = excluded.last_failure_at
 				RETURNING failures`, kind, name, addr, nowMS); err != nil {
 				return err
 			}

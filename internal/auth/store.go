@@ -185,13 +185,9 @@ func (s *Store) createUser(ctx context.Context, name string, role Role, password
 		if n > 0 {
 			return ErrNameTaken
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO users (name, role, password_hash, disabled, created_at, updated_at, password_changed_at)
-			VALUES (?, ?, ?, 0, ?, ?, ?)`, name, string(role), hash, now, now, now)
-		if err != nil {
-			return err
-		}
-		id, err := res.LastInsertId()
-		if err != nil {
+		var id int64
+		if err := tx.GetContext(ctx, &id, `INSERT INTO users (name, role, password_hash, disabled, created_at, updated_at, password_changed_at)
+			VALUES (?, ?, ?, 0, ?, ?, ?) RETURNING id`, name, string(role), hash, now, now, now); err != nil {
 			return err
 		}
 		created = &User{ID: id, Name: name, Role: role, CreatedAt: fromMillis(now), UpdatedAt: fromMillis(now), PasswordChangedAt: fromMillis(now)}

@@ -2,7 +2,6 @@ package fleet_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -11,11 +10,12 @@ import (
 	"github.com/devserver-console/console/internal/fleet"
 	"github.com/devserver-console/console/internal/modelarts"
 	"github.com/devserver-console/console/internal/store"
+	"github.com/devserver-console/console/internal/store/storetest"
 )
 
 func newTestDB(t *testing.T) *store.DB {
 	t.Helper()
-	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "console.db"))
+	db, err := store.Open(context.Background(), storetest.DSN(t, storetest.DefaultEngine()))
 	if err != nil {
 		t.Fatal(err)
 	}
