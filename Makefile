@@ -4,6 +4,9 @@
 GO      ?= go
 BIN     ?= bin/console
 PKGS    := ./...
+# The packages whose tests run a second time on PostgreSQL (CONSOLE_TEST_ENGINE=postgres):
+# every package that keeps state in the store. The store package tests both engines itself.
+PG_PKGS := ./internal/audit ./internal/auth ./internal/fleet ./internal/batch ./internal/web ./internal/app
 export CGO_ENABLED ?= 0
 
 # Browser tests: the Playwright driver version is tied to github.com/mxschmitt/playwright-go
@@ -55,11 +58,14 @@ test: lint generate-check test-unit sdk-check test-e2e
 
 ## test-unit: the Go unit, handler and integration tests (no browser needed), with the race
 ## detector (race builds need cgo) and one throw-away PostgreSQL for the whole run (pgrun
-## starts it and removes it afterwards)
+## starts it and removes it afterwards); then the packages that keep state in the store
+## once more with PostgreSQL as their store
 test-unit: test-deps-postgres
 	@pkgs="$$($(GO) list $(PKGS))" || exit 1; \
 	echo "$(GO) test -race -count=1 \$$($(GO) list $(PKGS) | grep -v /e2e)"; \
-	CGO_ENABLED=1 $(GO) run ./internal/testutil/pgtest/pgrun -- $(GO) test -race -count=1 -timeout 20m $$(echo "$$pkgs" | grep -v '/e2e$$')
+	echo "CONSOLE_TEST_ENGINE=postgres $(GO) test -race -count=1 $(PG_PKGS)"; \
+	CGO_ENABLED=1 $(GO) run ./internal/testutil/pgtest/pgrun -- sh -c '$(GO) test -race -count=1 -timeout 20m '"$$(echo "$$pkgs" | grep -v '/e2e$$' | tr '
+' ' ')"' && CONSOLE_TEST_ENGINE=postgres $(GO) test -race -count=1 -timeout 20m $(PG_PKGS)'
 
 ## test-deps-postgres: install Debian's postgresql (apt, as root) when its server is missing
 test-deps-postgres:
