@@ -46,6 +46,8 @@ var seedSQL = []string{
 	`INSERT INTO batch_servers (batch_id, server_id, name, chunk, initial_status, ack_status, ack_update_at, final_status, finished_at)
 	 VALUES ('b1', 'a', 'gpu-1', 0, 'STOPPED', 'STARTING', 5, '', NULL)`,
 	`INSERT INTO selections (user_id, server_id, created_at) VALUES (7, 'a', 1)`,
+	`INSERT INTO fleet_columns (user_id, columns, updated_at) VALUES (7, 'name,status', 1)`,
+	`INSERT INTO rate_limits (kind, key, tat, ok) VALUES ('anon', '10.0.0.1', 1767225600000, 1)`,
 }
 
 func seed(t *testing.T, db *store.DB) {

@@ -46,7 +46,7 @@ func (s *Server) useAuth(e *echo.Echo) {
 	if e.IPExtractor == nil {
 		e.IPExtractor = clientIPExtractor(s.trustedProxies)
 	}
-	s.anonLimiter = newAnonymousLimiter()
+	s.anonLimiter = newAnonymousLimiter(s.users)
 	e.Use(s.securityHeaders, s.limitBody, s.loadSession, s.localize, s.throttleAnonymous, s.verifyCSRF, s.enforceEnrolment, s.selectProject)
 }
 

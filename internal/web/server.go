@@ -82,7 +82,7 @@ type Server struct {
 	users    *auth.Store
 	sessions *auth.SessionManager
 	// anonLimiter limits state-changing requests from people not signed in.
-	anonLimiter *middleware.RateLimiterMemoryStore
+	anonLimiter *auth.RateLimit
 
 	projects   []Project
 	selections *fleet.Selections

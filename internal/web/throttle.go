@@ -2,27 +2,25 @@ package web
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/labstack/echo/v4/middleware"
-	"golang.org/x/time/rate"
+
+	"github.com/devserver-console/console/internal/auth"
 )
 
 // Anonymous state-changing requests (sign-in attempts, and forged or stale
 // posts from nobody signed in) are limited per client address, so nobody
 // can flood the append-only audit log, where each of them is recorded, or
 // keep the password hasher busy. Signed-in users are not limited here.
+// The buckets are in the database, so replicas share them.
 const (
-	anonymousRate  = rate.Limit(1) // requests per second, sustained
-	anonymousBurst = 60            // requests at once
+	anonymousRate  = 1  // requests per second, sustained
+	anonymousBurst = 60 // requests at once
 )
 
-// newAnonymousLimiter returns the per-address limiter store.
-func newAnonymousLimiter() *middleware.RateLimiterMemoryStore {
-	return middleware.NewRateLimiterMemoryStoreWithConfig(middleware.RateLimiterMemoryStoreConfig{
-		Rate: anonymousRate, Burst: anonymousBurst, ExpiresIn: 10 * time.Minute,
-	})
+// newAnonymousLimiter returns the per-address limit.
+func newAnonymousLimiter(users *auth.Store) *auth.RateLimit {
+	return users.NewRateLimit(auth.RateLimitAnonymous, anonymousRate, anonymousBurst)
 }
 
 // throttleAnonymous answers 429, recording nothing, when an address that
@@ -36,7 +34,11 @@ func (s *Server) throttleAnonymous(next echo.HandlerFunc) echo.HandlerFunc {
 		if currentUser(c) != nil {
 			return next(c)
 		}
-		if ok, _ := s.anonLimiter.Allow(c.RealIP()); !ok {
+		ok, err := s.anonLimiter.Allow(c.Request().Context(), c.RealIP())
+		if err != nil {
+			return err
+		}
+		if !ok {
 			c.Response().Header().Set("Retry-After", "60")
 			return echo.NewHTTPError(http.StatusTooManyRequests, "Too many attempts from your address. Wait a minute, then try again.")
 		}
