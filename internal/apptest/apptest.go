@@ -22,6 +22,7 @@ import (
 	"github.com/devserver-console/console/internal/config"
 	"github.com/devserver-console/console/internal/logging"
 	"github.com/devserver-console/console/internal/modelarts"
+	"github.com/devserver-console/console/internal/store"
 	"github.com/devserver-console/console/internal/store/storetest"
 	"github.com/devserver-console/console/internal/testutil"
 )
@@ -240,4 +241,12 @@ type LogBuffer = testutil.LogBuffer
 // DELETE, REINSTALLOS and CHANGEOS need an approver), which New turns off.
 func WithApprovals(c *config.Config) {
 	c.ApprovalActions = append([]modelarts.BatchType(nil), config.DefaultApprovalActions...)
+}
+
+// OnSQLite is an option of New for tests that reach into the SQLite file
+// itself (to tamper with it): the console runs on SQLite whatever
+// CONSOLE_TEST_ENGINE says.
+func OnSQLite(t testing.TB) func(*config.Config) {
+	path := storetest.DSN(t, store.SQLite)
+	return func(c *config.Config) { c.DBPath = path }
 }

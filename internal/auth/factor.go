@@ -179,8 +179,11 @@ func (s *Store) ConfirmEnrolment(ctx context.Context, userID int64, code, client
 		if f.confirmed {
 			return ErrFactorEnrolled
 		}
-		now := s.now()
 		subject := userSubject(u.Name)
+		if err := s.lockSubjectsTx(ctx, tx, subject, clientIP); err != nil {
+			return err
+		}
+		now := s.now()
 		if le, err := lockedOutQ(ctx, tx, subject, clientIP, now); err != nil || le != nil {
 			if le != nil {
 				cerr = le
@@ -200,9 +203,16 @@ func (s *Store) ConfirmEnrolment(ctx context.Context, userID int64, code, client
 			}
 			return nil
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE user_factors SET confirmed_at = ?, last_step = ? WHERE user_id = ?`,
-			millis(now), step, userID); err != nil {
+		// Conditional: of two replicas confirming at once, one does.
+		res, err := tx.ExecContext(ctx, `UPDATE user_factors SET confirmed_at = ?, last_step = ? WHERE user_id = ? AND confirmed_at IS NULL`,
+			millis(now), step, userID)
+		if err != nil {
 			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return ErrFactorEnrolled
 		}
 		codes, err = newRecoveryCodes(ctx, tx, userID)
 		return err
@@ -261,8 +271,11 @@ func (s *Store) VerifyFactor(ctx context.Context, userID int64, code, clientIP s
 		if !f.confirmed {
 			return ErrNoFactor
 		}
-		now := s.now()
 		subject := userSubject(u.Name)
+		if err := s.lockSubjectsTx(ctx, tx, subject, clientIP); err != nil {
+			return err
+		}
+		now := s.now()
 		if le, err := lockedOutQ(ctx, tx, subject, clientIP, now); err != nil || le != nil {
 			if le != nil {
 				cerr = le
@@ -273,10 +286,19 @@ func (s *Store) VerifyFactor(ctx context.Context, userID int64, code, clientIP s
 		if isTOTPCode(code) {
 			step, ok := matchTOTP(f.secret, code, now, 0)
 			if ok && step > f.lastStep {
-				if _, err := tx.ExecContext(ctx, `UPDATE user_factors SET last_step = ? WHERE user_id = ?`, step, userID); err != nil {
+				// Conditional, so that of two replicas accepting the same
+				// code at once only one does.
+				res, err := tx.ExecContext(ctx, `UPDATE user_factors SET last_step = ? WHERE user_id = ? AND last_step < ?`, step, userID, step)
+				if err != nil {
 					return err
 				}
-				method = MethodTOTP
+				if n, err := res.RowsAffected(); err != nil {
+					return err
+				} else if n == 1 {
+					method = MethodTOTP
+				} else {
+					reason = ReasonCodeReuse
+				}
 			} else if ok {
 				reason = ReasonCodeReuse
 			}

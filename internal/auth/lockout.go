@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/devserver-console/console/internal/store"
 )
 
 // LockoutPolicy throttles password (and second-factor) guessing with
@@ -165,8 +167,16 @@ func (s *Store) Authenticate(ctx context.Context, name, password, clientIP strin
 		return nil, err
 	}
 	defer s.h.release()
+	// Replicas sharing a PostgreSQL database have slots of their own: the
+	// name from this address, and the address, are locked in the database
+	// too, from the second check until the outcome is counted.
+	j, err := s.lockSubjects(ctx, subject, clientIP)
+	if err != nil {
+		return nil, err
+	}
+	defer j.end()
 	now = s.now() // waiting for the slot may have taken a while
-	if le, err := s.lockedOut(ctx, subject, clientIP, now); err != nil {
+	if le, err := lockedOutQ(ctx, j.reader(s.db), subject, clientIP, now); err != nil {
 		return nil, err
 	} else if le != nil {
 		return nil, le
@@ -189,14 +199,14 @@ func (s *Store) Authenticate(ctx context.Context, name, password, clientIP strin
 		// cleared only when the code is right too, or else re-entering a
 		// stolen password would reset the delays on guessing the code.
 		if !r.HasFactor {
-			if err := s.clearFailures(ctx, subject, clientIP); err != nil {
+			if err := j.clearFailures(ctx, s, subject, clientIP); err != nil {
 				return nil, err
 			}
 		}
 		return r.user(), nil
 	}
 	cerr := &CredentialsError{Reason: reason}
-	le, err := s.recordFailure(ctx, subject, clientIP, now)
+	le, err := j.recordFailure(ctx, s, subject, clientIP, now)
 	if err != nil {
 		return nil, err
 	}
@@ -298,4 +308,93 @@ func (s *Store) clearFailures(ctx context.Context, subject, addr string) error {
 		return fmt.Errorf("auth: clear sign-in failures: %w", err)
 	}
 	return nil
+}
+
+// judging holds, on PostgreSQL, the locks of one sign-in attempt's
+// subjects (the name from the address, and the address) in a transaction
+// that also counts the attempt's outcome, so replicas judge one attempt per
+// subject at a time. On SQLite it holds nothing: one process serves the
+// database and the hashing slots bound what it judges at once.
+type judging struct {
+	tx *sqlx.Tx // nil on SQLite
+}
+
+// lockSubjects begins judging an attempt at subject from addr.
+func (s *Store) lockSubjects(ctx context.Context, subject, addr string) (*judging, error) {
+	if s.db.Engine != store.Postgres {
+		return &judging{}, nil
+	}
+	tx, err := s.db.Write.BeginTxx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("auth: lock sign-in subject: %w", err)
+	}
+	if err := s.lockSubjectsTx(ctx, tx, subject, addr); err != nil {
+		_ = tx.Rollback()
+		return nil, err
+	}
+	return &judging{tx: tx}, nil
+}
+
+// lockSubjectsTx takes, for the rest of tx, the locks of an attempt at
+// subject from addr (on PostgreSQL; nothing on SQLite, where tx holds the
+// only write lock). Always the pair first, then the address: attempts that
+// share only the address wait for each other without a cycle.
+func (s *Store) lockSubjectsTx(ctx context.Context, tx *sqlx.Tx, subject, addr string) error {
+	keys := []store.LockKey{store.LockKeyFor("signin:pair:" + subject + "\x00" + addr)}
+	if addr != "" {
+		keys = append(keys, store.LockKeyFor("signin:addr:"+addr))
+	}
+	for _, k := range keys {
+		if err := s.db.LockXact(ctx, tx, k); err != nil {
+			return fmt.Errorf("auth: lock sign-in subject: %w", err)
+		}
+	}
+	return nil
+}
+
+// reader is where the attempt reads the delays in force.
+func (j *judging) reader(db *store.DB) sqlx.QueryerContext {
+	if j.tx != nil {
+		return j.tx
+	}
+	return db.Read
+}
+
+// recordFailure counts a failure, in the judging transaction when there is
+// one (committing it, which ends the locks).
+func (j *judging) recordFailure(ctx context.Context, s *Store, subject, addr string, now time.Time) (*LockedError, error) {
+	if j.tx == nil {
+		return s.recordFailure(ctx, subject, addr, now)
+	}
+	le, err := s.countFailure(ctx, j.tx, subject, addr, now)
+	if err == nil {
+		err = j.tx.Commit()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("auth: record sign-in failure: %w", err)
+	}
+	return le, nil
+}
+
+// clearFailures forgets the pair's failures, in the judging transaction
+// when there is one (committing it).
+func (j *judging) clearFailures(ctx context.Context, s *Store, subject, addr string) error {
+	if j.tx == nil {
+		return s.clearFailures(ctx, subject, addr)
+	}
+	_, err := j.tx.ExecContext(ctx, `DELETE FROM signin_throttle WHERE kind = 'pair' AND name = ? AND addr = ?`, subject, addr)
+	if err == nil {
+		err = j.tx.Commit()
+	}
+	if err != nil {
+		return fmt.Errorf("auth: clear sign-in failures: %w", err)
+	}
+	return nil
+}
+
+// end ends the judging transaction if nothing committed it.
+func (j *judging) end() {
+	if j.tx != nil {
+		_ = j.tx.Rollback()
+	}
 }

@@ -517,7 +517,7 @@ func TestAuditExport(t *testing.T) {
 }
 
 func TestAuditVerify(t *testing.T) {
-	env := apptest.New(t)
+	env := apptest.New(t, apptest.OnSQLite(t)) // tampers with the file
 	fx := newAuditFixture(t, env)
 	c := env.As(t, auth.RoleApprover)
 	status := func() *goquery.Selection {

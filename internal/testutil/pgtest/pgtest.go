@@ -84,7 +84,7 @@ func NewDatabase(t testing.TB) string {
 	if err != nil {
 		unavailable(t, err)
 	}
-	name, u, err := createDatabase(ctx, admin)
+	name, u, err := createDatabase(ctx, admin, "")
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
@@ -98,7 +98,59 @@ func NewDatabase(t testing.TB) string {
 	return u
 }
 
-func createDatabase(ctx context.Context, admin string) (name, dbURL string, err error) {
+// templates are the template databases this binary made (NewDatabaseFrom),
+// by key: each is prepared once and copied for every test.
+var (
+	tplMu     sync.Mutex
+	templates = map[string]string{}
+)
+
+// NewDatabaseFrom is NewDatabase for a database prepared like every other of
+// key: the first call creates a template database and runs prepare on its
+// URL (applying the schema's migrations, say; prepare must close every
+// connection it opened), later calls copy the template, which is much
+// faster than preparing each. The templates live as long as the cluster.
+func NewDatabaseFrom(t testing.TB, key string, prepare func(ctx context.Context, url string) error) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	admin, err := adminURL(ctx)
+	if err != nil {
+		unavailable(t, err)
+	}
+	tplMu.Lock()
+	tpl, ok := templates[key]
+	if !ok {
+		var u string
+		tpl, u, err = createDatabase(ctx, admin, "")
+		if err == nil {
+			if err = prepare(ctx, u); err != nil {
+				_ = dropDatabase(ctx, admin, tpl)
+				err = fmt.Errorf("prepare template %s: %w", key, err)
+			}
+		}
+		if err != nil {
+			tplMu.Unlock()
+			t.Fatalf("pgtest: %v", err)
+		}
+		templates[key] = tpl
+	}
+	tplMu.Unlock()
+	name, u, err := createDatabase(ctx, admin, tpl)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := dropDatabase(ctx, admin, name); err != nil {
+			t.Errorf("pgtest: %v", err)
+		}
+	})
+	return u
+}
+
+func createDatabase(ctx context.Context, admin, template string) (name, dbURL string, err error) {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	name = "t_" + hex.EncodeToString(b[:])
@@ -107,7 +159,11 @@ func createDatabase(ctx context.Context, admin string) (name, dbURL string, err 
 		return "", "", fmt.Errorf("connect to the test cluster: %w", err)
 	}
 	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+	create := "CREATE DATABASE " + name
+	if template != "" {
+		create += " TEMPLATE " + template
+	}
+	if _, err := conn.Exec(ctx, create); err != nil {
 		return "", "", fmt.Errorf("create database %s: %w", name, err)
 	}
 	u, err := url.Parse(admin)
