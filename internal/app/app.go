@@ -107,10 +107,16 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		a.metrics.SecurityEvent(string(kind)) // sign-in results are security events
 	}
 	a.metrics.SetAuditChain(a.auditChainState)
-	if n, err := a.audit.RecoverUnfinished(ctx); err != nil {
-		return nil, fmt.Errorf("audit: recover unfinished calls: %w", err)
-	} else if n > 0 {
-		log.Warn("calls to ModelArts were interrupted by a previous shutdown; marked as outcome unknown in the audit log", "count", n)
+	// On SQLite this console is the only one: every request without an
+	// answer was interrupted by its previous run. On PostgreSQL other
+	// replicas may have requests in flight: each batch's are recovered when
+	// a replica takes the batch over (batch.Service.Recover).
+	if a.db.Engine == store.SQLite {
+		if n, err := a.audit.RecoverUnfinished(ctx); err != nil {
+			return nil, fmt.Errorf("audit: recover unfinished calls: %w", err)
+		} else if n > 0 {
+			log.Warn("calls to ModelArts were interrupted by a previous shutdown; marked as outcome unknown in the audit log", "count", n)
+		}
 	}
 	if err := a.newApprovals(log); err != nil {
 		return nil, err

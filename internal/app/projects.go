@@ -153,6 +153,8 @@ func (a *App) openProject(t config.Project) (*project, error) {
 		Log:            a.log.With("project", t.Name),
 		Observer:       a.metrics.Batches(t.Name),
 		Project:        t.Name,
+
+		RecoverCalls: a.audit.RecoverUnfinishedFor,
 	}); err != nil {
 		return nil, err
 	}

@@ -200,7 +200,10 @@ func (s *Store) RecordProjectEvent(ctx context.Context, project string, kind Eve
 // RecoverUnfinished writes one outcome_unknown entry for every request entry
 // that has neither a response nor an outcome_unknown entry, and returns how
 // many it wrote. Call it once at start, before any call is sent: a request
-// still in flight in this process would be marked unknown too.
+// still in flight in this process would be marked unknown too. With several
+// consoles (replicas) on one database it must not run at start, since it
+// would mark the other consoles' requests in flight: each batch's requests
+// are recovered by RecoverUnfinishedFor under the batch's claim instead.
 //
 // Requests up to the head of the previous recovery are known to be answered
 // (settings: audit.recovered_through), so only newer ones are looked at and
@@ -232,6 +235,27 @@ func (s *Store) RecoverUnfinished(ctx context.Context) (_ int, err error) {
 			}
 		}
 	}()
+	return s.markUnknown(ctx, ids)
+}
+
+// RecoverUnfinishedFor is RecoverUnfinished for the requests of one
+// correlation id (a batch) whose sender the caller knows has stopped (it
+// holds the batch's claim).
+func (s *Store) RecoverUnfinishedFor(ctx context.Context, correlationID string) (int, error) {
+	var ids []int64
+	err := s.db.Read.SelectContext(ctx, &ids, `SELECT r.id FROM audit_entries r
+		WHERE r.correlation_id = ? AND r.kind = 'request'
+		  AND NOT EXISTS (SELECT 1 FROM audit_entries x WHERE x.ref_id = r.id AND x.ref_id <> 0)
+		ORDER BY r.id`, correlationID)
+	if err != nil {
+		return 0, fmt.Errorf("audit: find unfinished requests of %s: %w", correlationID, err)
+	}
+	return s.markUnknown(ctx, ids)
+}
+
+// markUnknown appends an outcome_unknown entry for each request id (none
+// for a request answered meanwhile) and returns how many it wrote.
+func (s *Store) markUnknown(ctx context.Context, ids []int64) (int, error) {
 	written := 0
 	for len(ids) > 0 {
 		chunk := ids[:min(len(ids), maxBatch)]

@@ -94,6 +94,11 @@ type Config struct {
 	// its own: a token or batch of another project is unknown to it, so a
 	// batch never mixes projects.
 	Project string
+	// RecoverCalls records "outcome unknown" for every request of the batch
+	// (audit correlation id) that has no answer in the audit log; it runs
+	// when this console takes over a batch another left unsettled
+	// (audit.Store.RecoverUnfinishedFor). Nil: nothing is recorded.
+	RecoverCalls func(ctx context.Context, batchID string) (int, error)
 }
 
 // Observer is told how each chunk of a batch ended: the action, the chunk
@@ -121,6 +126,12 @@ type Service struct {
 	followFor      time.Duration
 	obs            Observer
 	project        string
+	recoverCalls   func(ctx context.Context, batchID string) (int, error)
+
+	// claims: exactly one console (replica) sends and follows each batch.
+	claims   *store.Claims
+	scanStop context.CancelFunc
+	scanDone chan struct{}
 
 	wg sync.WaitGroup
 	// stopping is closed by Shutdown: running batches stop between chunks.
@@ -164,6 +175,7 @@ func NewService(cfg Config) (*Service, error) {
 		followFor:      cfg.FollowFor,
 		obs:            cfg.Observer,
 		project:        cfg.Project,
+		recoverCalls:   cfg.RecoverCalls,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -190,6 +202,7 @@ func NewService(cfg Config) (*Service, error) {
 		s.followFor = DefaultFollowFor
 	}
 	s.runCtx, s.cancelRuns = context.WithCancel(context.Background())
+	s.claims = s.db.NewClaims(0)
 	return s, nil
 }
 
@@ -210,12 +223,19 @@ func (s *Service) Wait() {
 
 // Shutdown stops the batches: each running batch finishes the chunk on its
 // way and sends no more (the rest are recorded not_sent), and background
-// following stops. When ctx ends first, calls still in flight are cancelled
-// (recorded as interrupted, outcome unknown: the audit has their request)
-// and Shutdown returns once they are recorded. Nothing is sent twice: a
-// chunk not sent now stays not_sent.
+// following and the look-out for batches to take over stop. When ctx ends
+// first, calls still in flight are cancelled (recorded as interrupted,
+// outcome unknown: the audit has their request) and Shutdown returns once
+// they are recorded. Nothing is sent twice: a chunk not sent now stays
+// not_sent. Then every claim is given up, so other consoles (replicas)
+// take this one's running batches over.
 func (s *Service) Shutdown(ctx context.Context) error {
 	s.stopOnce.Do(func() { close(s.stopping) })
+	if s.scanStop != nil {
+		s.scanStop()
+		<-s.scanDone
+	}
+	defer s.claims.Close()
 	done := make(chan struct{})
 	go func() {
 		s.wg.Wait()

@@ -36,6 +36,7 @@ var (
 
 // env is a batch service over a real store, audit log, client and simulator.
 type env struct {
+	dsn    string
 	db     *store.DB
 	audit  *audit.Store
 	sim    *simulator.Simulator
@@ -64,7 +65,8 @@ type envOpts struct {
 func newEnv(t testing.TB, o envOpts) *env {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, storetest.DSN(t, storetest.DefaultEngine()))
+	dsn := storetest.DSN(t, storetest.DefaultEngine())
+	db, err := store.Open(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,8 +117,8 @@ func newEnv(t testing.TB, o envOpts) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(svc.Wait)
-	return &env{db: db, audit: au, sim: sim, simURL: hs.URL, cache: cache, svc: svc, mc: mc}
+	t.Cleanup(func() { _ = svc.Shutdown(context.Background()) })
+	return &env{dsn: dsn, db: db, audit: au, sim: sim, simURL: hs.URL, cache: cache, svc: svc, mc: mc}
 }
 
 // snapshot walks the fleet now.
@@ -911,6 +913,12 @@ func TestFollowRecordsUnwatchedBatch(t *testing.T) {
 // following batches every 50ms.
 func newFollowingService(t *testing.T, e *env) *batch.Service {
 	t.Helper()
+	return newFollowingServiceOn(t, e, e.db)
+}
+
+// newFollowingServiceOn is newFollowingService over db.
+func newFollowingServiceOn(t *testing.T, e *env, db *store.DB) *batch.Service {
+	t.Helper()
 	client, err := modelarts.NewClient(modelarts.Config{
 		Endpoint: e.simURL, ProjectID: project, Auth: modelarts.NoAuth(),
 		HTTPClient: &http.Client{Timeout: 10 * time.Second},
@@ -919,13 +927,14 @@ func newFollowingService(t *testing.T, e *env) *batch.Service {
 		t.Fatal(err)
 	}
 	svc, err := batch.NewService(batch.Config{
-		Cloud: client, Audit: e.audit, Fleet: fleet.NewCache(client, time.Hour, nil), DB: e.db,
+		Cloud: client, Audit: e.audit, Fleet: fleet.NewCache(client, time.Hour, nil), DB: db,
 		SettleGrace: 300 * time.Millisecond, FollowInterval: 50 * time.Millisecond,
+		RecoverCalls: e.audit.RecoverUnfinishedFor,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(svc.Wait)
+	t.Cleanup(func() { _ = svc.Shutdown(context.Background()) })
 	return svc
 }
 
@@ -949,4 +958,46 @@ func TestWaitStopsFollowing(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Wait did not return: a background follower kept it waiting")
 	}
+}
+
+// TestOneConsoleFollowsEachBatch: a second console (a replica, on
+// PostgreSQL its own connections) does not take over a batch the first one
+// follows, and takes it over, recording its final states, once the first
+// gives its claim up.
+func TestOneConsoleFollowsEachBatch(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, envOpts{follow: time.Hour, chunkSize: 2}) // follows, but will not look for an hour
+	servers := e.pick(t, 3, withStatus(modelarts.StatusRunning))
+	id := e.run(t, operator, modelarts.BatchStop, ids(servers))
+
+	db2 := e.db
+	if e.db.Engine == store.Postgres {
+		db2 = storetest.OpenDSN(t, e.dsn)
+	}
+	other := newFollowingServiceOn(t, e, db2)
+	if err := other.Recover(ctx); err != nil {
+		t.Fatal(err)
+	}
+	probe := db2.NewClaims(0)
+	defer probe.Close()
+	if cl, err := probe.TryClaim(ctx, "batch:"+id); err != nil || cl != nil {
+		t.Fatalf("the batch's claim is free while its console follows it (%v)", err)
+	}
+	if b, err := other.Get(ctx, id); err != nil || b.Done() {
+		t.Fatalf("the second console finished a batch the first follows: done=%v (%v)", b != nil && b.Done(), err)
+	}
+
+	if err := e.svc.Shutdown(ctx); err != nil { // the first console stops: its claim ends
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 15*time.Second, "the second console takes the batch over and records it done", func() error {
+		b, err := other.Get(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !b.Done() {
+			return errors.New("not done")
+		}
+		return nil
+	})
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/devserver-console/console/internal/audit"
 	"github.com/devserver-console/console/internal/auth"
 	"github.com/devserver-console/console/internal/modelarts"
+	"github.com/devserver-console/console/internal/store"
 )
 
 // Params is what a batch shows of the OS parameters it sent: never the
@@ -75,6 +76,7 @@ type job struct {
 	// project is the console project the batch acts on (audit entries
 	// record it).
 	project string
+	claim  *store.Claim // held from before the batch exists until it is followed
 }
 
 // ExecuteRequest is one request to run a prepared action.
@@ -162,6 +164,22 @@ func (s *Service) Execute(ctx context.Context, r ExecuteRequest) (Execution, err
 	parts := chunks(p.Targets, s.chunkSize)
 	now := s.now().UnixMilli()
 
+	// Claim the batch before it exists, so that no other console (replica)
+	// can take it over as abandoned before its first chunk is sent.
+	claim, err := s.claims.TryClaim(ctx, claimName(id))
+	if err != nil {
+		return ex, fmt.Errorf("batch: execute: %w", err)
+	}
+	if claim == nil {
+		return ex, fmt.Errorf("batch: execute: batch %s is claimed already", id)
+	}
+	started := false
+	defer func() {
+		if !started {
+			_ = claim.Release(context.WithoutCancel(ctx))
+		}
+	}()
+
 	// rows records the batch and claims the token. With an audit log it is
 	// committed together with the first chunk's "sending" mark and its audit
 	// request entry (one commit before the call instead of three); the
@@ -223,6 +241,7 @@ func (s *Service) Execute(ctx context.Context, r ExecuteRequest) (Execution, err
 			UserID: user.ID, Name: user.Name, Role: string(user.Role),
 			ClientIP: r.Meta.ClientIP, UserAgent: r.Meta.UserAgent,
 		},
+		claim: claim,
 	}
 	if r.ApprovedBy != "" {
 		j.detail = map[string]string{
@@ -234,15 +253,18 @@ func (s *Service) Execute(ctx context.Context, r ExecuteRequest) (Execution, err
 		if err := s.writeTx(ctx, rows); err != nil {
 			return ex, s.claimLost(ctx, p, &ex, err)
 		}
+		started = true // the run holds the claim now
 		s.wg.Add(1)
 		go s.run(s.runCtx, j)
 	} else {
 		j.first = &firstChunk{rows: rows, done: make(chan error, 1)}
+		started = true // the run holds the claim now (released below if nothing was recorded)
 		s.wg.Add(1)
 		go s.run(s.runCtx, j)
 		// Wait until the batch is recorded (with its first request) or
 		// could not be: the answer says whether this click started it.
 		if err := <-j.first.done; err != nil {
+			_ = claim.Release(context.WithoutCancel(ctx))
 			return ex, s.claimLost(ctx, p, &ex, err)
 		}
 	}
@@ -394,6 +416,19 @@ func (s *Service) writeTx(ctx context.Context, fn audit.TxFunc) error {
 func (s *Service) run(ctx context.Context, j *job) {
 	defer s.wg.Done()
 	for i, part := range j.chunks {
+		select {
+		case <-j.claim.Lost():
+			// The connection holding the claim broke: another console may
+			// hold the batch now and settle the unsent chunks. Sending more
+			// could act twice.
+			s.log.ErrorContext(ctx, "batch stopped: lost its claim (the database connection broke); another console takes it over",
+				slog.String("batch_id", j.id), slog.Int("chunk", i+1))
+			if j.first != nil && i == 0 {
+				j.first.done <- errors.New("batch: lost the claim on the batch before it was recorded")
+			}
+			return
+		default:
+		}
 		// The first chunk of a batch that is not recorded yet is always
 		// tried: Execute checked for shutdown, and sending it is what
 		// records the batch.
@@ -405,7 +440,7 @@ func (s *Service) run(ctx context.Context, j *job) {
 				s.log.WarnContext(ctx, "batch stopped by shutdown; the remaining chunks were not sent",
 					slog.String("batch_id", j.id), slog.Int("first_unsent_chunk", i+1), slog.Int("chunks", len(j.chunks)))
 			}
-			s.follow(j.id)
+			s.follow(j.id, j.claim)
 			return
 		}
 		if err := s.sendChunk(ctx, j, i+1, part); errors.Is(err, errClaimed) {
@@ -416,11 +451,12 @@ func (s *Service) run(ctx context.Context, j *job) {
 			// the unsent chunks at the next start.
 			s.log.ErrorContext(ctx, "batch stopped: cannot record chunk", slog.String("batch_id", j.id),
 				slog.Int("chunk", i+1), slog.Any("err", err))
+			_ = j.claim.Release(ctx)
 			return
 		}
 	}
 	s.log.InfoContext(ctx, "batch sent", slog.String("batch_id", j.id))
-	s.follow(j.id)
+	s.follow(j.id, j.claim)
 }
 
 // markUnsent records chunks from..last of batch id as not sent because the
@@ -573,31 +609,113 @@ func roundDuration(d time.Duration) time.Duration {
 	}
 }
 
-// Recover settles chunks left behind by a console that stopped mid-batch:
-// a chunk that was being sent gets outcome "unknown" (it may have acted) and
-// a chunk never sent gets "not_sent". Then it follows, in the background,
-// every batch whose final states are not recorded yet. Call it once at
-// start, before any Execute.
+// Recover settles the batches a stopped console left behind and follows
+// them, then keeps doing so for batches another console (replica) leaves
+// behind, every follow interval, until Close. A batch is taken over only
+// under its claim, which a live console holds while it sends and follows
+// it, so a starting console never declares another's requests unknown.
+// Call it once at start, before any Execute.
 func (s *Service) Recover(ctx context.Context) error {
+	if err := s.takeOver(ctx); err != nil {
+		return err
+	}
+	if s.followInterval <= 0 {
+		return nil
+	}
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.scanStop, s.scanDone = cancel, make(chan struct{})
+	go func() {
+		defer close(s.scanDone)
+		t := time.NewTicker(s.followInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-sctx.Done():
+				return
+			case <-t.C:
+			}
+			if err := s.takeOver(sctx); err != nil && sctx.Err() == nil {
+				s.log.Warn("looking for batches to take over", slog.String("err", err.Error()))
+			}
+		}
+	}()
+	return nil
+}
+
+// claimName is the name of the claim on following batch id.
+func claimName(id string) string { return "batch:" + id }
+
+// takeOver claims every running batch nobody holds that still needs
+// something (unsent chunks to settle, or following), settles it and
+// follows it.
+func (s *Service) takeOver(ctx context.Context) error {
+	var ids []string
+	err := s.db.Read.SelectContext(ctx, &ids, `SELECT b.id FROM batches b WHERE b.status = ? AND b.project = ?
+		AND (b.created_at > ? OR EXISTS (SELECT 1 FROM batch_chunks c WHERE c.batch_id = b.id AND c.outcome IN (?, ?)))
+		ORDER BY b.created_at`, StatusRunning, s.project, s.now().Add(-s.followFor).UnixMilli(), OutcomePending, OutcomeSending)
+	if err != nil {
+		return fmt.Errorf("batch: list running batches: %w", err)
+	}
+	for _, id := range ids {
+		claim, err := s.claims.TryClaim(ctx, claimName(id))
+		if err != nil {
+			return fmt.Errorf("batch: take over %s: %w", id, err)
+		}
+		if claim == nil {
+			continue // followed by this console or another
+		}
+		if err := s.settle(ctx, id); err != nil {
+			_ = claim.Release(ctx)
+			return err
+		}
+		s.follow(id, claim)
+	}
+	return nil
+}
+
+// settle records what can be known of batch id's chunks after the console
+// sending it stopped: a chunk that was being sent gets outcome "unknown"
+// (it may have acted), a chunk never sent "not_sent", and every request
+// without a recorded answer an "outcome unknown" entry in the audit log.
+// The caller holds the batch's claim.
+func (s *Service) settle(ctx context.Context, id string) error {
 	now := s.now().UnixMilli()
 	tx, err := s.db.Write.BeginTxx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("batch: recover: begin: %w", err)
+		return fmt.Errorf("batch: settle %s: begin: %w", id, err)
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit this is a no-op
-	if _, err := tx.ExecContext(ctx, `UPDATE batch_chunks SET outcome = ?, failure = ?, finished_at = ?, transport_error = ?
-		WHERE outcome = ? AND batch_id IN (SELECT id FROM batches WHERE project = ?)`, OutcomeUnknown, string(FailureInterrupted), now,
+	unknown, err := tx.ExecContext(ctx, `UPDATE batch_chunks SET outcome = ?, failure = ?, finished_at = ?, transport_error = ?
+		WHERE batch_id = ? AND outcome = ?`, OutcomeUnknown, string(FailureInterrupted), now,
 		"the console stopped while this request was on its way; it may or may not have been carried out",
-		OutcomeSending, s.project); err != nil {
-		return fmt.Errorf("batch: recover: %w", err)
+		id, OutcomeSending)
+	if err != nil {
+		return fmt.Errorf("batch: settle %s: %w", id, err)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE batch_chunks SET outcome = ?, failure = ?, finished_at = ?, transport_error = ?
-		WHERE outcome = ? AND batch_id IN (SELECT id FROM batches WHERE project = ?)`, OutcomeNotSent, string(FailureShutdown), now,
-		"the console stopped before this request was sent", OutcomePending, s.project); err != nil {
-		return fmt.Errorf("batch: recover: %w", err)
+	unsent, err := tx.ExecContext(ctx, `UPDATE batch_chunks SET outcome = ?, failure = ?, finished_at = ?, transport_error = ?
+		WHERE batch_id = ? AND outcome = ?`, OutcomeNotSent, string(FailureShutdown), now, "the console stopped before this request was sent",
+		id, OutcomePending)
+	if err != nil {
+		return fmt.Errorf("batch: settle %s: %w", id, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("batch: recover: commit: %w", err)
+		return fmt.Errorf("batch: settle %s: commit: %w", id, err)
 	}
-	return s.followUnfinished(ctx)
+	nu, _ := unknown.RowsAffected()
+	ns, _ := unsent.RowsAffected()
+	if nu+ns > 0 {
+		s.log.WarnContext(ctx, "took over a batch whose console stopped while sending it",
+			slog.String("batch_id", id), slog.Int64("chunks_unknown", nu), slog.Int64("chunks_not_sent", ns))
+	}
+	if s.recoverCalls != nil {
+		n, err := s.recoverCalls(ctx, id)
+		if err != nil {
+			return fmt.Errorf("batch: settle %s: %w", id, err)
+		}
+		if n > 0 {
+			s.log.WarnContext(ctx, "requests of a taken-over batch had no recorded answer; marked outcome unknown",
+				slog.String("batch_id", id), slog.Int("requests", n))
+		}
+	}
+	return nil
 }

@@ -2,11 +2,12 @@ package batch
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/devserver-console/console/internal/store"
 )
 
 // Defaults for following a batch in the background.
@@ -21,9 +22,15 @@ const (
 // followFor; the next start follows the batch again. Wait and Shutdown
 // stop it.
 //
-// It does nothing when following is off or there is no fleet cache.
-func (s *Service) follow(id string) {
+// The caller holds the batch's claim; follow releases it when it stops, so
+// the claim shows which console follows the batch. It stops when the claim
+// is lost (another console may follow the batch then).
+//
+// It does nothing but release the claim when following is off or there is
+// no fleet cache.
+func (s *Service) follow(id string, claim *store.Claim) {
 	if s.fleet == nil || s.followInterval <= 0 {
+		_ = claim.Release(context.Background())
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.followFor)
@@ -34,6 +41,7 @@ func (s *Service) follow(id string) {
 	if _, dup := s.followers[id]; dup {
 		s.followMu.Unlock()
 		cancel()
+		_ = claim.Release(context.Background())
 		return
 	}
 	s.followers[id] = cancel
@@ -47,11 +55,18 @@ func (s *Service) follow(id string) {
 			delete(s.followers, id)
 			s.followMu.Unlock()
 			cancel()
+			if err := claim.Release(context.Background()); err != nil {
+				s.log.Warn("release the claim on a followed batch", slog.String("batch_id", id), slog.String("err", err.Error()))
+			}
 		}()
 		t := time.NewTicker(s.followInterval)
 		defer t.Stop()
 		for {
 			select {
+			case <-claim.Lost():
+				s.log.Warn("stopped following a batch: lost its claim (the database connection broke); another console takes it over",
+					slog.String("batch_id", id))
+				return
 			case <-ctx.Done():
 				if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 					s.log.Warn("batch still not settled; stopped following it (the next start follows it again)",
@@ -107,18 +122,4 @@ func (s *Service) stopFollowing() {
 	}
 	s.followMu.Unlock()
 	s.followWG.Wait()
-}
-
-// followUnfinished follows every batch a previous process left running.
-func (s *Service) followUnfinished(ctx context.Context) error {
-	var ids []string
-	err := s.db.Read.SelectContext(ctx, &ids, `SELECT id FROM batches WHERE status = ? AND project = ? ORDER BY created_at`,
-		StatusRunning, s.project)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("batch: list unfinished batches: %w", err)
-	}
-	for _, id := range ids {
-		s.follow(id)
-	}
-	return nil
 }
