@@ -256,6 +256,9 @@ func (s *Store) insertTx(ctx context.Context, tx *sqlx.Tx, entries []*Entry) (sw
 			r.CreatedAt = lastAt
 			e.CreatedAt, _ = time.Parse(timeLayout, lastAt)
 		}
+		if s.db.Engine == store.Postgres {
+			validUTF8(r)
+		}
 		r.PrevHash = prev
 		if key != nil {
 			r.Hash = keyedHash(key, prev, r)
@@ -342,4 +345,17 @@ func searchText(e *Entry) string {
 		}
 	}
 	return b.String()
+}
+
+// validUTF8 replaces the bytes of r's text columns that are not UTF-8 (a
+// user name tried at sign-in can be anything) with U+FFFD, before r is
+// hashed: PostgreSQL's text refuses them, and an entry must never fail to
+// be recorded for what an anonymous client sent. (SQLite keeps the bytes;
+// bodies are bytes on both.)
+func validUTF8(r *row) {
+	for _, f := range []*string{&r.Kind, &r.ActorName, &r.ActorRole, &r.ClientIP, &r.UserAgent, &r.CorrelationID,
+		&r.Action, &r.Targets, &r.Detail, &r.Method, &r.URL, &r.RequestHeaders, &r.ResponseHeaders,
+		&r.RequestID, &r.Error, &r.Outcome} {
+		*f = strings.ToValidUTF8(*f, "\uFFFD")
+	}
 }

@@ -11,13 +11,18 @@ import (
 	"unicode/utf8"
 
 	"github.com/devserver-console/console/internal/audit"
+	"github.com/devserver-console/console/internal/store"
 )
 
 // TestExportJSONLIsLosslessForInvalidUTF8: a user name that is not valid
 // UTF-8 (anyone can try to sign in with one) comes back byte for byte from
 // raw_base64, and the line itself stays valid UTF-8 JSON.
+//
+// On SQLite only: PostgreSQL's text holds UTF-8 alone, so there the bytes
+// that are not become U+FFFD before the entry is hashed
+// (TestInvalidUTF8IsRecordedOnPostgres).
 func TestExportJSONLIsLosslessForInvalidUTF8(t *testing.T) {
-	ts := newTestStore(t)
+	ts := newTestStoreOn(t, store.SQLite)
 	ctx := context.Background()
 	name := "adm\xffin\xc3"
 	agent := "curl/8\x80"
@@ -80,4 +85,20 @@ func TestExportCSVNeutralisesFormulasAfterSemicolons(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("actor_name cells = %q; want %q", got, want)
 	}
+}
+
+// TestInvalidUTF8IsRecordedOnPostgres: on PostgreSQL a sign-in failure with
+// a name that is not UTF-8 is still recorded (its bad bytes as U+FFFD), and
+// the chain verifies.
+func TestInvalidUTF8IsRecordedOnPostgres(t *testing.T) {
+	ts := newTestStoreOn(t, store.Postgres)
+	ctx := context.Background()
+	if err := ts.RecordEvent(ctx, audit.EventSignInFailure, audit.Actor{Name: "adm\xffin", UserAgent: "curl/8\x80", ClientIP: "192.0.2.9"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := ts.List(ctx, audit.Filter{Actor: "adm\uFFFDin"}, 0, 10)
+	if err != nil || len(got) != 1 || got[0].Actor.UserAgent != "curl/8\uFFFD" {
+		t.Fatalf("entries = %+v, %v; want the failure with U+FFFD for the bad bytes", got, err)
+	}
+	verifyOK(t, ts.Store)
 }

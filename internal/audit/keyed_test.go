@@ -14,6 +14,7 @@ import (
 
 	"github.com/devserver-console/console/internal/audit"
 	"github.com/devserver-console/console/internal/config"
+	"github.com/devserver-console/console/internal/store"
 	"github.com/devserver-console/console/internal/testutil"
 )
 
@@ -29,7 +30,7 @@ var (
 func keyedLog(t *testing.T) (ts *testStore, anchor string) {
 	t.Helper()
 	ctx := context.Background()
-	ts = newTestStore(t)
+	ts = newTestStoreOn(t, store.SQLite) // the tests tamper with the file
 	fillLog(t, ts, 4)
 	if err := ts.UseKey(ctx, testKey); err != nil {
 		t.Fatalf("UseKey: %v", err)

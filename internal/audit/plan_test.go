@@ -11,6 +11,7 @@ import (
 	gocmp "github.com/google/go-cmp/cmp"
 
 	"github.com/devserver-console/console/internal/audit"
+	"github.com/devserver-console/console/internal/store"
 )
 
 // TestPlannedListMatchesUnplanned: with the planner's probe bound so low
@@ -23,7 +24,7 @@ import (
 // the backfill has run (the windowed plan over the old index), and after a
 // backfill in small batches.
 func TestPlannedListMatchesUnplanned(t *testing.T) {
-	ts := newTestStore(t)
+	ts := newTestStoreOn(t, store.SQLite) // json_extract
 	ctx := context.Background()
 	ts.clock.Set(time.Now().UTC())
 	ts.KeepLegacySearchForTest()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"regexp"
 	"strings"
 	"time"
 	"unicode"
@@ -198,7 +199,7 @@ func (s *Store) compilePlan(ctx context.Context, f Filter, p plan) (*query, erro
 			q.where = append(q.where, "EXISTS (SELECT 1 FROM audit_entry_servers s WHERE s.server_key = ? AND s.entry_id = e.id)")
 			q.args = append(q.args, server)
 		}
-		if idx, ok := driverIndex[p.driver]; ok {
+		if idx, ok := driverIndex[p.driver]; ok && !pg {
 			q.from = "audit_entries e INDEXED BY " + idx
 		}
 	}
@@ -458,7 +459,7 @@ func (s *Store) ftsDense(ctx context.Context, q *query, before int64) (bool, err
 	}
 	var n int
 	err := s.db.Read.GetContext(ctx, &n, `SELECT count(*) FROM (SELECT rowid FROM `+q.table+`
-		WHERE `+q.table+` MATCH ? AND rowid >= ? AND rowid < ? LIMIT ?)`, q.fts, q.lo, q.upper(before), probeCap)
+		WHERE `+q.table+` MATCH ? AND rowid >= ? AND rowid < ? LIMIT ?) AS p`, q.fts, q.lo, q.upper(before), probeCap)
 	if err != nil {
 		return false, fmt.Errorf("audit: list entries: probe text: %w", err)
 	}
@@ -472,11 +473,11 @@ func (s *Store) pickDriver(ctx context.Context, f Filter, q *query, before int64
 		name, sql string
 		arg       string
 	}{
-		{"server", `SELECT count(*) FROM (SELECT 1 FROM audit_entry_servers WHERE server_key = ? AND entry_id >= ? AND entry_id < ? LIMIT ?)`, serverKey(f.Server)},
-		{"correlation", `SELECT count(*) FROM (SELECT 1 FROM audit_entries INDEXED BY audit_entries_correlation WHERE correlation_id = ? AND id >= ? AND id < ? LIMIT ?)`, strings.TrimSpace(f.Correlation)},
-		{"actor", `SELECT count(*) FROM (SELECT 1 FROM audit_entries INDEXED BY audit_entries_actor WHERE actor_name = ? COLLATE NOCASE AND id >= ? AND id < ? LIMIT ?)`, strings.TrimSpace(f.Actor)},
-		{"outcome", `SELECT count(*) FROM (SELECT 1 FROM audit_entries INDEXED BY audit_entries_outcome WHERE outcome = ? AND id >= ? AND id < ? LIMIT ?)`, f.Outcome},
-		{"action", `SELECT count(*) FROM (SELECT 1 FROM audit_entries INDEXED BY audit_entries_action WHERE action = ? AND id >= ? AND id < ? LIMIT ?)`, strings.TrimSpace(f.Action)},
+		{"server", `SELECT count(*) FROM (SELECT 1 FROM audit_entry_servers WHERE server_key = ? AND entry_id >= ? AND entry_id < ? LIMIT ?) AS p`, serverKey(f.Server)},
+		{"correlation", `SELECT count(*) FROM (SELECT 1 FROM audit_entries INDEXED BY audit_entries_correlation WHERE correlation_id = ? AND id >= ? AND id < ? LIMIT ?) AS p`, strings.TrimSpace(f.Correlation)},
+		{"actor", `SELECT count(*) FROM (SELECT 1 FROM audit_entries INDEXED BY audit_entries_actor WHERE actor_name = ? COLLATE NOCASE AND id >= ? AND id < ? LIMIT ?) AS p`, strings.TrimSpace(f.Actor)},
+		{"outcome", `SELECT count(*) FROM (SELECT 1 FROM audit_entries INDEXED BY audit_entries_outcome WHERE outcome = ? AND id >= ? AND id < ? LIMIT ?) AS p`, f.Outcome},
+		{"action", `SELECT count(*) FROM (SELECT 1 FROM audit_entries INDEXED BY audit_entries_action WHERE action = ? AND id >= ? AND id < ? LIMIT ?) AS p`, strings.TrimSpace(f.Action)},
 	}
 	// Probe each filter up to probeCap; when several reach it, probe those
 	// again up to 16 × probeCap to tell a rare value from a common one.
@@ -489,7 +490,7 @@ func (s *Store) pickDriver(ctx context.Context, f Filter, q *query, before int64
 				continue
 			}
 			var n int
-			if err := s.db.Read.GetContext(ctx, &n, p.sql, p.arg, q.lo, q.upper(before), limit); err != nil {
+			if err := s.db.Read.GetContext(ctx, &n, s.portable(p.sql), p.arg, q.lo, q.upper(before), limit); err != nil {
 				return "", fmt.Errorf("audit: list entries: probe %s: %w", p.name, err)
 			}
 			counts[p.name] = n
@@ -513,15 +514,15 @@ func (s *Store) pickDriver(ctx context.Context, f Filter, q *query, before int64
 // below, n), and the SQL
 // of its ids in a range (args: value, lo, below) for an IN set.
 var driverWindowSQL = map[string][2]string{
-	"server": {`SELECT min(entry_id), max(entry_id) FROM (SELECT entry_id FROM audit_entry_servers WHERE server_key = ? AND entry_id >= ? AND entry_id < ? ORDER BY entry_id DESC LIMIT ?)`,
+	"server": {`SELECT min(entry_id), max(entry_id) FROM (SELECT entry_id FROM audit_entry_servers WHERE server_key = ? AND entry_id >= ? AND entry_id < ? ORDER BY entry_id DESC LIMIT ?) AS p`,
 		`SELECT entry_id FROM audit_entry_servers WHERE server_key = ? AND entry_id >= ? AND entry_id < ?`},
-	"correlation": {`SELECT min(id), max(id) FROM (SELECT id FROM audit_entries INDEXED BY audit_entries_correlation WHERE correlation_id = ? AND id >= ? AND id < ? ORDER BY id DESC LIMIT ?)`,
+	"correlation": {`SELECT min(id), max(id) FROM (SELECT id FROM audit_entries INDEXED BY audit_entries_correlation WHERE correlation_id = ? AND id >= ? AND id < ? ORDER BY id DESC LIMIT ?) AS p`,
 		`SELECT id FROM audit_entries INDEXED BY audit_entries_correlation WHERE correlation_id = ? AND id >= ? AND id < ?`},
-	"actor": {`SELECT min(id), max(id) FROM (SELECT id FROM audit_entries INDEXED BY audit_entries_actor WHERE actor_name = ? COLLATE NOCASE AND id >= ? AND id < ? ORDER BY id DESC LIMIT ?)`,
+	"actor": {`SELECT min(id), max(id) FROM (SELECT id FROM audit_entries INDEXED BY audit_entries_actor WHERE actor_name = ? COLLATE NOCASE AND id >= ? AND id < ? ORDER BY id DESC LIMIT ?) AS p`,
 		`SELECT id FROM audit_entries INDEXED BY audit_entries_actor WHERE actor_name = ? COLLATE NOCASE AND id >= ? AND id < ?`},
-	"outcome": {`SELECT min(id), max(id) FROM (SELECT id FROM audit_entries INDEXED BY audit_entries_outcome WHERE outcome = ? AND id >= ? AND id < ? ORDER BY id DESC LIMIT ?)`,
+	"outcome": {`SELECT min(id), max(id) FROM (SELECT id FROM audit_entries INDEXED BY audit_entries_outcome WHERE outcome = ? AND id >= ? AND id < ? ORDER BY id DESC LIMIT ?) AS p`,
 		`SELECT id FROM audit_entries INDEXED BY audit_entries_outcome WHERE outcome = ? AND id >= ? AND id < ?`},
-	"action": {`SELECT min(id), max(id) FROM (SELECT id FROM audit_entries INDEXED BY audit_entries_action WHERE action = ? AND id >= ? AND id < ? ORDER BY id DESC LIMIT ?)`,
+	"action": {`SELECT min(id), max(id) FROM (SELECT id FROM audit_entries INDEXED BY audit_entries_action WHERE action = ? AND id >= ? AND id < ? ORDER BY id DESC LIMIT ?) AS p`,
 		`SELECT id FROM audit_entries INDEXED BY audit_entries_action WHERE action = ? AND id >= ? AND id < ?`},
 }
 
@@ -568,7 +569,7 @@ func (s *Store) listWindowed(ctx context.Context, f Filter, q *query, before int
 	cursor, size := q.upper(before), windowSize
 	for len(out) < limit {
 		var low, high sql.NullInt64
-		if err := s.db.Read.QueryRowContext(ctx, win[0], val, q.lo, cursor, size).Scan(&low, &high); err != nil {
+		if err := s.db.Read.QueryRowContext(ctx, s.portable(win[0]), val, q.lo, cursor, size).Scan(&low, &high); err != nil {
 			return nil, fmt.Errorf("audit: list entries: window of %s: %w", d, err)
 		}
 		if !low.Valid {
@@ -577,7 +578,7 @@ func (s *Store) listWindowed(ctx context.Context, f Filter, q *query, before int
 		// The text index is read only across the window's own ids.
 		top := high.Int64 + 1
 		where := append([]string(nil), q.where...)
-		where = append(where, "+"+q.table+".rowid IN ("+win[1]+")", q.table+".rowid >= ?", q.table+".rowid < ?")
+		where = append(where, "+"+q.table+".rowid IN ("+s.portable(win[1])+")", q.table+".rowid >= ?", q.table+".rowid < ?")
 		args := append(append([]any(nil), q.args...), val, low.Int64, top, low.Int64, top)
 		wq := *q
 		wq.where = where
@@ -677,4 +678,17 @@ func pgTextQuery(text string) string {
 		}
 	}
 	return strings.Join(parts, " & ")
+}
+
+// indexHint matches SQLite's index hints.
+var indexHint = regexp.MustCompile(`\s+INDEXED BY \w+`)
+
+// portable returns query for the store's engine: on PostgreSQL without
+// SQLite's index hints (its planner takes none; the rest of the SQL is the
+// same on both).
+func (s *Store) portable(query string) string {
+	if s.db.Engine == store.Postgres {
+		return indexHint.ReplaceAllString(query, "")
+	}
+	return query
 }

@@ -2,9 +2,11 @@ package audit
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/devserver-console/console/internal/modelarts"
@@ -210,8 +212,15 @@ func (s *Store) RecordProjectEvent(ctx context.Context, project string, kind Eve
 // a start costs the same however long the log is.
 func (s *Store) RecoverUnfinished(ctx context.Context) (_ int, err error) {
 	var through, head int64
-	if err := s.db.Read.GetContext(ctx, &through, `SELECT coalesce((SELECT CAST(value AS INTEGER) FROM settings WHERE key = ?), 0)`, recoveredThroughKey); err != nil {
+	var raw []byte // an integer on SQLite, decimal text in bytes on both engines since
+	switch err := s.db.Read.GetContext(ctx, &raw, `SELECT value FROM settings WHERE key = ?`, recoveredThroughKey); {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
 		return 0, fmt.Errorf("audit: read recovered head: %w", err)
+	default:
+		if through, err = strconv.ParseInt(string(raw), 10, 64); err != nil {
+			return 0, fmt.Errorf("audit: read recovered head %q: %w", raw, err)
+		}
 	}
 	if err := s.db.Read.GetContext(ctx, &head, `SELECT coalesce(max(id), 0) FROM audit_entries`); err != nil {
 		return 0, fmt.Errorf("audit: read head: %w", err)
@@ -220,17 +229,17 @@ func (s *Store) RecoverUnfinished(ctx context.Context) (_ int, err error) {
 		through = 0
 	}
 	var ids []int64
-	err = s.db.Read.SelectContext(ctx, &ids, `SELECT r.id FROM audit_entries r INDEXED BY audit_entries_kind
+	err = s.db.Read.SelectContext(ctx, &ids, s.portable(`SELECT r.id FROM audit_entries r INDEXED BY audit_entries_kind
 		WHERE r.kind = 'request' AND r.id > ?
 		  AND NOT EXISTS (SELECT 1 FROM audit_entries x WHERE x.ref_id = r.id AND x.ref_id <> 0)
-		ORDER BY r.id`, through)
+		ORDER BY r.id`), through)
 	if err != nil {
 		return 0, fmt.Errorf("audit: find unfinished requests: %w", err)
 	}
 	defer func() {
 		if err == nil && head > through {
 			if _, err := s.db.Write.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES (?, ?)
-				ON CONFLICT (key) DO UPDATE SET value = excluded.value`, recoveredThroughKey, head); err != nil {
+				ON CONFLICT (key) DO UPDATE SET value = excluded.value`, recoveredThroughKey, []byte(strconv.FormatInt(head, 10))); err != nil {
 				s.log.WarnContext(ctx, "audit: could not record the recovered head", "err", err)
 			}
 		}
