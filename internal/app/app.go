@@ -54,6 +54,7 @@ type App struct {
 	metricsSv *http.Server
 
 	stopVerify context.CancelFunc
+	stopShare  context.CancelFunc // ends the fleet cache's subscription
 	verifyDone <-chan struct{}
 }
 
@@ -150,6 +151,17 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 
 	if err := a.openProjects(ctx); err != nil {
 		return nil, err
+	}
+	// Replicas on one PostgreSQL database keep their own caches and tell
+	// each other when servers were acted on (on SQLite only this console
+	// listens). One channel serves every project: a notification makes
+	// each project's cache stale, which costs at most an extra walk.
+	sctx, stopShare := context.WithCancel(context.WithoutCancel(ctx))
+	a.stopShare = stopShare
+	for _, p := range a.projects {
+		if err := p.fleet.Share(sctx, a.db, log); err != nil {
+			return nil, err
+		}
 	}
 	// An approved request runs in its own project's batch service.
 	run := &approval.BatchExecutor{Projects: map[string]approval.Project{}, Users: a.users}
@@ -381,6 +393,9 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 // database.
 func (a *App) Close() error {
 	var errs []error
+	if a.stopShare != nil {
+		a.stopShare()
+	}
 	if a.stopVerify != nil {
 		a.stopVerify()
 		<-a.verifyDone

@@ -111,6 +111,7 @@ type Cache struct {
 	attemptGen  uint64    // generation of the last finished walk
 	lastErr     error     // error of the last walk, nil after a success
 	lastAttempt time.Time // when the last walk finished
+	shared      *sharing  // set by Share: the other consoles on the database
 }
 
 // NewCache returns a cache over l whose snapshots stay fresh for ttl. now is
@@ -234,7 +235,20 @@ func (c *Cache) LastWalk() WalkStatus {
 // Invalidate marks the cached snapshot stale, so the next Get walks the list
 // again (used after a batch action changes server states). A walk already in
 // flight is not joined by later callers: its result is kept but stays stale.
+// A shared cache (Share) tells the other consoles' caches too.
 func (c *Cache) Invalidate() {
+	c.mu.Lock()
+	c.gen++
+	sh := c.shared
+	c.mu.Unlock()
+	if sh != nil {
+		sh.publish()
+	}
+}
+
+// invalidateLocal is Invalidate for this console's cache alone (another
+// console published the change).
+func (c *Cache) invalidateLocal() {
 	c.mu.Lock()
 	c.gen++
 	c.mu.Unlock()
