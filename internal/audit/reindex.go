@@ -1,0 +1,64 @@
+package audit
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/devserver-console/console/internal/store"
+)
+
+// RebuildSearch fills the free-text index (audit_search) from the entries,
+// in one transaction, after the log was copied from another database
+// (console migrate-store): an index cannot be copied between engines, each
+// keeping it its own way. The index must be empty. It returns how many
+// entries it indexed.
+func (s *Store) RebuildSearch(ctx context.Context) (int, error) {
+	tx, err := s.db.Write.BeginTxx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("audit: rebuild search index: begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit this is a no-op
+	var n int
+	if err := tx.GetContext(ctx, &n, `SELECT count(*) FROM audit_search`); err != nil {
+		return 0, fmt.Errorf("audit: rebuild search index: %w", err)
+	}
+	if n > 0 {
+		return 0, fmt.Errorf("audit: rebuild search index: it holds %d entries already", n)
+	}
+	ins := `INSERT INTO audit_search (rowid, body) VALUES (?, ?)`
+	if s.db.Engine == store.Postgres {
+		ins = `INSERT INTO audit_search (rowid, body) VALUES (?, to_tsvector('console_search', ?))`
+	}
+	stmt, err := tx.PrepareContext(ctx, ins)
+	if err != nil {
+		return 0, fmt.Errorf("audit: rebuild search index: %w", err)
+	}
+	defer stmt.Close()
+	const page = 1000
+	var after int64
+	done := 0
+	for {
+		var rows []row
+		if err := tx.SelectContext(ctx, &rows, `SELECT `+columns+` FROM audit_entries WHERE id > ? ORDER BY id LIMIT ?`, after, page); err != nil {
+			return done, fmt.Errorf("audit: rebuild search index: read entries: %w", err)
+		}
+		for i := range rows {
+			e, err := rows[i].toEntry()
+			if err != nil {
+				return done, fmt.Errorf("audit: rebuild search index: entry %d: %w", rows[i].ID, err)
+			}
+			if _, err := stmt.ExecContext(ctx, e.ID, s.indexText(searchText(e))); err != nil {
+				return done, fmt.Errorf("audit: rebuild search index: entry %d: %w", e.ID, err)
+			}
+			done++
+			after = rows[i].ID
+		}
+		if len(rows) < page {
+			break
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return done, fmt.Errorf("audit: rebuild search index: commit: %w", err)
+	}
+	return done, nil
+}
