@@ -27,7 +27,15 @@ import (
 // crashEnv names the database a child console uses; see crashChild.
 const crashEnv = "APP_TEST_CRASH_CHILD_DB"
 
-func TestMain(m *testing.M) { testutil.RunTestMain(m, crashEnv, crashChild) }
+func TestMain(m *testing.M) {
+	testutil.RunTestMain(m, crashEnv, func(v string) {
+		if strings.HasPrefix(v, replicaPrefix) {
+			replicaChild(strings.TrimPrefix(v, replicaPrefix))
+			return
+		}
+		crashChild(v)
+	})
+}
 
 // crashConfig is the configuration of the crashing console and of the one
 // started after it: the same database and the same simulated fleet.
