@@ -22,19 +22,25 @@ import (
 	"github.com/devserver-console/console/internal/modelarts"
 	"github.com/devserver-console/console/internal/simulator"
 	"github.com/devserver-console/console/internal/testutil"
+	"github.com/devserver-console/console/internal/testutil/pgtest"
 )
 
 // crashEnv names the database a child console uses; see crashChild.
 const crashEnv = "APP_TEST_CRASH_CHILD_DB"
 
+// TestMain runs a child console (testutil.ChildCommand: crashChild, or
+// replicaChild), else the tests, stopping the test PostgreSQL this binary
+// started, if any.
 func TestMain(m *testing.M) {
-	testutil.RunTestMain(m, crashEnv, func(v string) {
+	if v := os.Getenv(crashEnv); v != "" {
 		if strings.HasPrefix(v, replicaPrefix) {
 			replicaChild(strings.TrimPrefix(v, replicaPrefix))
-			return
+		} else {
+			crashChild(v)
 		}
-		crashChild(v)
-	})
+		os.Exit(0)
+	}
+	pgtest.Main(m)
 }
 
 // crashConfig is the configuration of the crashing console and of the one

@@ -13,11 +13,20 @@ import (
 	"github.com/devserver-console/console/internal/audit"
 	"github.com/devserver-console/console/internal/store"
 	"github.com/devserver-console/console/internal/testutil"
+	"github.com/devserver-console/console/internal/testutil/pgtest"
 )
 
 const crashEnv = "AUDIT_TEST_CRASH_CHILD_DB"
 
-func TestMain(m *testing.M) { testutil.RunTestMain(m, crashEnv, crashChild) }
+// TestMain runs crashChild in a child process (testutil.ChildCommand), else
+// the tests, stopping the test PostgreSQL this binary started, if any.
+func TestMain(m *testing.M) {
+	if v := os.Getenv(crashEnv); v != "" {
+		crashChild(v)
+		os.Exit(0)
+	}
+	pgtest.Main(m)
+}
 
 // crashChild runs in a subprocess: it commits a request entry, says so, and
 // waits to be killed before it can record the response.
