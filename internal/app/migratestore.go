@@ -85,7 +85,7 @@ func MigrateStore(ctx context.Context, from, to string, getenv func(string) stri
 		return fmt.Errorf("migrate-store: open the target: %w", err)
 	}
 	defer dst.Close()
-	counts, err := store.Copy(ctx, dst, src, "audit_search")
+	counts, err := store.Copy(ctx, dst, src, store.TextIndexTables...)
 	if err != nil {
 		return fmt.Errorf("migrate-store: copy %s to %s: %w", src.Path, dst.Path, err)
 	}

@@ -3,8 +3,6 @@ package audit
 import (
 	"context"
 	"fmt"
-
-	"github.com/devserver-console/console/internal/store"
 )
 
 // RebuildSearch fills the free-text index (audit_search) from the entries,
@@ -25,15 +23,6 @@ func (s *Store) RebuildSearch(ctx context.Context) (int, error) {
 	if n > 0 {
 		return 0, fmt.Errorf("audit: rebuild search index: it holds %d entries already", n)
 	}
-	ins := `INSERT INTO audit_search (rowid, body) VALUES (?, ?)`
-	if s.db.Engine == store.Postgres {
-		ins = `INSERT INTO audit_search (rowid, body) VALUES (?, to_tsvector('console_search', ?))`
-	}
-	stmt, err := tx.PrepareContext(ctx, ins)
-	if err != nil {
-		return 0, fmt.Errorf("audit: rebuild search index: %w", err)
-	}
-	defer stmt.Close()
 	const page = 1000
 	var after int64
 	done := 0
@@ -42,17 +31,19 @@ func (s *Store) RebuildSearch(ctx context.Context) (int, error) {
 		if err := tx.SelectContext(ctx, &rows, `SELECT `+columns+` FROM audit_entries WHERE id > ? ORDER BY id LIMIT ?`, after, page); err != nil {
 			return done, fmt.Errorf("audit: rebuild search index: read entries: %w", err)
 		}
+		docs := make([]searchDoc, 0, len(rows))
 		for i := range rows {
 			e, err := rows[i].toEntry()
 			if err != nil {
 				return done, fmt.Errorf("audit: rebuild search index: entry %d: %w", rows[i].ID, err)
 			}
-			if _, err := stmt.ExecContext(ctx, e.ID, s.indexText(searchText(e))); err != nil {
-				return done, fmt.Errorf("audit: rebuild search index: entry %d: %w", e.ID, err)
-			}
-			done++
+			docs = append(docs, newSearchDoc(e))
 			after = rows[i].ID
 		}
+		if err := s.indexText(ctx, tx.Tx, docs); err != nil {
+			return done, fmt.Errorf("audit: rebuild search index: %w", err)
+		}
+		done += len(docs)
 		if len(rows) < page {
 			break
 		}

@@ -13,6 +13,13 @@ import (
 	"github.com/jmoiron/sqlx"
 )
 
+// TextIndexTables are the tables a copy between engines leaves out (pass
+// them to Copy as skip): the audit log's text index and its state, which
+// each engine keeps its own way (an FTS5 index cannot give its text back,
+// and PostgreSQL's is a tsvector). The audit package rebuilds the index in
+// the target (audit.Store.RebuildSearch).
+var TextIndexTables = []string{"audit_search", "audit_search_backfill"}
+
 // ErrTargetNotEmpty is returned by Copy when the target already holds data.
 var ErrTargetNotEmpty = errors.New("store: the target database already holds data")
 

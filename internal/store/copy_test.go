@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -47,6 +48,7 @@ var seedSQL = []string{
 	 VALUES ('b1', 'a', 'gpu-1', 0, 'STOPPED', 'STARTING', 5, '', NULL)`,
 	`INSERT INTO selections (user_id, server_id, created_at) VALUES (7, 'a', 1)`,
 	`INSERT INTO fleet_columns (user_id, columns, updated_at) VALUES (7, 'name,status', 1)`,
+	`INSERT INTO user_preferences (user_id, theme, language, time_zone, updated_at) VALUES (7, 'dark', 'zh-Hans', 'Asia/Shanghai', 1)`,
 	`INSERT INTO rate_limits (kind, key, tat, ok) VALUES ('anon', '10.0.0.1', 1767225600000, 1)`,
 }
 
@@ -68,7 +70,7 @@ func dump(t *testing.T, db *store.DB) map[string][]string {
 	ctx := context.Background()
 	out := map[string][]string{}
 	for _, tb := range store.Tables(ctx, t, db) {
-		if tb == "audit_search" {
+		if slices.Contains(store.TextIndexTables, tb) {
 			continue
 		}
 		rows, err := db.Read.QueryxContext(ctx, `SELECT * FROM `+tb)
@@ -115,7 +117,7 @@ func TestCopyBetweenEngines(t *testing.T) {
 	}
 
 	pg := open(t, pgtest.NewDatabase(t))
-	counts, err := store.Copy(ctx, pg, lite, "audit_search")
+	counts, err := store.Copy(ctx, pg, lite, store.TextIndexTables...)
 	if err != nil {
 		t.Fatalf("Copy SQLite → PostgreSQL: %v", err)
 	}
@@ -135,7 +137,7 @@ func TestCopyBetweenEngines(t *testing.T) {
 	}
 
 	back := open(t, filepath.Join(t.TempDir(), "back.db"))
-	if _, err := store.Copy(ctx, back, pg); err != nil {
+	if _, err := store.Copy(ctx, back, pg, store.TextIndexTables...); err != nil {
 		t.Fatalf("Copy PostgreSQL → SQLite: %v", err)
 	}
 	if diff := cmp.Diff(want, dump(t, back)); diff != "" {
@@ -153,7 +155,7 @@ func TestCopyRefusesATargetWithData(t *testing.T) {
 		if _, err := dst.Write.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES ('session_key', 'other')`); err != nil {
 			t.Fatal(err)
 		}
-		_, err := store.Copy(ctx, dst, src, "audit_search")
+		_, err := store.Copy(ctx, dst, src, store.TextIndexTables...)
 		if !errors.Is(err, store.ErrTargetNotEmpty) || !strings.Contains(err.Error(), "settings") {
 			t.Fatalf("Copy into a database with data = %v, want ErrTargetNotEmpty naming settings", err)
 		}
@@ -176,7 +178,7 @@ func TestCopyIsAllOrNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 		dst := open(t, dsn)
-		if _, err := store.Copy(ctx, dst, src, "audit_search"); err == nil || !strings.Contains(err.Error(), "selections") {
+		if _, err := store.Copy(ctx, dst, src, store.TextIndexTables...); err == nil || !strings.Contains(err.Error(), "selections") {
 			t.Fatalf("Copy of a bad value = %v, want an error naming selections", err)
 		}
 		for _, tb := range []string{"users", "audit_entries", "settings"} {
