@@ -222,6 +222,11 @@ const auditTailEvery = time.Minute
 // log to the keyed chain, and sets where checkpoints go.
 func (a *App) keyAudit(ctx context.Context) error {
 	cfg := a.cfg
+	if a.db.Engine == store.Postgres && cfg.AuditKey == "" && cfg.AuditKeyFile == "" {
+		// The default key file sits beside a SQLite file; a URL has no
+		// directory, and every replica needs the same key anyway.
+		return errors.New("with a PostgreSQL database every replica must chain the audit log under the same key: set CONSOLE_AUDIT_KEY or CONSOLE_AUDIT_KEY_FILE (docs/replicas.md)")
+	}
 	k, err := audit.LoadKey(audit.KeySource{Text: cfg.AuditKey, File: cfg.AuditKeyFile, DBPath: cfg.DBPath}, true)
 	if err != nil {
 		return err

@@ -52,6 +52,7 @@ func replicaConfig(db, endpoint string) config.Config {
 	cfg.ProjectID = replicaProject
 	cfg.AccessKey, cfg.SecretKey = replicaAK, replicaSK
 	cfg.AdminPassword = apptest.AdminPassword
+	cfg.AuditKey = apptest.TestAuditKey
 	cfg.FleetTTL = 0
 	cfg.RequestTimeout = 10 * time.Second
 	return cfg

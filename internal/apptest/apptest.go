@@ -56,6 +56,9 @@ func start(t testing.TB, appOpts []app.Option, opts []func(*config.Config)) *Env
 	t.Helper()
 	cfg := config.Default()
 	cfg.DBPath = storetest.DSN(t, storetest.DefaultEngine())
+	if store.IsPostgresURL(cfg.DBPath) {
+		cfg.AuditKey = TestAuditKey // replicas share a key; no key file beside a URL
+	}
 	cfg.AdminPassword = AdminPassword
 	cfg.SimTransition = 100 * time.Millisecond
 	cfg.FleetTTL = 0
@@ -250,3 +253,6 @@ func OnSQLite(t testing.TB) func(*config.Config) {
 	path := storetest.DSN(t, store.SQLite)
 	return func(c *config.Config) { c.DBPath = path }
 }
+
+// TestAuditKey is the audit key of consoles on PostgreSQL in tests.
+const TestAuditKey = "7e57a0d17e57a0d17e57a0d17e57a0d17e57a0d17e57a0d17e57a0d17e57a0d1"

@@ -167,7 +167,7 @@ func checkPlannedMatchesUnplanned(t *testing.T, ts *testStore, combos bool, text
 // 0011) cannot be matched by typed text, and entries appended while the
 // backfill has not finished are found both before and after it.
 func TestTextIndexFacets(t *testing.T) {
-	ts := newTestStore(t)
+	ts := newTestStoreOn(t, store.SQLite) // SQLite's FTS5 index with filter tokens
 	ctx := context.Background()
 	ts.KeepLegacySearchForTest()
 	ts.exchange(t, metaFor("STOP", "b-1", audit.Target{ID: "srv-1", Name: "gpu-1"}), stopCall("srv-1"), okResult("r-1"))
