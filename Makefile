@@ -7,7 +7,7 @@ PKGS    := ./...
 # The packages whose tests run a second time on PostgreSQL (CONSOLE_TEST_ENGINE=postgres):
 # the packages that keep state in the store (the store package tests both engines itself;
 # web and app run on PostgreSQL in the two-replica test).
-PG_PKGS := ./internal/audit ./internal/auth ./internal/fleet ./internal/batch
+PG_PKGS := ./internal/audit ./internal/auth ./internal/fleet ./internal/batch ./internal/approval ./internal/notify
 export CGO_ENABLED ?= 0
 
 # Browser tests: the Playwright driver version is tied to github.com/mxschmitt/playwright-go

@@ -264,6 +264,12 @@ func (a *App) keyAudit(ctx context.Context) error {
 // the approval service.
 func (a *App) newApprovals(log *slog.Logger) error {
 	cfg := a.cfg
+	if a.db.Engine == store.Postgres && strings.TrimSpace(cfg.SecretsKey) == "" {
+		// The default key file sits beside a SQLite file; a URL has no
+		// directory, and a request sealed on one replica is opened by
+		// whichever replica approves it, so all need the same key.
+		return errors.New("with a PostgreSQL database every replica must seal approval secrets under the same key: set CONSOLE_SECRET_KEY or CONSOLE_SECRET_KEY_FILE (docs/replicas.md)")
+	}
 	keyPath := secrets.KeyFilePath(cfg.DBPath)
 	key, created, err := secrets.LoadKey(cfg.SecretsKey, keyPath)
 	if err != nil {

@@ -53,6 +53,7 @@ func replicaConfig(db, endpoint string) config.Config {
 	cfg.AccessKey, cfg.SecretKey = replicaAK, replicaSK
 	cfg.AdminPassword = apptest.AdminPassword
 	cfg.AuditKey = apptest.TestAuditKey
+	cfg.SecretsKey = apptest.TestSecretKey
 	cfg.FleetTTL = 0
 	cfg.RequestTimeout = 10 * time.Second
 	return cfg

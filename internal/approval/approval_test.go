@@ -10,8 +10,11 @@ import (
 	"time"
 
 	"github.com/devserver-console/console/internal/approval"
+	"github.com/devserver-console/console/internal/audit"
 	"github.com/devserver-console/console/internal/auth"
 	"github.com/devserver-console/console/internal/modelarts"
+	"github.com/devserver-console/console/internal/store"
+	"github.com/devserver-console/console/internal/store/storetest"
 	"github.com/devserver-console/console/internal/testutil"
 )
 
@@ -349,63 +352,101 @@ func TestBackgroundSweep(t *testing.T) {
 func TestConcurrentDecisions(t *testing.T) {
 	for round := 0; round < 3; round++ {
 		e := newEnv(t)
-		var deciders []*auth.User
-		for i := 0; i < 20; i++ {
-			role := auth.RoleApprover
-			if i%3 == 0 {
-				role = auth.RoleAdmin
+		decideAtOnce(t, round, []*env{e})
+	}
+}
+
+// TestConcurrentDecisionsAcrossReplicas is TestConcurrentDecisions with the
+// 20 deciders spread over two replicas (two pools, two audit stores, two
+// services, two executors) on one PostgreSQL database: still exactly one
+// decision, at most one batch between them, and one audit chain that
+// verifies.
+func TestConcurrentDecisionsAcrossReplicas(t *testing.T) {
+	for round := 0; round < 3; round++ {
+		dsn := storetest.DSN(t, store.Postgres)
+		a := newEnvOn(t, storetest.OpenDSN(t, dsn))
+		dbB := storetest.OpenDSN(t, dsn)
+		b := &env{db: dbB, audit: audit.New(dbB, nil), clock: a.clock, exec: &fakeExec{}, told: &told{}, policy: defaultPolicy}
+		b.svc = b.service(t, b.exec, b.told)
+		decideAtOnce(t, round, []*env{a, b})
+		if res, err := a.audit.Verify(ctx); err != nil || !res.OK {
+			t.Errorf("round %d: the audit chain written by both replicas: %+v, %v", round, res, err)
+		}
+	}
+}
+
+// decideAtOnce has 20 deciders (users of replicas[0]'s database) approve or
+// deny one request at the same moment, each through replica i%len, and
+// checks that exactly one decision was taken, recorded once, and ran at most
+// one batch over all replicas.
+func decideAtOnce(t *testing.T, round int, replicas []*env) {
+	t.Helper()
+	e := replicas[0]
+	var deciders []*auth.User
+	for i := 0; i < 20; i++ {
+		role := auth.RoleApprover
+		if i%3 == 0 {
+			role = auth.RoleAdmin
+		}
+		deciders = append(deciders, e.user(t, "decider"+string(rune('a'+i)), role))
+	}
+	r := e.request(t, e.ann, modelarts.BatchReinstallOS, &modelarts.ServerOSRequest{AdminPass: "Sup3r-Secret-Pass!"})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var wins []approval.State
+	start := make(chan struct{})
+	for i, d := range deciders {
+		svc := replicas[i%len(replicas)].svc
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			var got *approval.Request
+			var err error
+			if i/len(replicas)%2 == 0 {
+				got, err = svc.Approve(ctx, d, r.ID, "", approval.Meta{})
+			} else {
+				got, err = svc.Deny(ctx, d, r.ID, "not now", approval.Meta{})
 			}
-			deciders = append(deciders, e.user(t, "decider"+string(rune('a'+i)), role))
-		}
-		r := e.request(t, e.ann, modelarts.BatchReinstallOS, &modelarts.ServerOSRequest{AdminPass: "Sup3r-Secret-Pass!"})
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		var wins []approval.State
-		start := make(chan struct{})
-		for i, d := range deciders {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				var got *approval.Request
-				var err error
-				if i%2 == 0 {
-					got, err = e.svc.Approve(ctx, d, r.ID, "", approval.Meta{})
-				} else {
-					got, err = e.svc.Deny(ctx, d, r.ID, "not now", approval.Meta{})
-				}
-				if err == nil {
-					mu.Lock()
-					wins = append(wins, got.State)
-					mu.Unlock()
-					return
-				}
-				if !errors.Is(err, approval.ErrNotPending) {
-					t.Errorf("decider %s: %v", d.Name, err)
-				}
-			}()
-		}
-		close(start)
-		wg.Wait()
-		if len(wins) != 1 {
-			t.Fatalf("round %d: %d decisions succeeded, want exactly 1: %v", round, len(wins), wins)
-		}
-		wantRuns := 0
-		if wins[0] == approval.StateApproved {
-			wantRuns = 1
-		}
-		if e.exec.n() != wantRuns {
-			t.Errorf("round %d: decision %s ran %d batches, want %d", round, wins[0], e.exec.n(), wantRuns)
-		}
-		var decisions int
-		for _, ev := range e.events(t) {
-			if ev.Kind == approval.EventApproved || ev.Kind == approval.EventDenied {
-				decisions++
+			if err == nil {
+				mu.Lock()
+				wins = append(wins, got.State)
+				mu.Unlock()
+				return
 			}
+			if !errors.Is(err, approval.ErrNotPending) {
+				t.Errorf("decider %s: %v", d.Name, err)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if len(wins) != 1 {
+		t.Fatalf("round %d: %d decisions succeeded, want exactly 1: %v", round, len(wins), wins)
+	}
+	wantRuns := 0
+	if wins[0] == approval.StateApproved {
+		wantRuns = 1
+	}
+	runs := 0
+	for _, rep := range replicas {
+		runs += rep.exec.n()
+	}
+	if runs != wantRuns {
+		t.Errorf("round %d: decision %s ran %d batches, want %d", round, wins[0], runs, wantRuns)
+	}
+	var decisions int
+	for _, ev := range e.events(t) {
+		if ev.Kind == approval.EventApproved || ev.Kind == approval.EventDenied || ev.Kind == approval.EventExpired {
+			decisions++
 		}
-		if decisions != 1 {
-			t.Errorf("round %d: %d decisions in the audit log, want 1", round, decisions)
-		}
+	}
+	if decisions != 1 {
+		t.Errorf("round %d: %d decisions (approved, denied or expired) in the audit log, want 1", round, decisions)
+	}
+	var state string
+	if err := e.db.Read.GetContext(ctx, &state, `SELECT state FROM approval_requests WHERE id = ?`, r.ID); err != nil || approval.State(state) != wins[0] {
+		t.Errorf("round %d: stored state %q (%v), want %s", round, state, err, wins[0])
 	}
 }
 

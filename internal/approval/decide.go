@@ -125,7 +125,9 @@ func (s *Service) decide(ctx context.Context, actor *auth.User, id string, to St
 		decided bool
 	)
 	err := s.tx(ctx, func(tx *sqlx.Tx) error {
-		err := tx.GetContext(ctx, &row, `SELECT `+requestColumns+` FROM approval_requests WHERE id = ?`, id)
+		// Locked until the transaction ends: what follows depends on the
+		// state read here, and another replica may be deciding it too.
+		err := tx.GetContext(ctx, &row, `SELECT `+requestColumns+` FROM approval_requests WHERE id = ?`+s.db.ForUpdate(), id)
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotFound
 		}

@@ -3,7 +3,6 @@ package approval_test
 import (
 	"bytes"
 	"context"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/devserver-console/console/internal/notify"
 	"github.com/devserver-console/console/internal/secrets"
 	"github.com/devserver-console/console/internal/store"
+	"github.com/devserver-console/console/internal/store/storetest"
 	"github.com/devserver-console/console/internal/testutil"
 )
 
@@ -86,15 +86,18 @@ var defaultPolicy = approval.Policy{
 	TTL:     24 * time.Hour,
 }
 
+// newEnv is an env on a new database of the engine CONSOLE_TEST_ENGINE
+// names (SQLite by default).
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "console.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	return newEnvOn(t, storetest.Open(t))
+}
+
+// newEnvOn is an env on db, whose users it creates.
+func newEnvOn(t *testing.T, db *store.DB) *env {
+	t.Helper()
 	e := &env{db: db, audit: audit.New(db, nil), clock: testutil.NewClock(t0), exec: &fakeExec{}, told: &told{}, policy: defaultPolicy}
+	e.svc = e.service(t, e.exec, e.told)
 	e.ann = e.user(t, "ann", auth.RoleOperator)
 	e.olga = e.user(t, "olga", auth.RoleOperator)
 	e.vic = e.user(t, "vic", auth.RoleViewer)
@@ -102,18 +105,25 @@ func newEnv(t *testing.T) *env {
 	e.bea = e.user(t, "bea", auth.RoleApprover)
 	e.ada = e.user(t, "ada", auth.RoleAdmin)
 	e.alf = e.user(t, "alf", auth.RoleAdmin)
+	return e
+}
+
+// service opens an approval service over e's database, as another replica
+// would: same policy, same secret key, its own executor and notifier.
+func (e *env) service(t *testing.T, exec approval.Executor, n *told) *approval.Service {
+	t.Helper()
 	box, err := secrets.NewBox(bytes.Repeat([]byte{42}, secrets.KeyLen))
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.svc, err = approval.NewService(approval.Config{
-		DB: db, Policy: e.policy, Box: box, Audit: e.audit, Executor: e.exec, Notifier: e.told, Now: e.clock.Now,
+	svc, err := approval.NewService(approval.Config{
+		DB: e.db, Policy: e.policy, Box: box, Audit: e.audit, Executor: exec, Notifier: n, Now: e.clock.Now,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(e.svc.Close)
-	return e
+	t.Cleanup(svc.Close)
+	return svc
 }
 
 func (e *env) user(t *testing.T, name string, role auth.Role) *auth.User {

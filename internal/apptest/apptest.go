@@ -58,6 +58,7 @@ func start(t testing.TB, appOpts []app.Option, opts []func(*config.Config)) *Env
 	cfg.DBPath = storetest.DSN(t, storetest.DefaultEngine())
 	if store.IsPostgresURL(cfg.DBPath) {
 		cfg.AuditKey = TestAuditKey // replicas share a key; no key file beside a URL
+		cfg.SecretsKey = TestSecretKey
 	}
 	cfg.AdminPassword = AdminPassword
 	cfg.SimTransition = 100 * time.Millisecond
@@ -256,3 +257,7 @@ func OnSQLite(t testing.TB) func(*config.Config) {
 
 // TestAuditKey is the audit key of consoles on PostgreSQL in tests.
 const TestAuditKey = "7e57a0d17e57a0d17e57a0d17e57a0d17e57a0d17e57a0d17e57a0d17e57a0d1"
+
+// TestSecretKey is the key sealing approval secrets of consoles on
+// PostgreSQL in tests.
+const TestSecretKey = "5ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2"

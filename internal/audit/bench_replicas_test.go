@@ -91,7 +91,7 @@ func BenchmarkListEngines(b *testing.B) {
 			db := storetest.OpenEngine(b, engine)
 			s := audit.New(db, nil)
 			start := time.Now()
-			if err := s.Seed(ctx, audit.SeedOptions{Count: n, Seed: 1}); err != nil {
+			if err := audit.Seed(ctx, s, audit.SeedOptions{Count: n, Seed: 1}); err != nil {
 				b.Fatal(err)
 			}
 			b.Logf("%s: seeded %d entries in %s", engine, n, time.Since(start).Round(time.Second))

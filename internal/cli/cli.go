@@ -1,6 +1,6 @@
 // Package cli is the console's command line: it owns the flags, the usage
 // text and the exit status of every subcommand (serve, simulator, user,
-// audit, backup, restore, health). The domain packages it calls expose plain
+// audit, backup, restore, health, migrate-store). The domain packages it calls expose plain
 // methods and know nothing of flags, terminals or exit statuses.
 //
 // Exit statuses: 0 for success (and for -h), 1 for a failure (including a
@@ -40,8 +40,11 @@ Usage:
   console backup FILE              write a consistent copy of the database, also while the console runs
   console restore FILE             check a backup and put it in place of the (stopped) console's database
   console health [--url URL]       exit 0 when the running console answers /readyz (the image's health check)
+  console migrate-store --from FILE --to postgres://...
+                                   move a (stopped) console's database to PostgreSQL, the audit chain
+                                   verified on both sides (docs/replicas.md)
 
-'user', 'audit', 'backup' and 'restore' take --db FILE (default $CONSOLE_DB or ./data/console.db).
+'user', 'audit', 'backup' and 'restore' take --db FILE or postgres://... (default $CONSOLE_DB or ./data/console.db).
 Secrets (keys, tokens, passwords) are read from the environment or from files, never from flags.
 `
 
@@ -109,6 +112,8 @@ func run(ctx context.Context, args []string, env IO) error {
 		"backup":    backupCmd,
 		"restore":   restoreCmd,
 		"health":    healthCmd,
+
+		"migrate-store": migrateStoreCmd,
 	}
 	if name == "help" {
 		fmt.Fprint(env.Stdout, usage)

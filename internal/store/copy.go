@@ -52,6 +52,12 @@ func Copy(ctx context.Context, dst, src *DB, skip ...string) (map[string]int64, 
 		return nil, fmt.Errorf("store: copy: source tables: %w", err)
 	}
 	tables = slices.DeleteFunc(tables, func(t string) bool { return slices.Contains(skip, t) })
+	for _, t := range srcTables {
+		// A table the target lacks would be lost without a word: refuse.
+		if !slices.Contains(tables, t) && !slices.Contains(skip, t) {
+			return nil, fmt.Errorf("store: copy: the target has no table %s (its migrations lack it?): nothing was copied", t)
+		}
+	}
 	for _, t := range tables {
 		if !slices.Contains(srcTables, t) {
 			return nil, fmt.Errorf("store: copy: the source has no table %s", t)

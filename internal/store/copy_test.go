@@ -49,6 +49,13 @@ var seedSQL = []string{
 	`INSERT INTO selections (user_id, server_id, created_at) VALUES (7, 'a', 1)`,
 	`INSERT INTO fleet_columns (user_id, columns, updated_at) VALUES (7, 'name,status', 1)`,
 	`INSERT INTO user_preferences (user_id, theme, language, time_zone, updated_at) VALUES (7, 'dark', 'zh-Hans', 'Asia/Shanghai', 1)`,
+	`INSERT INTO approval_requests (id, requester_id, requester_name, action, servers, params, secrets, reason, state, created_at, expires_at, decided_at, decider_id, decider_name, comment, batch_id)
+	 VALUES ('r1', 7, 'Zoë O''Brien', 'REINSTALLOS', '[{"id":"a"}]', '{"image_id":"i"}', x'00ff10', 'rack 7', 'pending', 1, 2, NULL, 0, '', '', ''),
+	        ('r2', 7, 'Zoë O''Brien', 'DELETE', '[]', '{}', NULL, 'old', 'approved', 1, 2, 3, 1, 'admin', 'ok', 'b1')`,
+	`UPDATE batches SET approval_id = 'r2' WHERE id = 'b1'`,
+	`UPDATE prepared_actions SET approval_id = 'r2' WHERE token_hash = 't2'`,
+	`INSERT INTO webhook_failures (id, failed_at, event, subject, title, attempts, error)
+	 VALUES (3, 1767225600000, 'approval.requested', 'r1', 'Delete of 2 servers', 5, 'HTTP 503: "busy"')`,
 	`INSERT INTO rate_limits (kind, key, tat, ok) VALUES ('anon', '10.0.0.1', 1767225600000, 1)`,
 }
 
@@ -186,6 +193,28 @@ func TestCopyIsAllOrNothing(t *testing.T) {
 			if err := dst.Read.GetContext(ctx, &n, `SELECT count(*) FROM `+tb); err != nil || n != 0 {
 				t.Errorf("%s in the target after the failed copy = %d, %v; want 0", tb, n, err)
 			}
+		}
+	})
+}
+
+// TestCopyRefusesATableTheTargetLacks: a table only the source has (a
+// migration written for one engine only) would be lost; the copy refuses
+// and writes nothing.
+func TestCopyRefusesATableTheTargetLacks(t *testing.T) {
+	storetest.ForEachDSN(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		src := open(t, filepath.Join(t.TempDir(), "src.db"))
+		seed(t, src)
+		if _, err := src.Write.ExecContext(ctx, `CREATE TABLE only_here (x INTEGER)`); err != nil {
+			t.Fatal(err)
+		}
+		dst := open(t, dsn)
+		if _, err := store.Copy(ctx, dst, src, store.TextIndexTables...); err == nil || !strings.Contains(err.Error(), "only_here") {
+			t.Fatalf("Copy of a source with a table the target lacks = %v, want an error naming it", err)
+		}
+		var n int
+		if err := dst.Read.GetContext(ctx, &n, `SELECT count(*) FROM users`); err != nil || n != 0 {
+			t.Errorf("users in the target after the refused copy = %d, %v", n, err)
 		}
 	})
 }

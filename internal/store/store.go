@@ -171,6 +171,18 @@ func sqliteDSN(path string, writer bool) string {
 // goes to PostgreSQL some other way (pgx directly).
 func (db *DB) Rebind(query string) string { return db.Write.Rebind(query) }
 
+// ForUpdate is the clause that ends a SELECT in a write transaction whose
+// rows the transaction goes on to change depending on what it read: " FOR
+// UPDATE" on PostgreSQL, where another replica's transaction may otherwise
+// change them in between (READ COMMITTED), and "" on SQLite, whose write
+// transactions (BEGIN IMMEDIATE on the one writer) already run one at a time.
+func (db *DB) ForUpdate() string {
+	if db.Engine == Postgres {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
 // BeginSnapshot begins a read-only transaction whose queries all see one
 // consistent state of the database, however long it runs (a verification
 // of the whole audit log). SQLite's read transactions are snapshots already;
