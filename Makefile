@@ -65,8 +65,7 @@ test-unit: test-deps-postgres
 	@pkgs="$$($(GO) list $(PKGS))" || exit 1; \
 	echo "$(GO) test -race -count=1 \$$($(GO) list $(PKGS) | grep -v /e2e)"; \
 	echo "CONSOLE_TEST_ENGINE=postgres $(GO) test -race -count=1 $(PG_PKGS)"; \
-	CGO_ENABLED=1 $(GO) run ./internal/testutil/pgtest/pgrun -- sh -c '$(GO) test -race -count=1 -timeout 20m '"$$(echo "$$pkgs" | grep -v '/e2e$$' | tr '
-' ' ')"' && CONSOLE_TEST_ENGINE=postgres $(GO) test -race -count=1 -timeout 20m $(PG_PKGS)'
+	CGO_ENABLED=1 $(GO) run ./internal/testutil/pgtest/pgrun -- sh -c '$(GO) test -race -count=1 -timeout 20m '"$$(echo "$$pkgs" | grep -v '/e2e$$' | tr '\n' ' ')"' && CONSOLE_TEST_ENGINE=postgres $(GO) test -race -count=1 -timeout 20m $(PG_PKGS)'
 
 ## test-deps-postgres: install Debian's postgresql (apt, as root) when its server is missing
 test-deps-postgres:
