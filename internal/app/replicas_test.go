@@ -23,6 +23,7 @@ import (
 	"github.com/devserver-console/console/internal/config"
 	"github.com/devserver-console/console/internal/modelarts"
 	"github.com/devserver-console/console/internal/simulator"
+	"github.com/devserver-console/console/internal/store"
 	"github.com/devserver-console/console/internal/testutil"
 	"github.com/devserver-console/console/internal/testutil/pgtest"
 )
@@ -248,6 +249,31 @@ func TestTwoReplicas(t *testing.T) {
 		}
 	}
 
+	// No batch is followed by two replicas at once: a follower holds the
+	// batch's claim (a session advisory lock), so PostgreSQL's own lock
+	// table tells how many hold each. The other replica, alive, follows
+	// every batch it started that is not done yet.
+	holders := func(id string) int {
+		t.Helper()
+		key := uint64(store.LockKeyFor("batch:" + id))
+		var n int
+		if err := a.DB().Read.GetContext(ctx, &n, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'
+			AND objsubid = 1 AND classid = ? AND objid = ? AND granted`, int64(key>>32), int64(key&0xffffffff)); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for _, id := range startedThere {
+		switch n := holders(id); {
+		case n > 1:
+			t.Fatalf("batch %s is followed by %d replicas at once", id, n)
+		case n == 0:
+			if b, err := a.Batches().Get(ctx, id); err != nil || !b.Done() {
+				t.Fatalf("batch %s of the living other replica is followed by nobody and not done (%v)", id, err)
+			}
+		}
+	}
+
 	// kill -9 of the replica that sent them: this one finishes following.
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -258,6 +284,9 @@ func TestTwoReplicas(t *testing.T) {
 	// (5 s) since its start, and takes them over.
 	testutil.Eventually(t, 60*time.Second, "every batch is recorded done by this replica", func() error {
 		for id := range all {
+			if n := holders(id); n > 1 {
+				t.Fatalf("batch %s is followed by %d replicas at once", id, n)
+			}
 			b, err := a.Batches().Get(ctx, id)
 			if err != nil {
 				t.Fatal(err)
