@@ -255,7 +255,7 @@ func TestTwoReplicas(t *testing.T) {
 	// every batch it started that is not done yet.
 	holders := func(id string) int {
 		t.Helper()
-		key := uint64(store.LockKeyFor("batch:" + id))
+		key := uint64(store.LockKeyFor("claim:batch:" + id)) // store.Claims' key of the batch's claim
 		var n int
 		if err := a.DB().Read.GetContext(ctx, &n, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'
 			AND objsubid = 1 AND classid = ? AND objid = ? AND granted`, int64(key>>32), int64(key&0xffffffff)); err != nil {
