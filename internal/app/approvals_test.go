@@ -13,6 +13,7 @@ import (
 	"github.com/devserver-console/console/internal/auth"
 	"github.com/devserver-console/console/internal/modelarts"
 	"github.com/devserver-console/console/internal/secrets"
+	"github.com/devserver-console/console/internal/store"
 )
 
 // TestApprovalWiring: the first start creates the secret key file beside
@@ -22,12 +23,14 @@ import (
 func TestApprovalWiring(t *testing.T) {
 	env := apptest.New(t, apptest.WithApprovals)
 	ctx := context.Background()
-	fi, err := os.Stat(secrets.KeyFilePath(env.Config.DBPath))
-	if err != nil {
-		t.Fatalf("no key file beside the database: %v", err)
-	}
-	if fi.Mode().Perm() != 0o600 {
-		t.Errorf("key file mode = %04o, want 0600", fi.Mode().Perm())
+	if !store.IsPostgresURL(env.Config.DBPath) { // replicas are given the key (TestReplicasNeedTheSameKeys)
+		fi, err := os.Stat(secrets.KeyFilePath(env.Config.DBPath))
+		if err != nil {
+			t.Fatalf("no key file beside the database: %v", err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("key file mode = %04o, want 0600", fi.Mode().Perm())
+		}
 	}
 
 	ask := func(name string) (*auth.User, *approval.Request) {
@@ -69,9 +72,10 @@ func TestApprovalWiring(t *testing.T) {
 	}
 
 	u2, r2 := ask("oscar")
-	// As 'console user' opens it: keyed with the key file beside the database.
+	// As 'console user' opens it: keyed with the key file beside the
+	// database, or on PostgreSQL with the replicas' key.
 	au := audit.New(env.App.DB(), nil)
-	k, err := audit.LoadKey(audit.KeySource{DBPath: env.Config.DBPath}, false)
+	k, err := audit.LoadKey(audit.KeySource{Text: env.Config.AuditKey, DBPath: env.Config.DBPath}, false)
 	if err != nil {
 		t.Fatal(err)
 	}

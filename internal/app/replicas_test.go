@@ -306,3 +306,33 @@ func TestTwoReplicas(t *testing.T) {
 		t.Errorf("outcome-unknown entries = %d, %v; every request was answered before the kill", len(unknown), err)
 	}
 }
+
+// TestReplicasNeedTheSameKeys: on PostgreSQL a console does not start
+// without the audit key and the secret key given, since no key file can sit
+// beside a URL and every replica must chain the log and open sealed
+// secrets with the same keys.
+func TestReplicasNeedTheSameKeys(t *testing.T) {
+	ctx := context.Background()
+	dbURL := pgtest.NewDatabase(t)
+	for _, c := range []struct {
+		name  string
+		edit  func(*config.Config)
+		wantS string
+	}{
+		{"no audit key", func(c *config.Config) { c.AuditKey = "" }, "CONSOLE_AUDIT_KEY"},
+		{"no secret key", func(c *config.Config) { c.SecretsKey = "" }, "CONSOLE_SECRET_KEY"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := replicaConfig(dbURL, "http://127.0.0.1:1")
+			c.edit(&cfg)
+			a, err := app.New(ctx, cfg, slog.New(slog.DiscardHandler), io.Discard)
+			if err == nil {
+				a.Close()
+				t.Fatalf("a console on PostgreSQL started without %s", c.wantS)
+			}
+			if !strings.Contains(err.Error(), c.wantS) {
+				t.Errorf("error %q does not name %s", err, c.wantS)
+			}
+		})
+	}
+}

@@ -3,6 +3,8 @@ package audit
 import (
 	"context"
 	"fmt"
+
+	"github.com/devserver-console/console/internal/store"
 )
 
 // RebuildSearch fills the free-text index (audit_search) from the entries,
@@ -16,8 +18,14 @@ func (s *Store) RebuildSearch(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("audit: rebuild search index: begin: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit this is a no-op
+	empty := `SELECT count(*) FROM audit_search`
+	if s.db.Engine == store.SQLite {
+		// FTS5's contentless tables cannot be scanned; their segment
+		// tables hold a row once anything was indexed.
+		empty = `SELECT (SELECT count(*) FROM audit_search_idx) + (SELECT count(*) FROM audit_search_v2_idx)`
+	}
 	var n int
-	if err := tx.GetContext(ctx, &n, `SELECT count(*) FROM audit_search`); err != nil {
+	if err := tx.GetContext(ctx, &n, empty); err != nil {
 		return 0, fmt.Errorf("audit: rebuild search index: %w", err)
 	}
 	if n > 0 {

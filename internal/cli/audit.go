@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -112,6 +113,10 @@ func auditCmd(ctx context.Context, args []string, env IO) error {
 // replaces). No key is created: a log that is not keyed yet stays plain.
 // keyFile is the file the key was read from ("" when none or given as text).
 func openAudit(sdb *store.DB, keyDB string, env IO) (s *audit.Store, keyFile string, err error) {
+	if store.IsPostgresURL(keyDB) && env.Getenv("CONSOLE_AUDIT_KEY") == "" && env.Getenv("CONSOLE_AUDIT_KEY_FILE") == "" {
+		// No key file sits beside a URL: the replicas' key must be given.
+		return nil, "", errors.New("a PostgreSQL database's audit log is checked with the replicas' key: set CONSOLE_AUDIT_KEY or CONSOLE_AUDIT_KEY_FILE")
+	}
 	k, err := audit.LoadKey(audit.KeySource{
 		Text:   env.Getenv("CONSOLE_AUDIT_KEY"),
 		File:   env.Getenv("CONSOLE_AUDIT_KEY_FILE"),

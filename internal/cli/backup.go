@@ -24,16 +24,69 @@ func backupCmd(ctx context.Context, args []string, env IO) error {
 		return usagef("backup: want one FILE to write the copy to (see 'console backup -h')")
 	}
 	start := time.Now()
-	if err := store.Backup(ctx, *db, pos[0]); err != nil {
+	if store.IsPostgresURL(*db) {
+		err = backupPostgres(ctx, *db, pos[0], env)
+	} else {
+		err = store.Backup(ctx, *db, pos[0])
+	}
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stdout, "backed up %s to %s in %s\n", *db, pos[0], time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(env.Stdout, "backed up %s to %s in %s\n", store.Redact(*db), pos[0], time.Since(start).Round(time.Millisecond))
 	keyFile, err := checkDB(ctx, pos[0], *db, env)
 	if err != nil {
 		return fmt.Errorf("the backup %s does not check out: %w", pos[0], err)
 	}
 	if keyFile != "" {
 		fmt.Fprintf(env.Stdout, "the audit key is not in the backup: keep a copy of %s with it, or its audit log cannot be verified\n", keyFile)
+	}
+	return nil
+}
+
+// backupPostgres writes the PostgreSQL database url into a new SQLite file
+// dst: every table copied from one snapshot of url (store.Copy), the
+// free-text index rebuilt. The file is what 'console backup' makes of a
+// SQLite database, and goes back with 'console migrate-store --from FILE
+// --to postgres://...' (a new database) or 'console restore' (a SQLite
+// console).
+func backupPostgres(ctx context.Context, url, dst string, env IO) error {
+	if _, err := os.Stat(dst); err == nil {
+		return fmt.Errorf("backup: %s exists; choose a new file name", dst)
+	}
+	src, err := store.Open(ctx, url)
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	defer src.Close()
+	tmp := dst + ".partial"
+	for _, p := range []string{tmp, tmp + "-wal", tmp + "-shm"} {
+		os.Remove(p)
+	}
+	err = func() error {
+		out, err := store.Open(ctx, tmp)
+		if err != nil {
+			return err
+		}
+		defer out.Close()
+		if _, err := store.Copy(ctx, out, src, store.TextIndexTables...); err != nil {
+			return err
+		}
+		s, _, err := openAudit(out, url, env)
+		if err != nil {
+			return err
+		}
+		_, err = s.RebuildSearch(ctx)
+		return err
+	}()
+	if err == nil {
+		err = os.Rename(tmp, dst)
+	}
+	for _, p := range []string{tmp, tmp + "-wal", tmp + "-shm"} {
+		os.Remove(p)
+	}
+	if err != nil {
+		os.Remove(dst)
+		return fmt.Errorf("backup %s: %w", store.Redact(url), err)
 	}
 	return nil
 }
@@ -74,6 +127,9 @@ func restoreCmd(ctx context.Context, args []string, env IO) error {
 		return usagef("restore: want the backup FILE to restore (see 'console restore -h')")
 	}
 	src, dst := pos[0], *db
+	if store.IsPostgresURL(dst) {
+		return fmt.Errorf("restore: %s is a PostgreSQL database; restore a backup into a new one with 'console migrate-store --from %s --to postgres://...' (docs/replicas.md)", store.Redact(dst), src)
+	}
 	if _, err := store.Inspect(ctx, src); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}

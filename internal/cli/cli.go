@@ -168,7 +168,7 @@ func dbFlag(fs *flag.FlagSet, env IO) *string {
 	if def == "" {
 		def = config.Default().DBPath
 	}
-	return fs.String("db", def, "SQLite database file ($CONSOLE_DB)")
+	return fs.String("db", def, "SQLite database file or postgres:// URL ($CONSOLE_DB)")
 }
 
 // commandLogger is the log of the commands other than serve: warnings and

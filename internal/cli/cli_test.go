@@ -16,6 +16,8 @@ import (
 	"github.com/devserver-console/console/internal/cli"
 	"github.com/devserver-console/console/internal/modelarts"
 	"github.com/devserver-console/console/internal/simulator"
+	"github.com/devserver-console/console/internal/store"
+	"github.com/devserver-console/console/internal/store/storetest"
 	"github.com/devserver-console/console/internal/testutil"
 )
 
@@ -169,7 +171,23 @@ func TestSimulatorFlagErrors(t *testing.T) {
 // TestUserCommands runs every 'console user' command against one database:
 // what it prints, its exit status, and that no password is ever echoed.
 func TestUserCommands(t *testing.T) {
-	env := map[string]string{"CONSOLE_DB": filepath.Join(t.TempDir(), "console.db")}
+	for _, engine := range storetest.Engines {
+		t.Run(string(engine), func(t *testing.T) { userCommands(t, engineEnv(t, engine)) })
+	}
+}
+
+// engineEnv is the environment of commands on a new database of engine:
+// on PostgreSQL with the audit key the replicas share.
+func engineEnv(t *testing.T, engine store.Engine) map[string]string {
+	t.Helper()
+	env := map[string]string{"CONSOLE_DB": storetest.DSN(t, engine)}
+	if engine == store.Postgres {
+		env["CONSOLE_AUDIT_KEY"] = migrateKeyHex
+	}
+	return env
+}
+
+func userCommands(t *testing.T, env map[string]string) {
 	const rootPW, alicePW, alicePW2 = "root's password is long", "alice's first password", "alice's second password"
 	steps := []struct {
 		name     string

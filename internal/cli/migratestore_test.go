@@ -130,3 +130,43 @@ func TestMigrateStoreUsage(t *testing.T) {
 		t.Errorf("the command's usage does not list migrate-store:\n%s", r.stdout)
 	}
 }
+
+// TestBackupOfPostgres: 'console backup' of a PostgreSQL database writes a
+// SQLite file whose audit chain verifies; migrate-store puts it into a new
+// PostgreSQL database, where 'console audit verify' finds the same chain;
+// 'console restore' refuses a PostgreSQL target and says what to do.
+func TestBackupOfPostgres(t *testing.T) {
+	env := engineEnv(t, store.Postgres)
+	if r := run(t, env, "a long enough password\n", "user", "add", "root", "--role", "admin"); r.code != 0 {
+		t.Fatalf("user add: exit %d, %s", r.code, r.stderr)
+	}
+	file := filepath.Join(t.TempDir(), "backup.db")
+	r := run(t, env, "", "backup", file)
+	if r.code != cli.ExitOK || !strings.Contains(r.stdout, "audit chain intact") {
+		t.Fatalf("backup of PostgreSQL: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if strings.Contains(r.stdout, env["CONSOLE_DB"]) && strings.Contains(env["CONSOLE_DB"], ":@") {
+		t.Error("the URL was printed with its password")
+	}
+	if r := run(t, env, "", "backup", file); r.code != cli.ExitFailure || !strings.Contains(r.stderr, "exists") {
+		t.Errorf("backup over an existing file: exit %d, %q", r.code, r.stderr)
+	}
+
+	to := pgtest.NewDatabase(t)
+	if r := run(t, env, "", "migrate-store", "--from", file, "--to", to); r.code != cli.ExitOK {
+		t.Fatalf("migrate-store of the backup: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	env2 := map[string]string{"CONSOLE_DB": to, "CONSOLE_AUDIT_KEY": migrateKeyHex}
+	if r := run(t, env2, "", "audit", "verify"); r.code != cli.ExitOK || !strings.Contains(r.stdout, "audit chain intact") {
+		t.Errorf("audit verify of the restored copy: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := run(t, env2, "", "user", "list"); r.code != cli.ExitOK || !strings.Contains(r.stdout, "root") {
+		t.Errorf("user list of the restored copy: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := run(t, map[string]string{"CONSOLE_DB": to}, "", "audit", "verify"); r.code != cli.ExitFailure || !strings.Contains(r.stderr, "CONSOLE_AUDIT_KEY") {
+		t.Errorf("audit verify of PostgreSQL without the key: exit %d, %q; want 1 asking for the key", r.code, r.stderr)
+	}
+	if r := run(t, env2, "", "restore", file); r.code != cli.ExitFailure || !strings.Contains(r.stderr, "migrate-store") {
+		t.Errorf("restore onto PostgreSQL: exit %d, %q; want 1 naming migrate-store", r.code, r.stderr)
+	}
+}
