@@ -60,7 +60,7 @@ func (s *Store) each(ctx context.Context, f Filter, o ExportOptions, fn func(*ro
 	if o.Count {
 		info.Entries = 0
 		if !q.empty {
-			if err := tx.GetContext(ctx, &info.Entries, `SELECT count(*) FROM (`+q.sql("", "ASC", 0)+`)`, q.args...); err != nil {
+			if err := tx.GetContext(ctx, &info.Entries, `SELECT count(*) FROM (`+q.sql("", "ASC", 0)+`) AS matching`, q.args...); err != nil {
 				return info, 0, fmt.Errorf("audit: export: count: %w", err)
 			}
 		}

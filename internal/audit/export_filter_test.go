@@ -98,6 +98,17 @@ func TestExportFilters(t *testing.T) {
 			}
 		})
 	}
+	t.Run("counted", func(t *testing.T) { // as the audit page's download counts first
+		var counted int64 = -1
+		var out bytes.Buffer
+		err := ts.ExportCSVWith(context.Background(), &out, audit.Filter{Actor: "alice"}, audit.ExportOptions{
+			Count: true, Start: func(info audit.ExportInfo) error { counted = info.Entries; return nil },
+		})
+		rows := strings.Count(out.String(), "\n") - 1 // the header
+		if err != nil || counted != int64(rows) || counted == 0 {
+			t.Fatalf("counted %d, wrote %d rows, %v", counted, rows, err)
+		}
+	})
 	t.Run("jsonl", func(t *testing.T) {
 		out, err := export(t, ts, "jsonl", "", "", audit.Filter{Action: "REBOOT"})
 		lines := strings.Split(strings.TrimSpace(out), "\n")

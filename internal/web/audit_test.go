@@ -854,7 +854,7 @@ func TestAuditExportOutlastsTheWriteTimeout(t *testing.T) {
 // marked in the list and turns the badge red on the next view, without
 // anyone pressing "Verify now".
 func TestAuditBadgeIsNeverStale(t *testing.T) {
-	env := apptest.New(t)
+	env := apptest.New(t, apptest.OnSQLite(t)) // tampers with the SQLite file
 	c := env.As(t, auth.RoleApprover)
 	ctx := context.Background()
 	au := env.App.Audit()

@@ -46,7 +46,7 @@ func TestHealthEndpoints(t *testing.T) {
 // reports — without failing — that ModelArts was unreachable on the fleet
 // cache's last walk, project by project (the embedded simulator serves two).
 func TestReadyz(t *testing.T) {
-	env, sim := fleetEnv(t)
+	env, sim := fleetEnv(t, apptest.OnSQLite(t)) // makes SQLite's writer read-only
 	c := env.Anonymous(t)
 	viewer := env.As(t, auth.RoleViewer)
 
