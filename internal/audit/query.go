@@ -117,6 +117,10 @@ type query struct {
 	table   string // the text index read (search.go)
 	faceted bool   // the text index's query includes the equality filters
 	others  int    // equality filters besides text
+
+	// textOnly (PostgreSQL): the text is the only filter, so a page takes
+	// its ids from the text index alone before reading any entry.
+	textOnly bool
 }
 
 // plan says how compile drives a query.
@@ -223,6 +227,7 @@ func (s *Store) compilePlan(ctx context.Context, f Filter, p plan) (*query, erro
 		q.where = append(q.where, "e.correlation_id = ?")
 		q.args = append(q.args, strings.TrimSpace(f.Correlation))
 	}
+	q.textOnly = pg && q.fts != "" && !p.noText && q.others == 0 && f.Since.IsZero() && f.Until.IsZero()
 	if !f.Since.IsZero() {
 		at := f.Since.UTC().Format(timeLayout)
 		var lo int64
@@ -296,6 +301,18 @@ func (q *query) page(before int64, limit int) (string, []any) {
 	if before > 0 {
 		extra = q.idCol + " < ?"
 		args = append(append([]any(nil), args...), before)
+	}
+	if q.textOnly && limit > 0 {
+		// The page's ids first, from the text index alone; then only
+		// those entries are read. Joining first would read every matching
+		// entry (each with its bodies) to keep the newest few, which for a
+		// common word is thousands of rows at a million entries.
+		where := append(append([]string(nil), q.where...), extra)
+		if extra == "" {
+			where = q.where
+		}
+		return fmt.Sprintf("SELECT %s FROM (SELECT %s.rowid FROM %s WHERE %s ORDER BY %s.rowid DESC LIMIT %d) AS m JOIN audit_entries e ON e.id = m.rowid ORDER BY e.id DESC",
+			prefixedColumns, q.table, q.table, strings.Join(where, " AND "), q.table, limit), args
 	}
 	return q.sql(extra, "DESC", limit), args
 }
