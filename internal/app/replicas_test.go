@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"github.com/devserver-console/console/internal/app"
 	"github.com/devserver-console/console/internal/apptest"
 	"github.com/devserver-console/console/internal/audit"
+	"github.com/devserver-console/console/internal/auth"
 	"github.com/devserver-console/console/internal/batch"
 	"github.com/devserver-console/console/internal/config"
 	"github.com/devserver-console/console/internal/modelarts"
@@ -242,10 +244,15 @@ func TestTwoReplicas(t *testing.T) {
 	}
 	t.Logf("started here %d, there %d", len(startedHere), len(startedThere))
 
-	// What the other replica started is visible here.
+	// What the other replica started is visible here, to the service and
+	// on this console's batch page.
+	admin2 := here.As(t, auth.RoleAdmin) // may see every batch
 	for _, id := range startedThere {
 		if _, err := a.Batches().Get(ctx, id); err != nil {
 			t.Fatalf("batch %s of the other replica: %v", id, err)
+		}
+		if r := admin2.Get(t, "/batches/"+id); r.Status != http.StatusOK {
+			t.Fatalf("GET /batches/%s here: status %d, want 200", id, r.Status)
 		}
 	}
 
