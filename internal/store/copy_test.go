@@ -56,6 +56,8 @@ var seedSQL = []string{
 	`UPDATE prepared_actions SET approval_id = 'r2' WHERE token_hash = 't2'`,
 	`INSERT INTO webhook_failures (id, failed_at, event, subject, title, attempts, error)
 	 VALUES (3, 1767225600000, 'approval.requested', 'r1', 'Delete of 2 servers', 5, 'HTTP 503: "busy"')`,
+	`INSERT INTO user_projects (user_id, project) VALUES (7, 'cn-north-9'), (7, 'Zoë''s lab')`,
+	`UPDATE batches SET project = 'cn-north-9'`,
 	`INSERT INTO rate_limits (kind, key, tat, ok) VALUES ('anon', '10.0.0.1', 1767225600000, 1)`,
 }
 
