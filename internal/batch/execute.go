@@ -76,7 +76,7 @@ type job struct {
 	// project is the console project the batch acts on (audit entries
 	// record it).
 	project string
-	claim  *store.Claim // held from before the batch exists until it is followed
+	claim   *store.Claim // held from before the batch exists until it is followed
 }
 
 // ExecuteRequest is one request to run a prepared action.
