@@ -30,7 +30,6 @@ var untranslated = map[string]bool{
 	"approvals.templ":   true,
 	"audit_entry.templ": true,
 	"audit_log.templ":   true,
-	"servers.templ":     true,
 }
 
 // verbatim is text that reads the same in every language (symbols, and
@@ -102,6 +101,7 @@ templ good(name string) {
 	@Layout(T(ctx, "x.title")) {
 		<h1 id="x-title" class="big">{ T(ctx, "x.hello") }</h1>
 		<p title={ T(ctx, "x.hover") }>{ name } · 3</p>
+		<p>{ N(ctx, "x.count", 2, "Name", name) }</p>
 		@filterField("x-id", T(ctx, "x.label")) {
 			<input id="x-id" name="q" type="text"/>
 		}
@@ -239,7 +239,12 @@ func goStringLiterals(expr string, onlySentences bool) []string {
 		if call, ok := n.(*ast.CallExpr); ok && isCatalogCall(call) {
 			// The id is a key, not text, and so are the placeholder names
 			// of the key, value pairs; the values may hold text.
-			for i := 3; i < len(call.Args); i += 2 {
+			// T(ctx, id, key, value…) and N(ctx, id, count, key, value…).
+			first := 3
+			if call.Fun.(*ast.Ident).Name == "N" {
+				first = 4
+			}
+			for i := first; i < len(call.Args); i += 2 {
 				out = append(out, goStringLiterals(exprString(expr, call.Args[i]), onlySentences)...)
 			}
 			return false

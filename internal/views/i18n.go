@@ -49,3 +49,13 @@ func RoleName(ctx context.Context, r auth.Role) string {
 	}
 	return string(r)
 }
+
+// StatusName is a ModelArts status for display ("START_FAILED" → "Start
+// failed" / "启动失败"); a status the catalog does not know is shown in the
+// API's plain words. The audit log and exports keep the API's value.
+func StatusName(ctx context.Context, st modelarts.Status) string {
+	if l := Loc(ctx); l.Has("status." + string(st)) {
+		return l.T("status." + string(st))
+	}
+	return st.Label()
+}

@@ -174,6 +174,13 @@
     return "";
   }
 
+  // msg is one of the script's messages, rendered by the layout from the
+  // catalog in the page's language (data-msg-* on <body>).
+  function msg(name) {
+    var key = "msg" + name.charAt(0).toUpperCase() + name.slice(1);
+    return (document.body && document.body.dataset[key]) || "";
+  }
+
   function showError(elt, text) {
     var slot = alertSlot(elt);
     if (!slot) return;
@@ -187,11 +194,11 @@
   document.addEventListener("htmx:responseError", function (e) {
     var xhr = e.detail && e.detail.xhr;
     var text = messageOf(xhr ? xhr.responseText : "");
-    showError(e.detail.elt, text || "The console answered with an error (HTTP " + (xhr ? xhr.status : "?") + "). Nothing more was sent.");
+    showError(e.detail.elt, text || msg("httpError").replace("{status}", xhr ? String(xhr.status) : "?"));
   });
 
   document.addEventListener("htmx:sendError", function (e) {
-    showError(e.detail.elt, "The console could not be reached. Check your connection; if you confirmed an action, open Batches to see whether it started.");
+    showError(e.detail.elt, msg("unreachable"));
   });
 
   // --- Fleet filters and ids --------------------------------------------------
@@ -218,7 +225,7 @@
     e.preventDefault();
     navigator.clipboard.writeText(t.getAttribute("data-copy")).then(function () {
       var was = t.textContent;
-      t.textContent = "Copied";
+      t.textContent = t.getAttribute("data-copied") || "✓";
       setTimeout(function () { t.textContent = was; }, 1500);
     }, function () { /* no clipboard permission: the id stays in the tooltip */ });
   });
