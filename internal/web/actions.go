@@ -46,7 +46,7 @@ func (s *Server) handleActionPreview(c echo.Context) error {
 	if len(ids) == 0 {
 		return s.render(c, http.StatusOK, views.ActionPanel(views.ActionPreviewData{
 			Action: action,
-			Notice: "No servers are selected. Tick the servers in the list first, then choose " + views.BatchActionLabel(action) + " again.",
+			Notice: "No servers are selected. Tick the servers in the list first, then choose " + views.ActionName(ctx(c), action) + " again.",
 		}))
 	}
 	snap, err := s.project(c).Fleet.Get(ctx(c))
