@@ -36,7 +36,7 @@ func (s *Server) handleActionPreview(c echo.Context) error {
 	u := currentUser(c)
 	action := modelarts.BatchType(strings.ToUpper(strings.TrimSpace(c.FormValue("action"))))
 	if !action.Valid() {
-		return echo.NewHTTPError(http.StatusBadRequest, "Choose one of the actions: Start, Stop, Reboot, Change OS, Reinstall OS or Delete.")
+		return httpError(http.StatusBadRequest, "err.choose_action")
 	}
 	ids, err := s.selections.List(ctx(c), u.ID)
 	if err != nil {
@@ -46,7 +46,7 @@ func (s *Server) handleActionPreview(c echo.Context) error {
 	if len(ids) == 0 {
 		return s.render(c, http.StatusOK, views.ActionPanel(views.ActionPreviewData{
 			Action: action,
-			Notice: "No servers are selected. Tick the servers in the list first, then choose " + views.ActionName(ctx(c), action) + " again.",
+			Notice: s.loc(c).T("err.no_selection_action", "Action", views.ActionName(ctx(c), action)),
 		}))
 	}
 	snap, err := s.project(c).Fleet.Get(ctx(c))
@@ -56,8 +56,7 @@ func (s *Server) handleActionPreview(c echo.Context) error {
 	if err != nil {
 		// A stale list would judge eligibility on old states: refuse.
 		return &UserError{Status: http.StatusServiceUnavailable, Cause: err,
-			Message: "The server list could not be read from ModelArts (" + cloudProblem(err) +
-				"), so no preview can be made and nothing was sent. Try again in a moment."}
+			Message: s.loc(c).T("err.fleet_for_preview", "Problem", cloudProblem(s.loc(c), err))}
 	}
 	p, err := s.project(c).Batches.Prepare(ctx(c), u, action, ids, snap)
 	if err != nil {
@@ -69,7 +68,7 @@ func (s *Server) handleActionPreview(c echo.Context) error {
 	if action.NeedsOSParams() && len(p.Targets) > 0 {
 		d.OS = &views.OSFormData{Login: views.LoginKeyPair, Images: p.Images}
 		if err := p.ImagesProblem(); err != nil {
-			ue := publicError(err)
+			ue := publicError(s.loc(c), err)
 			if ue.Status >= 500 {
 				s.log.WarnContext(ctx(c), "change OS preview without images", "err", err.Error())
 			}
@@ -212,11 +211,11 @@ func (s *Server) handleActionValidate(c echo.Context) error {
 	field := c.FormValue("field")
 	id, ok := fieldElementIDs[field]
 	if !ok {
-		return echo.NewHTTPError(http.StatusBadRequest, "Unknown field.")
+		return httpError(http.StatusBadRequest, "err.unknown_field")
 	}
 	action := modelarts.BatchType(c.FormValue("action"))
 	if !action.NeedsOSParams() {
-		return echo.NewHTTPError(http.StatusBadRequest, "Only Change OS and Reinstall OS have settings to check.")
+		return httpError(http.StatusBadRequest, "err.no_settings")
 	}
 	f := readOSForm(c, action)
 	errs := f.fieldErrors(batch.CheckOS(action, *f.input()))
@@ -254,7 +253,7 @@ func (s *Server) handleActionReview(c echo.Context) error {
 		d.OS = f.data(p.Images, f.fieldErrors(fe))
 		return s.render(c, http.StatusUnprocessableEntity, views.ActionForm(d))
 	case err != nil:
-		ue := publicError(err)
+		ue := publicError(s.loc(c), err)
 		if ue.Status >= 500 || ue.Status == http.StatusBadRequest {
 			return ue
 		}

@@ -175,13 +175,15 @@ func (s *Server) afterApprovalPost(c echo.Context, id, comment string, err error
 	if err == nil {
 		return redirect(c, approval.Path(id))
 	}
-	ue := publicError(err)
+	ue := publicError(s.loc(c), err)
 	status, msg := ue.Status, ue.Message
 	if status >= http.StatusInternalServerError || status == http.StatusNotFound {
 		return err
 	}
 	if status == http.StatusForbidden {
-		s.recordDenied(c, map[string]string{"reason": "approval", "request_id": id, "refusal": msg})
+		// The audit log is in English, whatever the page's language.
+		refusal := publicError(englishLoc(), err).Message
+		s.recordDenied(c, map[string]string{"reason": "approval", "request_id": id, "refusal": refusal})
 	}
 	d, perr := s.approvalPage(c, id)
 	if perr != nil {

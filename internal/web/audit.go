@@ -63,16 +63,16 @@ func auditFilter(c echo.Context) (views.AuditFilterForm, audit.Filter, map[strin
 	errs := map[string]string{}
 	var err error
 	if f.Since, err = audit.ParseTimeBound(form.Since, false); err != nil {
-		errs["since"] = "Enter a date (2026-03-01) or a date and time (2026-03-01T14:30), in UTC."
+		errs["since"] = locOf(c).T("err.audit.date")
 	}
 	if f.Until, err = audit.ParseTimeBound(form.Until, true); err != nil {
-		errs["until"] = "Enter a date (2026-03-01) or a date and time (2026-03-01T14:30), in UTC."
+		errs["until"] = locOf(c).T("err.audit.date")
 	}
 	if f.Outcome != "" && !audit.Outcome(f.Outcome).Valid() {
-		errs["outcome"] = "Choose one of the listed outcomes."
+		errs["outcome"] = locOf(c).T("err.audit.outcome")
 	}
 	if len(errs) == 0 && !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {
-		errs["until"] = "The end of the time range must be after its start."
+		errs["until"] = locOf(c).T("err.audit.range")
 	}
 	if len(errs) == 0 {
 		errs = nil
@@ -88,7 +88,7 @@ func (s *Server) handleAuditList(c echo.Context) error {
 	if b := c.QueryParam("before"); b != "" {
 		n, err := strconv.ParseInt(b, 10, 64)
 		if err != nil || n < 0 {
-			return echo.NewHTTPError(http.StatusBadRequest, "The page link is not valid; start again from the newest entries.")
+			return httpError(http.StatusBadRequest, "err.audit.page_link")
 		}
 		v.Before = n
 	}
@@ -108,7 +108,7 @@ func (s *Server) handleAuditList(c echo.Context) error {
 		// the status below turns red at once.
 		v.Entries, v.Next, err = s.audit.List(ctx(c), f, v.Before, audit.DefaultPageSize)
 		if errors.Is(err, audit.ErrInvalidFilter) {
-			return echo.NewHTTPError(http.StatusBadRequest, "These filters cannot be used.")
+			return httpError(http.StatusBadRequest, "err.audit.filters")
 		}
 		if err != nil {
 			return err
@@ -129,11 +129,11 @@ func (s *Server) handleAuditList(c echo.Context) error {
 func (s *Server) handleAuditView(c echo.Context) error {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil || id <= 0 {
-		return echo.NewHTTPError(http.StatusNotFound, "There is no such audit entry.")
+		return httpError(http.StatusNotFound, "err.audit.no_entry")
 	}
 	e, err := s.audit.Get(ctx(c), id)
 	if errors.Is(err, audit.ErrNotFound) {
-		return echo.NewHTTPError(http.StatusNotFound, fmt.Sprintf("There is no audit entry #%d.", id))
+		return httpError(http.StatusNotFound, "err.audit.no_entry_id", "ID", id)
 	}
 	if err != nil {
 		return err
@@ -192,7 +192,7 @@ func (s *Server) auditExport(c echo.Context, ext, contentType string,
 		for k, m := range errs {
 			msgs = append(msgs, k+": "+m)
 		}
-		return echo.NewHTTPError(http.StatusBadRequest, "These filters cannot be used: "+strings.Join(msgs, " "))
+		return httpError(http.StatusBadRequest, "err.audit.filters_because", "Reasons", strings.Join(msgs, " "))
 	}
 	dw := &deadlineWriter{rc: http.NewResponseController(c.Response()), w: c.Response(), window: exportWriteWindow}
 	bw := bufio.NewWriterSize(dw, 64<<10)

@@ -51,14 +51,14 @@ func (s *Server) batchProgress(c echo.Context) (*batch.Progress, error) {
 	id := c.Param("id")
 	b, err := s.project(c).Batches.Get(ctx(c), id)
 	if errors.Is(err, batch.ErrNotFound) {
-		return nil, echo.NewHTTPError(http.StatusNotFound, "There is no batch with this id.")
+		return nil, httpError(http.StatusNotFound, "err.no_batch")
 	}
 	if err != nil {
 		return nil, err
 	}
 	if u := currentUser(c); b.UserID != u.ID && !u.Role.Can(auth.PermViewAllBatches) {
 		s.recordDenied(c, map[string]string{"reason": "role", "permission": string(auth.PermViewAllBatches)})
-		return nil, echo.NewHTTPError(http.StatusForbidden, "This batch was started by another user; only approvers and admins can see it.")
+		return nil, httpError(http.StatusForbidden, "err.batch_other_user")
 	}
 	// A batch is shown in its own project, whichever the link named.
 	if proj := s.projectNamed(b.Project); proj != nil && proj != s.project(c) {
@@ -111,7 +111,7 @@ func (s *Server) handleSelectFailed(c echo.Context) error {
 	bad := p.Bad()
 	if len(bad) == 0 {
 		return &UserError{Status: http.StatusUnprocessableEntity,
-			Message: "No server of this batch needs attention, so the selection was left as it was."}
+			Message: s.loc(c).T("err.batch_none_bad")}
 	}
 	ids := make([]string, len(bad))
 	for i, st := range bad {

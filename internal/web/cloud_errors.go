@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"math"
@@ -122,40 +121,28 @@ func (s *Server) cloudProblem(c echo.Context, err error, what string) *views.Clo
 	s.log.WarnContext(ctx(c), "ModelArts read failed", slog.String("what", what), slog.String("kind", kind),
 		slog.Any("err", err))
 	p := &views.CloudProblem{Kind: kind, Reference: reqID}
+	l := s.loc(c)
 	u := currentUser(c)
 	if u == nil || u.Role == auth.RoleViewer {
-		p.Title = "ModelArts is unavailable."
-		p.Advice = "Try again later."
+		p.Title = l.T("err.problem.viewer.title")
+		p.Advice = l.T("err.problem.viewer.advice")
 		return p
 	}
 	switch kind {
-	case cloudUnreachable:
-		p.Title = "ModelArts could not be reached."
-		p.Advice = "The console could not connect to the ModelArts endpoint. Check the network between the console and the cloud (and the endpoint setting), then press Refresh."
-	case cloudTimeout:
-		p.Title = "ModelArts is slow: it did not answer in time."
-		p.Advice = "Wait a minute and press Refresh. If it keeps happening, ModelArts may be overloaded; check Huawei Cloud's service status."
-	case cloudCredentials:
-		p.Title = "ModelArts refused the console's credentials."
-		p.Advice = "An administrator must check the access key and secret key (or token), the project ID, the IAM user's ModelArts permissions and this machine's clock."
+	case cloudUnreachable, cloudTimeout, cloudCredentials, cloudFault:
+		p.Title = l.T("err.problem." + kind + ".title")
+		p.Advice = l.T("err.problem." + kind + ".advice")
 	case cloudThrottled:
-		p.Title = "ModelArts is throttling the console's requests."
+		p.Title = l.T("err.problem.throttled.title")
 		if wait > 0 {
 			secs := int(math.Ceil(wait.Seconds()))
-			unit := "seconds"
-			if secs == 1 {
-				unit = "second"
-			}
-			p.Advice = fmt.Sprintf("Wait %d %s, then press Refresh.", secs, unit)
+			p.Advice = l.N("err.problem.throttled.wait", secs)
 		} else {
-			p.Advice = "Wait a few seconds, then press Refresh."
+			p.Advice = l.T("err.problem.throttled.advice")
 		}
-	case cloudFault:
-		p.Title = "ModelArts answered with an error on its side."
-		p.Advice = "Wait a minute and press Refresh. If it keeps happening, check Huawei Cloud's service status."
 	default:
-		p.Title = "The console failed to read the fleet (a fault of the console itself)."
-		p.Advice = "Press Refresh. If it keeps happening, tell an administrator and quote the reference below; the details are in the console's log."
+		p.Title = l.T("err.problem.console.title")
+		p.Advice = l.T("err.problem.console.advice")
 	}
 	return p
 }

@@ -94,7 +94,7 @@ func TestOneCloudClassification(t *testing.T) {
 			if got, _ := cloudFailureKind(err); got != tt.pageKind {
 				t.Errorf("page kind %q, want %q", got, tt.pageKind)
 			}
-			if got := cloudMessage(err); !strings.Contains(got, tt.words) {
+			if got := cloudMessage(englishLoc(), err); !strings.Contains(got, tt.words) {
 				t.Errorf("message %q does not contain %q", got, tt.words)
 			}
 		})

@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/devserver-console/console/internal/approval"
 	"github.com/devserver-console/console/internal/batch"
+	"github.com/devserver-console/console/internal/i18n"
 	"github.com/devserver-console/console/internal/modelarts"
 	"github.com/devserver-console/console/internal/views"
 )
@@ -37,19 +40,39 @@ func (e *UserError) Error() string {
 
 func (e *UserError) Unwrap() error { return e.Cause }
 
-// Messages of the console's own fault and of previews that cannot be used.
-const (
-	msgConsoleFault   = "Something went wrong in the console itself. The error has been logged with this request's id; try again, and tell an administrator if it keeps happening."
-	msgPreviewUnknown = "This preview is not valid (it was made in another session or has been cleaned up). Nothing was sent. Choose the action again to get a new preview."
-	msgPreviewExpired = "This preview has expired (previews can be confirmed for 15 minutes). Nothing was sent. Choose the action again to get a fresh preview."
-	msgNothingToSend  = "None of the selected servers can take this action now, so nothing was sent."
-)
+// catalogMessage is the Message of an *echo.HTTPError that is rendered
+// from the catalog in the request's language (httpError makes one); the
+// English text is what it prints elsewhere (logs, tests).
+type catalogMessage struct {
+	id string
+	kv []any
+}
+
+func (m catalogMessage) String() string { return englishLoc().T(m.id, m.kv...) }
+
+// httpError is an *echo.HTTPError whose message is catalog message id,
+// shown in the language of the request it answers.
+func httpError(status int, id string, kv ...any) *echo.HTTPError {
+	return echo.NewHTTPError(status, catalogMessage{id: id, kv: kv})
+}
+
+// englishLoc is the English localizer, for messages rendered outside a
+// request (and the String of a catalogMessage).
+var englishLoc = sync.OnceValue(func() *i18n.Localizer { return i18n.MustLoad().Localizer(i18n.English) })
+
+// locOf is the request's localizer (English when localize did not run).
+func locOf(c echo.Context) *i18n.Localizer {
+	if l := i18n.From(c.Request().Context()); l != nil {
+		return l
+	}
+	return englishLoc()
+}
 
 // errorRule is one row of the table from domain errors to what people see.
 type errorRule struct {
 	match   func(error) bool
 	status  int
-	message func(error) string
+	message func(*i18n.Localizer, error) string
 }
 
 func is(target error) func(error) bool { return func(err error) bool { return errors.Is(err, target) } }
@@ -61,80 +84,79 @@ func as[T error]() func(error) bool {
 	}
 }
 
-func text(msg string) func(error) string { return func(error) string { return msg } }
+// text is a rule's message: catalog message id.
+func text(id string) func(*i18n.Localizer, error) string {
+	return func(l *i18n.Localizer, _ error) string { return l.T(id) }
+}
 
 // errorTable is the one table from domain errors to responses; the first
 // matching row wins. Cloud errors say which of these it is — unreachable,
 // timed out, refusing the credentials, throttling, a fault of ModelArts —
 // and what to do; the error chain and the request id go only to the log.
+// The messages are in the catalog (locales/<lang>/errors.json).
 var errorTable = []errorRule{
-	{is(batch.ErrTokenUnknown), http.StatusUnprocessableEntity, text(msgPreviewUnknown)},
-	{is(batch.ErrTokenExpired), http.StatusUnprocessableEntity, text(msgPreviewExpired)},
-	{is(batch.ErrNothingToSend), http.StatusUnprocessableEntity, text(msgNothingToSend)},
-	{as[*batch.ConfirmationError](), http.StatusUnprocessableEntity, func(err error) string {
+	{is(batch.ErrTokenUnknown), http.StatusUnprocessableEntity, text("err.preview_unknown")},
+	{is(batch.ErrTokenExpired), http.StatusUnprocessableEntity, text("err.preview_expired")},
+	{is(batch.ErrNothingToSend), http.StatusUnprocessableEntity, text("err.nothing_to_send")},
+	{as[*batch.ConfirmationError](), http.StatusUnprocessableEntity, func(l *i18n.Localizer, err error) string {
 		var ce *batch.ConfirmationError
 		errors.As(err, &ce)
-		return "To confirm, type " + ce.Word + " exactly (in capitals) in the box. Nothing was sent."
+		return l.T("err.confirm_word", "Word", ce.Word)
 	}},
-	{as[*batch.MixedPlatformError](), http.StatusUnprocessableEntity, func(err error) string {
+	{as[*batch.MixedPlatformError](), http.StatusUnprocessableEntity, func(l *i18n.Localizer, err error) string {
 		var me *batch.MixedPlatformError
 		errors.As(err, &me)
-		return "The servers to change mix server types or architectures (" + strings.Join(me.Platforms, ", ") +
-			"). Change OS installs one image on all of them, so select servers of one type and architecture only. Nothing was sent."
+		return l.T("err.mixed_platforms", "Platforms", strings.Join(me.Platforms, ", "))
 	}},
-	{is(batch.ErrNoImages), http.StatusUnprocessableEntity,
-		text("ModelArts offers no active image for these servers, so Change OS cannot go on. Nothing was sent.")},
-	{as[*batch.ImagesUnavailableError](), http.StatusServiceUnavailable, func(err error) string {
-		return "The image list could not be loaded from ModelArts when this action was previewed (" +
-			cloudProblem(err) + "), so Change OS cannot go on. Nothing was sent. Choose the action again in a moment."
+	{is(batch.ErrNoImages), http.StatusUnprocessableEntity, text("err.no_images")},
+	{as[*batch.ImagesUnavailableError](), http.StatusServiceUnavailable, func(l *i18n.Localizer, err error) string {
+		return l.T("err.images_unavailable", "Problem", cloudProblem(l, err))
 	}},
-	{is(batch.ErrNotDestructive), http.StatusBadRequest, text("This action needs no confirmation; use its Run button.")},
-	{is(batch.ErrNoSelection), http.StatusUnprocessableEntity, text("No servers are selected. Tick the servers in the list first.")},
-	{is(batch.ErrNotFound), http.StatusNotFound, text("There is no batch with this id.")},
-	{is(batch.ErrApprovalRequired), http.StatusUnprocessableEntity,
-		text("This action needs an approver's approval, and approvals are not available in this console. Nothing was sent.")},
-	{is(batch.ErrApprovalNotRequired), http.StatusUnprocessableEntity, text("This action needs no approval; confirm it directly.")},
-	{is(batch.ErrShuttingDown), http.StatusServiceUnavailable,
-		text("The console is shutting down, so nothing was sent. Try again in a minute.")},
-	{is(approval.ErrNotFound), http.StatusNotFound, text("There is no approval request with this id that you can see.")},
-	{is(approval.ErrOwnRequest), http.StatusForbidden,
-		text("You asked for this, so you cannot decide it: another approver or admin must. Nothing was sent.")},
-	{is(approval.ErrNotRequester), http.StatusForbidden,
-		text("Only the person who asked can withdraw a request; deny it instead if it should not run.")},
-	{is(approval.ErrForbidden), http.StatusForbidden, text("Your role does not allow this. Ask an admin if you need it.")},
-	{as[*approval.StateError](), http.StatusConflict, func(err error) string {
+	{is(batch.ErrNotDestructive), http.StatusBadRequest, text("err.not_destructive")},
+	{is(batch.ErrNoSelection), http.StatusUnprocessableEntity, text("err.no_selection")},
+	{is(batch.ErrNotFound), http.StatusNotFound, text("err.no_batch")},
+	{is(batch.ErrApprovalRequired), http.StatusUnprocessableEntity, text("err.approval_unavailable")},
+	{is(batch.ErrApprovalNotRequired), http.StatusUnprocessableEntity, text("err.approval_not_required")},
+	{is(batch.ErrShuttingDown), http.StatusServiceUnavailable, text("err.shutting_down")},
+	{is(approval.ErrNotFound), http.StatusNotFound, text("err.approval.not_found")},
+	{is(approval.ErrOwnRequest), http.StatusForbidden, text("err.approval.own")},
+	{is(approval.ErrNotRequester), http.StatusForbidden, text("err.approval.not_requester")},
+	{is(approval.ErrForbidden), http.StatusForbidden, text("err.approval.forbidden")},
+	{as[*approval.StateError](), http.StatusConflict, func(l *i18n.Localizer, err error) string {
 		var se *approval.StateError
 		errors.As(err, &se)
-		return "This request is already " + string(se.State) + ", so nothing was changed and nothing was sent."
+		state := string(se.State)
+		if l.Has("approvals.state." + state) {
+			// "already denied" mid-sentence (a no-op in Chinese).
+			state = strings.ToLower(l.T("approvals.state." + state))
+		}
+		return l.T("err.approval.state", "State", state)
 	}},
-	{as[*approval.ValidationError](), http.StatusUnprocessableEntity, func(err error) string {
+	{as[*approval.ValidationError](), http.StatusUnprocessableEntity, func(l *i18n.Localizer, err error) string {
 		var ve *approval.ValidationError
 		errors.As(err, &ve)
 		switch ve.Field {
 		case "comment":
-			return "Comment " + ve.Message + ". Write why, so the requester knows; nothing was decided."
+			return l.T("err.approval.comment", "Problem", ve.Message)
 		case "reason":
-			return "Reason " + ve.Message + ". Nothing was sent."
+			return l.T("err.approval.reason", "Problem", ve.Message)
 		}
 		return ve.Error()
 	}},
-	{as[*approval.ParamsError](), http.StatusUnprocessableEntity, func(err error) string {
+	{as[*approval.ParamsError](), http.StatusUnprocessableEntity, func(l *i18n.Localizer, err error) string {
 		var pe *approval.ParamsError
 		errors.As(err, &pe)
-		return "The OS parameters cannot be used: " + pe.Errs.Error() + ". Nothing was sent."
+		return l.T("err.approval.params", "Problem", pe.Errs.Error())
 	}},
-	{is(approval.ErrNotRequired), http.StatusUnprocessableEntity, text("This action does not need approval; confirm it directly.")},
-	{is(approval.ErrNothingToSend), http.StatusUnprocessableEntity, text(msgNothingToSend)},
-	{is(approval.ErrNotRecorded), http.StatusServiceUnavailable,
-		text("The audit log could not record this step, so nothing was sent. Try again in a moment.")},
-	{is(approval.ErrProjectGone), http.StatusConflict,
-		text("This request is for a project the console no longer has, so it cannot run; deny it, or ask an admin to add the project again. Nothing was sent.")},
+	{is(approval.ErrNotRequired), http.StatusUnprocessableEntity, text("err.approval.not_required")},
+	{is(approval.ErrNothingToSend), http.StatusUnprocessableEntity, text("err.nothing_to_send")},
+	{is(approval.ErrNotRecorded), http.StatusServiceUnavailable, text("err.approval.not_recorded")},
+	{is(approval.ErrProjectGone), http.StatusConflict, text("err.approval.project_gone")},
 	{func(err error) bool {
 		return errors.Is(err, approval.ErrNoKey) || errors.Is(err, approval.ErrNoExecutor)
 	},
-		http.StatusServiceUnavailable,
-		text("The console is not set up to run approved requests; an admin must check its configuration. Nothing was sent.")},
-	{isCloud, http.StatusServiceUnavailable, func(err error) string { return cloudMessage(err) }},
+		http.StatusServiceUnavailable, text("err.approval.not_set_up")},
+	{isCloud, http.StatusServiceUnavailable, cloudMessage},
 }
 
 // isCloud reports whether err came from a call to ModelArts or IAM.
@@ -150,77 +172,84 @@ func isCloud(err error) bool {
 
 // cloudProblem names, in a few words, what went wrong with ModelArts (as
 // classifyCloud decides it).
-func cloudProblem(err error) string {
+func cloudProblem(l *i18n.Localizer, err error) string {
 	f := classifyCloud(err)
 	switch f.Kind {
 	case cloudTimeout:
-		return "ModelArts did not answer in time"
+		return l.T("err.cloud.timeout")
 	case cloudUnreachable:
-		return "ModelArts is unreachable"
+		return l.T("err.cloud.unreachable")
 	case cloudRedirect:
-		return "ModelArts answered with a redirect, which the console does not follow"
+		return l.T("err.cloud.redirect")
 	case cloudUnreadable:
-		return "ModelArts answered something the console could not read"
+		return l.T("err.cloud.unreadable")
 	case cloudCredentials:
-		return "ModelArts refused the console's credentials"
+		return l.T("err.cloud.credentials")
 	case cloudThrottled:
 		if f.RetryAfter > 0 {
-			return fmt.Sprintf("ModelArts is throttling requests and asked to wait %s", f.RetryAfter)
+			return l.T("err.cloud.throttled_wait", "Wait", f.RetryAfter.String())
 		}
-		return "ModelArts is throttling requests"
+		return l.T("err.cloud.throttled")
 	case cloudFault:
-		return "ModelArts reported a fault of its own"
+		return l.T("err.cloud.fault")
 	case cloudRefused:
-		return "ModelArts refused the request (" + f.Code + ")"
+		return l.T("err.cloud.refused", "Code", f.Code)
 	}
-	return "ModelArts is unavailable"
+	return l.T("err.cloud.unavailable")
 }
 
 // cloudMessage is cloudProblem with what to do about it.
-func cloudMessage(err error) string {
-	p := cloudProblem(err)
+func cloudMessage(l *i18n.Localizer, err error) string {
+	p := cloudProblem(l, err)
 	switch classifyCloud(err).Kind {
 	case cloudCredentials:
-		return p + ". An administrator must check the console's access key, secret key or IAM user and the project ID."
+		return l.T("err.cloud.advice.credentials", "Problem", p)
 	case cloudThrottled:
-		return p + ". Wait a moment and try again."
+		return l.T("err.cloud.advice.throttled", "Problem", p)
 	case cloudRefused:
-		return p + ". Nothing was changed."
+		return l.T("err.cloud.advice.refused", "Problem", p)
 	}
-	return p + ". Try again in a moment; if it lasts, tell an administrator."
+	return l.T("err.cloud.advice.retry", "Problem", p)
 }
 
 // CloudUnavailable is what a page shows every role, viewers included, when
 // ModelArts could not be asked: plain words, never the error chain.
-func CloudUnavailable(err error) *UserError {
-	return &UserError{Status: http.StatusServiceUnavailable, Message: cloudMessage(err), Cause: err}
+func CloudUnavailable(l *i18n.Localizer, err error) *UserError {
+	return &UserError{Status: http.StatusServiceUnavailable, Message: cloudMessage(l, err), Cause: err}
 }
 
-// publicError maps err to what the person sees: a *UserError as it is, an
-// echo.HTTPError by its status and message, a domain error by errorTable,
+// publicError maps err to what the person sees, in l's language: a
+// *UserError as it is, an echo.HTTPError by its status and message (a
+// catalogMessage rendered in l's language), a domain error by errorTable,
 // and anything else as a fault of the console.
-func publicError(err error) *UserError {
+func publicError(l *i18n.Localizer, err error) *UserError {
 	var ue *UserError
 	if errors.As(err, &ue) {
 		return ue
 	}
 	var he *echo.HTTPError
 	if errors.As(err, &he) {
-		msg, _ := he.Message.(string)
+		var msg string
+		switch m := he.Message.(type) {
+		case string:
+			msg = m
+		case catalogMessage:
+			msg = l.T(m.id, m.kv...)
+		}
 		if msg == "" {
 			msg = http.StatusText(he.Code)
 			if he.Code >= 500 {
-				msg = msgConsoleFault
+				msg = l.T("err.console_fault")
 			}
 		}
 		return &UserError{Status: he.Code, Message: msg, Cause: he.Internal}
 	}
 	for _, r := range errorTable {
 		if r.match(err) {
-			return &UserError{Status: r.status, Message: r.message(err), Cause: err}
+			return &UserError{Status: r.status, Message: r.message(l, err), Cause: err}
 		}
 	}
-	return &UserError{Status: http.StatusInternalServerError, Message: msgConsoleFault, Cause: err}
+	return &UserError{Status: http.StatusInternalServerError, Message: l.T("err.console_fault"), Cause: err}
 }
 
 // handleError is the one path by which errors reach users: publicError
@@ -231,7 +260,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		s.log.ErrorContext(ctx(c), "error after response was committed", slog.String("err", err.Error()))
 		return
 	}
-	ue := publicError(err)
+	ue := publicError(locOf(c), err)
 	status, msg := ue.Status, ue.Message
 	if status >= 500 {
 		cause := "(none)"
@@ -249,7 +278,11 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if isHTMX(c) {
 		rerr = s.render(c, status, views.ErrorFragment(msg))
 	} else {
-		rerr = s.render(c, status, views.ErrorPage(status, http.StatusText(status), msg))
+		title := http.StatusText(status)
+		if l := locOf(c); l.Has("http." + strconv.Itoa(status)) {
+			title = l.T("http." + strconv.Itoa(status))
+		}
+		rerr = s.render(c, status, views.ErrorPage(status, title, msg))
 	}
 	if rerr != nil {
 		s.log.ErrorContext(ctx(c), "render error page", slog.Any("err", rerr))

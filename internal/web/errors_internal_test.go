@@ -13,6 +13,7 @@ import (
 
 	"github.com/devserver-console/console/internal/approval"
 	"github.com/devserver-console/console/internal/batch"
+	"github.com/devserver-console/console/internal/i18n"
 	"github.com/devserver-console/console/internal/modelarts"
 )
 
@@ -60,7 +61,7 @@ func TestErrorTable(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ue := publicError(tt.err)
+			ue := publicError(englishLoc(), tt.err)
 			if ue.Status != tt.status || !strings.Contains(ue.Message, tt.want) {
 				t.Errorf("publicError = %d %q, want %d containing %q", ue.Status, ue.Message, tt.status, tt.want)
 			}
@@ -71,7 +72,35 @@ func TestErrorTable(t *testing.T) {
 			}
 		})
 	}
-	if ue := CloudUnavailable(errors.New("x")); ue.Status != http.StatusServiceUnavailable || ue.Message != "ModelArts is unavailable. Try again in a moment; if it lasts, tell an administrator." {
+	if ue := CloudUnavailable(englishLoc(), errors.New("x")); ue.Status != http.StatusServiceUnavailable || ue.Message != "ModelArts is unavailable. Try again in a moment; if it lasts, tell an administrator." {
 		t.Errorf("CloudUnavailable = %+v", ue)
+	}
+}
+
+// TestErrorTableSpeaksChinese: the same errors reach a person who reads
+// Simplified Chinese in Chinese (also a catalogMessage carried by an
+// echo.HTTPError), with the values filled in.
+func TestErrorTableSpeaksChinese(t *testing.T) {
+	zh := i18n.MustLoad().Localizer(i18n.Chinese)
+	tests := []struct {
+		err  error
+		want string
+	}{
+		{batch.ErrTokenExpired, "此预览已过期"},
+		{&batch.ConfirmationError{Word: "DELETE"}, "准确输入 DELETE"},
+		{&modelarts.TransportError{Err: errors.New("dial tcp: connection refused")}, "无法连接到 ModelArts"},
+		{&modelarts.APIError{HTTPStatus: 400, Code: "ModelArts.7000"}, "（ModelArts.7000）"},
+		{httpError(http.StatusNotFound, "err.audit.no_entry_id", "ID", 42), "#42"},
+		{errCSRF, "此表单已过期"},
+		{errors.New("sql: database is closed"), "控制台自身出现了问题"},
+	}
+	for _, tt := range tests {
+		ue := publicError(zh, tt.err)
+		if !strings.Contains(ue.Message, tt.want) {
+			t.Errorf("publicError(zh, %v) = %q, want it to contain %q", tt.err, ue.Message, tt.want)
+		}
+		if en := publicError(englishLoc(), tt.err); en.Message == ue.Message || en.Status != ue.Status {
+			t.Errorf("%v: English %d %q, Chinese %d %q", tt.err, en.Status, en.Message, ue.Status, ue.Message)
+		}
 	}
 }

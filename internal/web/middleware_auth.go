@@ -14,6 +14,7 @@ import (
 
 	"github.com/devserver-console/console/internal/audit"
 	"github.com/devserver-console/console/internal/auth"
+	"github.com/devserver-console/console/internal/views"
 )
 
 // Echo context keys set by the auth middleware (besides csrfContextKey).
@@ -59,8 +60,7 @@ const maxBodyBytes = 256 << 10
 const maxFormMemory = maxBodyBytes
 
 // errTooLarge is the answer to a request body over maxBodyBytes.
-var errTooLarge = echo.NewHTTPError(http.StatusRequestEntityTooLarge,
-	"This request is too large (at most 256 KiB), so nothing was changed.")
+var errTooLarge = httpError(http.StatusRequestEntityTooLarge, "err.too_large")
 
 // limitBody bounds the request body before anything reads it. It must run
 // before verifyCSRF, which reads the form of a request without the CSRF
@@ -183,8 +183,7 @@ func truncateUA(ua string) string {
 }
 
 // errCSRF is the answer to a state-changing request without a valid token.
-var errCSRF = echo.NewHTTPError(http.StatusForbidden,
-	"This form is out of date or did not come from this console, so nothing was changed. Reload the page and try again.")
+var errCSRF = httpError(http.StatusForbidden, "err.csrf")
 
 // verifyCSRF refuses every state-changing request (anything but GET, HEAD,
 // OPTIONS and TRACE) whose token, from the X-CSRF-Token header (htmx) or
@@ -288,8 +287,7 @@ func (s *Server) enforceEnrolment(next echo.HandlerFunc) echo.HandlerFunc {
 		if isHTMX(c) {
 			c.Response().Header().Set("HX-Redirect", "/account")
 		}
-		return echo.NewHTTPError(http.StatusForbidden,
-			"Your role must use a second factor. Set one up on Your account first; until then nothing else is possible.")
+		return httpError(http.StatusForbidden, "err.factor_required")
 	}
 }
 
@@ -337,8 +335,7 @@ func (s *Server) require(p auth.Permission) echo.MiddlewareFunc {
 			}
 			if !u.Role.Can(p) {
 				s.recordDenied(c, map[string]string{"reason": "role", "permission": string(p)})
-				return echo.NewHTTPError(http.StatusForbidden,
-					"Your role ("+string(u.Role)+") does not allow this. Ask an admin if you need it.")
+				return httpError(http.StatusForbidden, "err.role", "Role", views.RoleName(ctx(c), u.Role))
 			}
 			return next(c)
 		}
@@ -372,12 +369,12 @@ func signInRequired(c echo.Context) error {
 	}
 	if isHTMX(c) {
 		c.Response().Header().Set("HX-Redirect", target)
-		return echo.NewHTTPError(http.StatusUnauthorized, "Your session has ended. Sign in again.")
+		return httpError(http.StatusUnauthorized, "err.session_ended")
 	}
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
 		return c.Redirect(http.StatusSeeOther, target)
 	}
-	return echo.NewHTTPError(http.StatusUnauthorized, "Sign in to continue.")
+	return httpError(http.StatusUnauthorized, "err.sign_in")
 }
 
 // safeNext returns next when it is a path on this console, else "/". It

@@ -30,7 +30,7 @@ func (s *Server) handleSelectionToggle(c echo.Context) error {
 	}
 	id := c.FormValue("id")
 	if id == "" {
-		return echo.NewHTTPError(http.StatusBadRequest, "No server was given to select.")
+		return httpError(http.StatusBadRequest, "err.select_none")
 	}
 	on := false
 	switch c.FormValue("checked") {
@@ -43,8 +43,7 @@ func (s *Server) handleSelectionToggle(c echo.Context) error {
 			return s.fleetUnavailable(c, ferr)
 		}
 		if _, ok := snap.Find(id); !ok {
-			return echo.NewHTTPError(http.StatusNotFound,
-				"That server is no longer in the fleet, so it cannot be selected. Reload the page.")
+			return httpError(http.StatusNotFound, "err.select_gone")
 		}
 	}
 	if err := s.selections.Toggle(ctx(c), u.ID, id, on); err != nil {

@@ -28,7 +28,7 @@ func (s *Server) registerServerRoutes(g *echo.Group) {
 }
 
 // errFleetNotConfigured answers when the server was built without a fleet.
-var errFleetNotConfigured = echo.NewHTTPError(http.StatusServiceUnavailable, "The fleet is not configured.")
+var errFleetNotConfigured = httpError(http.StatusServiceUnavailable, "err.no_fleet")
 
 // handleRoot sends visitors to the fleet.
 func (s *Server) handleRoot(c echo.Context) error {
@@ -99,8 +99,7 @@ func (s *Server) handleServerView(c echo.Context) error {
 	}
 	srv, ok := snap.Find(c.Param("id"))
 	if !ok {
-		return echo.NewHTTPError(http.StatusNotFound,
-			"There is no server with this ID in the fleet. It may have been deleted, or the link is wrong.")
+		return httpError(http.StatusNotFound, "err.no_server")
 	}
 	v := views.ServerDetailView{Server: srv, FetchedAt: snap.FetchedAt}
 	if ferr != nil {
@@ -187,7 +186,7 @@ func (s *Server) fleetUser(c echo.Context) (*auth.User, error) {
 	}
 	u := auth.UserFrom(ctx(c))
 	if u == nil {
-		return nil, echo.NewHTTPError(http.StatusUnauthorized, "Sign in to continue.")
+		return nil, httpError(http.StatusUnauthorized, "err.sign_in")
 	}
 	return u, nil
 }
@@ -254,7 +253,7 @@ func (s *Server) handleServerColumns(c echo.Context) error {
 		return err
 	}
 	if _, err := c.FormParams(); err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, "The column choice could not be read.")
+		return httpError(http.StatusBadRequest, "err.columns")
 	}
 	form := c.Request().PostForm // the form only, not the fleet query in the URL
 	var keys []string

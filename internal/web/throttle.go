@@ -40,7 +40,7 @@ func (s *Server) throttleAnonymous(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		if !ok {
 			c.Response().Header().Set("Retry-After", "60")
-			return echo.NewHTTPError(http.StatusTooManyRequests, "Too many attempts from your address. Wait a minute, then try again.")
+			return httpError(http.StatusTooManyRequests, "err.throttled")
 		}
 		return next(c)
 	}

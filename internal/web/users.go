@@ -117,11 +117,11 @@ func (s *Server) handleUserCreate(c echo.Context) error {
 func (s *Server) userTarget(c echo.Context) (*auth.User, error) {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil {
-		return nil, echo.NewHTTPError(http.StatusNotFound, s.loc(c).T("users.err.no_such_user"))
+		return nil, httpError(http.StatusNotFound, "users.err.no_such_user")
 	}
 	u, err := s.users.Get(ctx(c), id)
 	if errors.Is(err, auth.ErrUserNotFound) {
-		return nil, echo.NewHTTPError(http.StatusNotFound, s.loc(c).T("users.err.no_such_user"))
+		return nil, httpError(http.StatusNotFound, "users.err.no_such_user")
 	}
 	return u, err
 }
