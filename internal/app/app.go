@@ -24,6 +24,7 @@ import (
 	"github.com/devserver-console/console/internal/batch"
 	"github.com/devserver-console/console/internal/config"
 	"github.com/devserver-console/console/internal/fleet"
+	"github.com/devserver-console/console/internal/i18n"
 	"github.com/devserver-console/console/internal/metrics"
 	"github.com/devserver-console/console/internal/notify"
 	"github.com/devserver-console/console/internal/secrets"
@@ -41,7 +42,9 @@ type App struct {
 	users    *auth.Store
 	sessions *auth.SessionManager
 	notifier *notify.Notifier
-	approval *approval.Service
+	// notifyLoc renders outgoing notifications (CONSOLE_WEBHOOK_LANG).
+	notifyLoc *i18n.Localizer
+	approval  *approval.Service
 	// projects are the ModelArts targets, in the order configured; the
 	// first is the default.
 	projects []*project
@@ -283,8 +286,12 @@ func (a *App) newApprovals(log *slog.Logger) error {
 		return err
 	}
 	a.secretKey = key
+	// Messages go to a channel many people read, in the one language
+	// CONSOLE_WEBHOOK_LANG names (English by default).
+	a.notifyLoc = i18n.MustLoad().Localizer(cfg.WebhookLang)
 	if a.notifier, err = notify.New(notify.Config{
 		URL: cfg.WebhookURL, Format: notify.Format(cfg.WebhookFormat), PublicURL: cfg.PublicURL, DB: a.db, Log: log,
+		LinkText: a.notifyLoc.T("notify.link"),
 	}); err != nil {
 		return err
 	}
@@ -294,6 +301,7 @@ func (a *App) newApprovals(log *slog.Logger) error {
 		Box:      box,
 		Audit:    a.audit,
 		Notifier: a.notifier,
+		Messages: a.notifyLoc,
 		Log:      log,
 	})
 	return err
@@ -465,24 +473,24 @@ func (a *App) Close() error {
 
 // batchFinished is the webhook message of a finished batch: what ran, who
 // asked and who approved it, with links to the batch and its request.
-func batchFinished(b *batch.Batch) notify.Event {
-	label := approval.ActionLabel(b.Action)
+func batchFinished(l *i18n.Localizer, b *batch.Batch) notify.Event {
+	label := string(b.Action)
+	if l.Has("action." + label) {
+		label = l.T("action." + label)
+	}
 	ev := notify.Event{
 		Kind:    notify.EventBatchFinished,
 		Subject: b.ID,
-		Title:   fmt.Sprintf("Batch finished: %s on %d servers", label, b.Total),
-		Lines:   []string{"Requested by " + b.UserName},
+		Title:   l.N("notify.batch.title", b.Total, "Action", label),
+		Lines:   []string{l.T("notify.batch.requested_by", "Name", b.UserName)},
 		Path:    "/batches/" + b.ID,
 		At:      b.FinishedAt,
 	}
-	if b.Total == 1 {
-		ev.Title = fmt.Sprintf("Batch finished: %s on 1 server", label)
-	}
 	if b.ApprovedBy != "" {
-		ev.Lines = append(ev.Lines, "Approved by "+b.ApprovedBy)
+		ev.Lines = append(ev.Lines, l.T("notify.batch.approved_by", "Name", b.ApprovedBy))
 	}
 	if b.ApprovalID != "" {
-		ev.Lines = append(ev.Lines, "Approval request: /approvals/"+b.ApprovalID)
+		ev.Lines = append(ev.Lines, l.T("notify.batch.approval", "Path", "/approvals/"+b.ApprovalID))
 	}
 	return ev
 }

@@ -53,7 +53,7 @@ func (a *App) openProjects(ctx context.Context) error {
 		// actions become requests; approved ones run through it as the
 		// requester.
 		p.batches.SetGate(a.approval.Policy())
-		p.batches.OnFinished(func(_ context.Context, b *batch.Batch) { a.notifier.Notify(batchFinished(b)) })
+		p.batches.OnFinished(func(_ context.Context, b *batch.Batch) { a.notifier.Notify(batchFinished(a.notifyLoc, b)) })
 		if err := p.batches.Recover(ctx); err != nil {
 			return fmt.Errorf("project %s: batches: recover interrupted batches: %w", p.cfg.Name, err)
 		}

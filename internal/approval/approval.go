@@ -23,6 +23,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/devserver-console/console/internal/i18n"
 	"github.com/devserver-console/console/internal/audit"
 	"github.com/devserver-console/console/internal/auth"
 	"github.com/devserver-console/console/internal/modelarts"
@@ -251,6 +252,9 @@ type Config struct {
 	Executor Executor
 	// Notifier, when set, is told about every transition.
 	Notifier Notifier
+	// Messages renders the notifications (English when nil); the console
+	// passes the localizer of CONSOLE_WEBHOOK_LANG.
+	Messages *i18n.Localizer
 	Log      *slog.Logger
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
@@ -270,6 +274,7 @@ type Service struct {
 	audit    Recorder
 	exec     Executor
 	notifier Notifier
+	messages *i18n.Localizer
 	log      *slog.Logger
 	clock    atomic.Pointer[func() time.Time]
 	sweep    time.Duration
@@ -287,7 +292,10 @@ func NewService(cfg Config) (*Service, error) {
 	}
 	s := &Service{
 		db: cfg.DB, policy: cfg.Policy, box: cfg.Box, audit: cfg.Audit, exec: cfg.Executor,
-		notifier: cfg.Notifier, log: cfg.Log, sweep: cfg.SweepInterval,
+		notifier: cfg.Notifier, messages: cfg.Messages, log: cfg.Log, sweep: cfg.SweepInterval,
+	}
+	if s.messages == nil {
+		s.messages = i18n.MustLoad().Localizer(i18n.English)
 	}
 	s.SetClock(cfg.Now)
 	if s.log == nil {

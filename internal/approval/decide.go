@@ -59,7 +59,7 @@ func (s *Service) Approve(ctx context.Context, approver *auth.User, id, comment 
 	if openErr != nil {
 		s.log.ErrorContext(ctx, "approval: OS parameters could not be opened; nothing sent", "request", r.ID, "err", openErr)
 		s.setOutcome(ctx, r, "", "not sent: the sealed OS parameters could not be opened (was the secret key changed?)")
-		s.tell(notifyEvent(EventApproved, r, approver.Name))
+		s.tell(notifyEvent(s.messages, EventApproved, r, approver.Name))
 		return r, nil
 	}
 	s.running.Add(1)
@@ -71,7 +71,7 @@ func (s *Service) Approve(ctx context.Context, approver *auth.User, id, comment 
 	} else {
 		s.setOutcome(ctx, r, batchID, "")
 	}
-	s.tell(notifyEvent(EventApproved, r, approver.Name))
+	s.tell(notifyEvent(s.messages, EventApproved, r, approver.Name))
 	return r, nil
 }
 
@@ -91,7 +91,7 @@ func (s *Service) Deny(ctx context.Context, denier *auth.User, id, comment strin
 	if err := s.record(ctx, EventDenied, actorOf(denier, meta), r, nil); err != nil {
 		return r, fmt.Errorf("%w: %w", ErrNotRecorded, err)
 	}
-	s.tell(notifyEvent(EventDenied, r, denier.Name))
+	s.tell(notifyEvent(s.messages, EventDenied, r, denier.Name))
 	return r, nil
 }
 
@@ -107,7 +107,7 @@ func (s *Service) Withdraw(ctx context.Context, requester *auth.User, id string,
 	if err := s.record(ctx, EventWithdrawn, actorOf(requester, meta), r, nil); err != nil {
 		return r, fmt.Errorf("%w: %w", ErrNotRecorded, err)
 	}
-	s.tell(notifyEvent(EventWithdrawn, r, requester.Name))
+	s.tell(notifyEvent(s.messages, EventWithdrawn, r, requester.Name))
 	return r, nil
 }
 
@@ -207,7 +207,7 @@ func (s *Service) decide(ctx context.Context, actor *auth.User, id string, to St
 		if err := s.record(ctx, kind, consoleActor, r, nil); err != nil {
 			s.log.ErrorContext(ctx, "approval: transition not recorded in the audit log", "request", r.ID, "state", ended, "err", err)
 		}
-		s.tell(notifyEvent(kind, r, ""))
+		s.tell(notifyEvent(s.messages, kind, r, ""))
 		return nil, nil, &StateError{State: ended}
 	default:
 		return nil, nil, &StateError{State: State(row.State)}
@@ -312,7 +312,7 @@ func (s *Service) announce(ctx context.Context, rows []requestRow, kind audit.Ev
 		if err := s.record(ctx, kind, actor, r, nil); err != nil {
 			s.log.ErrorContext(ctx, "approval: transition not recorded in the audit log", "request", r.ID, "state", r.State, "err", err)
 		}
-		s.tell(notifyEvent(kind, r, actor.Name))
+		s.tell(notifyEvent(s.messages, kind, r, actor.Name))
 	}
 }
 

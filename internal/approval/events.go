@@ -9,6 +9,7 @@ import (
 
 	"github.com/devserver-console/console/internal/audit"
 	"github.com/devserver-console/console/internal/auth"
+	"github.com/devserver-console/console/internal/i18n"
 	"github.com/devserver-console/console/internal/notify"
 )
 
@@ -110,55 +111,59 @@ func (s *Service) tell(ev notify.Event) {
 // Path is the console page of request id.
 func Path(id string) string { return "/approvals/" + id }
 
-// notifyEvent builds the webhook message about r reaching its state; actor
-// is who caused it ("" for the console).
-func notifyEvent(kind audit.EventKind, r *Request, actor string) notify.Event {
-	what := ActionLabel(r.Action) + " on " + plural(len(r.Servers), "server")
+// notifyEvent builds the webhook message about r reaching its state, in
+// l's language; actor is who caused it ("" for the console).
+func notifyEvent(l *i18n.Localizer, kind audit.EventKind, r *Request, actor string) notify.Event {
+	action := string(r.Action)
+	if l.Has("action." + action) {
+		action = l.T("action." + action)
+	}
+	what := l.N("notify.what", len(r.Servers), "Action", action)
 	ev := notify.Event{Kind: string(kind), Subject: r.ID, Path: Path(r.ID)}
 	switch kind {
 	case EventRequested:
-		ev.Title = "Approval requested: " + what
+		ev.Title = l.T("notify.requested.title", "What", what)
 		ev.At = r.CreatedAt
 		ev.Lines = []string{
-			"Requested by " + r.RequesterName + ": " + r.Reason,
-			"Expires " + r.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC") + " unless an approver decides first.",
+			l.T("notify.requested.by", "Name", r.RequesterName, "Reason", r.Reason),
+			l.T("notify.requested.expires", "Time", r.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC")),
 		}
 	case EventApproved:
-		ev.Title = "Approved: " + what
+		ev.Title = l.T("notify.approved.title", "What", what)
 		ev.At = r.DecidedAt
-		ev.Lines = []string{"Requested by " + r.RequesterName + ", approved by " + actor + withComment(r.Comment)}
+		ev.Lines = []string{l.T("notify.approved.by", "Name", r.RequesterName, "Actor", actor) + withComment(l, r.Comment)}
 		if r.BatchID != "" {
-			ev.Lines = append(ev.Lines, "The action was sent as batch "+r.BatchID+".")
+			ev.Lines = append(ev.Lines, l.T("notify.approved.sent", "Batch", r.BatchID))
 		} else if r.ExecError != "" {
-			ev.Lines = append(ev.Lines, "Nothing was sent: "+strings.TrimPrefix(r.ExecError, "not sent: "))
+			ev.Lines = append(ev.Lines, l.T("notify.approved.not_sent", "Error", strings.TrimPrefix(r.ExecError, "not sent: ")))
 		}
 	case EventDenied:
-		ev.Title = "Denied: " + what
+		ev.Title = l.T("notify.denied.title", "What", what)
 		ev.At = r.DecidedAt
-		ev.Lines = []string{"Requested by " + r.RequesterName + ", denied by " + actor + withComment(r.Comment), "Nothing was sent."}
+		ev.Lines = []string{l.T("notify.denied.by", "Name", r.RequesterName, "Actor", actor) + withComment(l, r.Comment), l.T("notify.nothing_sent")}
 	case EventWithdrawn:
-		ev.Title = "Withdrawn: " + what
+		ev.Title = l.T("notify.withdrawn.title", "What", what)
 		ev.At = r.DecidedAt
 		by := r.RequesterName
 		if actor != "" && actor != r.RequesterName {
 			by = actor
 		}
-		line := "Requested by " + r.RequesterName + ", withdrawn by " + by
+		line := l.T("notify.withdrawn.by", "Name", r.RequesterName, "Actor", by)
 		if r.Comment != "" {
-			line += " (" + r.Comment + ")"
+			line += l.T("notify.withdrawn.comment", "Comment", r.Comment)
 		}
-		ev.Lines = []string{line + ". Nothing was sent."}
+		ev.Lines = []string{line + l.T("notify.withdrawn.end")}
 	case EventExpired:
-		ev.Title = "Expired: " + what
+		ev.Title = l.T("notify.expired.title", "What", what)
 		ev.At = r.DecidedAt
-		ev.Lines = []string{"Requested by " + r.RequesterName + "; nobody decided in time. Nothing was sent."}
+		ev.Lines = []string{l.T("notify.expired.line", "Name", r.RequesterName)}
 	}
 	return ev
 }
 
-func withComment(c string) string {
+func withComment(l *i18n.Localizer, c string) string {
 	if c == "" {
-		return "."
+		return l.T("notify.no_comment")
 	}
-	return ": " + c
+	return l.T("notify.comment", "Comment", c)
 }

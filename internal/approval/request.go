@@ -197,7 +197,7 @@ func (s *Service) Create(ctx context.Context, nr NewRequest) (*Request, error) {
 		}
 		return nil, fmt.Errorf("%w: %w", ErrNotRecorded, err)
 	}
-	s.tell(notifyEvent(EventRequested, r, nr.Requester.Name))
+	s.tell(notifyEvent(s.messages, EventRequested, r, nr.Requester.Name))
 	return r, nil
 }
 

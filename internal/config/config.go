@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/devserver-console/console/internal/i18n"
 	"github.com/devserver-console/console/internal/modelarts"
 	"github.com/devserver-console/console/internal/secrets"
 )
@@ -129,6 +130,10 @@ type Config struct {
 	// Notifications.
 	WebhookURL    string // CONSOLE_WEBHOOK_URL: empty sends nothing
 	WebhookFormat string // CONSOLE_WEBHOOK_FORMAT: json, wecom, dingtalk, feishu or slack
+	// WebhookLang is the language of the messages (CONSOLE_WEBHOOK_LANG:
+	// en or zh-Hans): a channel is read by many people, so it is one
+	// setting, not any one user's.
+	WebhookLang string
 	PublicURL     string // CONSOLE_PUBLIC_URL: base of the links in messages
 }
 
@@ -274,6 +279,7 @@ func Default() Config {
 		ApprovalActions:  append([]modelarts.BatchType(nil), DefaultApprovalActions...),
 		ApprovalTTL:      24 * time.Hour,
 		WebhookFormat:    "json",
+		WebhookLang:      i18n.Default,
 		LogFormat:        "text",
 	}
 }
@@ -417,6 +423,7 @@ func (c *Config) Flags(fs *flag.FlagSet, getenv func(string) string) error {
 	secret(&c.SecretsKey, "CONSOLE_SECRET_KEY")
 	secret(&c.WebhookURL, "CONSOLE_WEBHOOK_URL")
 	str(&c.WebhookFormat, "webhook-format", "CONSOLE_WEBHOOK_FORMAT", "message shape: json, wecom, dingtalk, feishu or slack")
+	str(&c.WebhookLang, "webhook-lang", "CONSOLE_WEBHOOK_LANG", "language of the messages: "+strings.Join(i18n.Languages, " or "))
 	fs.Func("public-url", "the console's address as users reach it, for links in messages ($CONSOLE_PUBLIC_URL)", func(v string) error {
 		c.PublicURL = strings.TrimRight(strings.TrimSpace(v), "/")
 		return nil
@@ -655,6 +662,9 @@ func (c *Config) Validate() error {
 	}
 	if !slices.Contains(WebhookFormats, c.WebhookFormat) {
 		bad("CONSOLE_WEBHOOK_FORMAT must be one of %s", strings.Join(WebhookFormats, ", "))
+	}
+	if !i18n.Supported(c.WebhookLang) {
+		bad("CONSOLE_WEBHOOK_LANG must be one of %s", strings.Join(i18n.Languages, ", "))
 	}
 	if c.PublicURL != "" {
 		u, err := url.Parse(c.PublicURL)

@@ -21,21 +21,23 @@ func (n *Notifier) link(ev Event) string {
 	return n.publicURL + ev.Path
 }
 
-// linkText is the label of the link in chat messages.
-const linkText = "Open in the console"
+// DefaultLinkText is the label of the link in chat messages when
+// Config.LinkText is empty.
+const DefaultLinkText = "Open in the console"
 
 // payload shapes ev for the configured receiver.
 func (n *Notifier) payload(ev Event) ([]byte, error) {
 	link := n.link(ev)
+	linkText := n.linkText
 	var v any
 	switch n.format {
 	case FormatWeCom:
 		// Group robot: {"msgtype":"markdown","markdown":{"content":...}}.
-		v = map[string]any{"msgtype": "markdown", "markdown": map[string]string{"content": markdown(ev, link)}}
+		v = map[string]any{"msgtype": "markdown", "markdown": map[string]string{"content": markdown(ev, link, linkText)}}
 	case FormatDingTalk:
 		// Custom robot: {"msgtype":"markdown","markdown":{"title":...,"text":...}};
 		// the title is what the chat list shows.
-		v = map[string]any{"msgtype": "markdown", "markdown": map[string]string{"title": ev.Title, "text": markdown(ev, link)}}
+		v = map[string]any{"msgtype": "markdown", "markdown": map[string]string{"title": ev.Title, "text": markdown(ev, link, linkText)}}
 	case FormatFeishu:
 		// Custom bot: {"msg_type":"post","content":{"post":{"zh_cn":{"title":...,"content":[[...]]}}}}.
 		var rows [][]map[string]string
@@ -87,7 +89,7 @@ func nonNil(s []string) []string {
 // markdown renders ev for WeCom and DingTalk. The lines hold text people
 // typed (reasons, comments): characters that would make links or markup of
 // them are replaced, so a reason cannot dress up as a link.
-func markdown(ev Event, link string) string {
+func markdown(ev Event, link, linkText string) string {
 	var b strings.Builder
 	b.WriteString("### " + mdEscape(ev.Title) + "\n")
 	for _, l := range ev.Lines {

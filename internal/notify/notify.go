@@ -81,6 +81,9 @@ type Config struct {
 	URL string
 	// Format shapes the messages (FormatJSON when empty).
 	Format Format
+	// LinkText labels the link in chat messages, in the messages'
+	// language (DefaultLinkText when empty).
+	LinkText string
 	// PublicURL is the console's base URL for links, e.g.
 	// https://console.example.com. Empty: links are paths.
 	PublicURL string
@@ -109,6 +112,7 @@ type Notifier struct {
 	url       string
 	format    Format
 	publicURL string
+	linkText  string
 	db        *store.DB
 	log       *slog.Logger
 	client    *http.Client
@@ -147,6 +151,7 @@ func New(cfg Config) (*Notifier, error) {
 		url:       cfg.URL,
 		format:    f,
 		publicURL: strings.TrimRight(cfg.PublicURL, "/"),
+		linkText:  cfg.LinkText,
 		db:        cfg.DB,
 		log:       cfg.Log,
 		client:    cfg.Client,
@@ -156,6 +161,9 @@ func New(cfg Config) (*Notifier, error) {
 		now:       cfg.Now,
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
+	}
+	if n.linkText == "" {
+		n.linkText = DefaultLinkText
 	}
 	n.idle = make(chan struct{})
 	close(n.idle)
