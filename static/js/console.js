@@ -258,6 +258,49 @@
     heading.focus();
   });
 
+  // --- Focus survives a refresh ------------------------------------------------
+  // The fleet table replaces itself while it polls; whatever control had the
+  // keyboard focus inside it gets it back in the new table (found by its
+  // id, else by its link or its name and text), so a person tabbing
+  // through the table is not thrown back to the top of the page.
+  var kept = null;
+  function focusKey(el) {
+    if (el.id) return { id: el.id };
+    return {
+      tag: el.tagName,
+      href: el.getAttribute("href"),
+      name: el.getAttribute("name"),
+      value: el.getAttribute("value"),
+      text: (el.textContent || "").trim()
+    };
+  }
+  function findByKey(root, k) {
+    if (k.id) return document.getElementById(k.id);
+    var all = root.querySelectorAll(k.tag);
+    for (var i = 0; i < all.length; i++) {
+      var el = all[i];
+      if (el.getAttribute("href") === k.href && el.getAttribute("name") === k.name &&
+          el.getAttribute("value") === k.value && (el.textContent || "").trim() === k.text) return el;
+    }
+    return null;
+  }
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var target = e.detail && e.detail.target;
+    var a = document.activeElement;
+    kept = null;
+    if (!target || !target.id || !a || a === document.body || !target.contains(a)) return;
+    kept = { container: target.id, key: focusKey(a) };
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    if (!kept) return;
+    var k = kept;
+    kept = null;
+    var root = document.getElementById(k.container);
+    if (!root || (document.activeElement && document.activeElement !== document.body)) return;
+    var el = findByKey(root, k.key);
+    if (el && typeof el.focus === "function") el.focus({ preventScroll: true });
+  });
+
   // --- Times in the person's time zone ------------------------------------------
   // <time datetime="…Z" data-when="second|minute|clock"> is rendered in the
   // user's time zone setting, else UTC; here it is shown in the setting's
