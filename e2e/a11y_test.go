@@ -1,17 +1,21 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	playwright "github.com/mxschmitt/playwright-go"
+	"github.com/pquerna/otp/totp"
 
 	"github.com/devserver-console/console/internal/audit"
 	"github.com/devserver-console/console/internal/auth"
+	"github.com/devserver-console/console/internal/i18n"
 	"github.com/devserver-console/console/internal/modelarts"
 )
 
@@ -25,9 +29,10 @@ const axeVersion = "4.14.1"
 // pageState is what the checked pages need that only exists once the
 // console has been used: a batch, an audit entry, a server.
 type pageState struct {
-	batchID  string
-	auditID  int64
-	serverID string
+	batchID    string
+	auditID    int64
+	serverID   string
+	approvalID string
 }
 
 // checkedPage is one page (or one state of a page) the checks visit.
@@ -54,6 +59,12 @@ func fixed(p string) func(*pageState) string { return func(*pageState) string { 
 // that add markup (an open preview, an open dialog).
 var checkedPages = []checkedPage{
 	{name: "sign-in", open: visit(fixed("/signin"))},
+	// The second step of signing in, for a user with a second factor.
+	{name: "second-factor code", open: func(t *testing.T, page playwright.Page, _ *pageState) {
+		gotoPath(t, page, "/signin")
+		fillSignIn(t, page, a11yFactorUser, userPassword)
+		must(t, expect.Locator(page.GetByLabel("Authentication code", playwright.PageGetByLabelOptions{Exact: playwright.Bool(true)})).ToBeVisible(), "the code is asked for")
+	}},
 	{name: "fleet", user: adminName, open: func(t *testing.T, page playwright.Page, _ *pageState) {
 		openFleet(t, page, "")
 	}},
@@ -82,20 +93,60 @@ var checkedPages = []checkedPage{
 		must(t, expect.Locator(page.GetByRole("dialog")).ToBeVisible(), "the confirmation dialog opens")
 	}},
 	{name: "account", user: adminName, open: visit(fixed("/account"))},
+	// Setting up a second factor: the QR code, the key as text, the code.
+	{name: "second-factor enrolment", user: a11yEnrolUser, open: func(t *testing.T, page playwright.Page, _ *pageState) {
+		gotoPath(t, page, "/account")
+		if start := button(page, "Set up two-factor authentication"); mustCount(t, start) > 0 {
+			must(t, start.Click(), "start the set-up")
+		}
+		must(t, expect.Locator(page.GetByRole("img", playwright.PageGetByRoleOptions{Name: "QR code for your authenticator app"})).ToBeVisible(), "the QR code is shown")
+	}},
+	{name: "approvals", user: adminName, open: visit(fixed("/approvals"))},
+	{name: "approval request", user: adminName, open: visit(func(st *pageState) string { return "/approvals/" + st.approvalID })},
+	// The same pages in Simplified Chinese (longer and shorter words).
+	{name: "fleet in Chinese", user: a11yChineseUser, open: func(t *testing.T, page playwright.Page, _ *pageState) {
+		gotoPath(t, page, "/servers")
+		must(t, expect.Locator(page.Locator("html")).ToHaveAttribute("lang", "zh-Hans"), "the page is in Chinese")
+	}},
+	{name: "batch in Chinese", user: a11yChineseUser, open: visit(func(st *pageState) string { return "/batches/" + st.batchID })},
+	{name: "audit log in Chinese", user: a11yChineseUser, open: visit(fixed("/audit"))},
+	{name: "approval request in Chinese", user: a11yChineseUser, open: visit(func(st *pageState) string { return "/approvals/" + st.approvalID })},
 	{name: "not found", user: adminName, open: func(t *testing.T, page playwright.Page, _ *pageState) {
 		gotoPath(t, page, "/no-such-page")
 		must(t, expect.Locator(page.Locator("h1")).ToBeVisible(), "the error page has a heading")
 	}},
 }
 
-// a11yViewer is a user the checked users page can ask to disable.
-const a11yViewer = "vera"
+// Users of the checked pages besides the admin: one the users page can
+// ask to disable, one with a second factor (for the code page), one who
+// has not set one up (for the enrolment page), and an approver who reads
+// Chinese.
+const (
+	a11yViewer      = "vera"
+	a11yFactorUser  = "fay"
+	a11yEnrolUser   = "enid"
+	a11yChineseUser = "zhao"
+)
+
+// mustCount is how many elements loc matches now.
+func mustCount(t *testing.T, loc playwright.Locator) int {
+	t.Helper()
+	n, err := loc.Count()
+	must(t, err, "count elements")
+	return n
+}
 
 // prepareState runs a Stop on two servers through the UI, so that batch
 // and audit pages have something to show, and returns where they are.
 func prepareState(t *testing.T, c *console) *pageState {
 	t.Helper()
 	createUser(t, c.App, a11yViewer, auth.RoleViewer)
+	createUser(t, c.App, a11yEnrolUser, auth.RoleOperator)
+	enrolFactor(t, c, a11yFactorUser)
+	createUser(t, c.App, a11yChineseUser, auth.RoleApprover)
+	if err := c.App.Users().SetPreferences(context.Background(), userID(t, c, a11yChineseUser), auth.Preferences{Theme: auth.ThemeSystem, Language: i18n.Chinese}); err != nil {
+		t.Fatalf("set %s's language: %v", a11yChineseUser, err)
+	}
 	page := newPage(t, c)
 	signIn(t, page, adminName, adminPassword)
 	targets := c.pickServers(t, modelarts.StatusRunning, 2)
@@ -110,7 +161,47 @@ func prepareState(t *testing.T, c *console) *pageState {
 		t.Fatal("the audit log is empty after a batch")
 	}
 	st.auditID = entries[0].ID
+	// An approval request (Delete needs one under the checked console's
+	// policy), still pending.
+	openFleet(t, page, "")
+	selectServers(t, page, c.pickServers(t, modelarts.StatusStopped, 1))
+	choose(t, page, "Delete")
+	d := openConfirm(t, page)
+	must(t, d.GetByLabel("Reason").Fill("retire the rack"), "type the reason")
+	confirmWith(t, page, d, "DELETE")
+	must(t, page.WaitForURL("**/approvals/*"), "land on the request's page")
+	parts := strings.Split(page.URL(), "/approvals/")
+	st.approvalID = parts[len(parts)-1]
 	return st
+}
+
+// enrolFactor creates an operator with a confirmed second factor.
+func enrolFactor(t *testing.T, c *console, name string) {
+	t.Helper()
+	ctx := context.Background()
+	u, err := c.App.Users().CreateUser(ctx, name, auth.RoleOperator, userPassword)
+	if err != nil {
+		t.Fatalf("create %s: %v", name, err)
+	}
+	e, err := c.App.Users().StartEnrolment(ctx, u.ID)
+	if err != nil {
+		t.Fatalf("start %s's enrolment: %v", name, err)
+	}
+	code, err := totp.GenerateCode(e.Secret, time.Now())
+	must(t, err, "compute a code")
+	if _, err := c.App.Users().ConfirmEnrolment(ctx, u.ID, code, "127.0.0.1"); err != nil {
+		t.Fatalf("confirm %s's factor: %v", name, err)
+	}
+}
+
+// userID is the id of user name.
+func userID(t *testing.T, c *console, name string) int64 {
+	t.Helper()
+	u, err := c.App.Users().GetByName(context.Background(), name)
+	if err != nil {
+		t.Fatalf("look up %s: %v", name, err)
+	}
+	return u.ID
 }
 
 // pagesPerUser opens one page for each user of checkedPages (signed in
@@ -124,8 +215,12 @@ func pagesPerUser(t *testing.T, c *console, adjust func(*playwright.BrowserNewCo
 			continue
 		}
 		page := newPageWith(t, c, adjust)
-		if p.user != "" {
+		switch p.user {
+		case "":
+		case adminName:
 			signIn(t, page, p.user, adminPassword)
+		default:
+			signIn(t, page, p.user, userPassword)
 		}
 		pages[p.user] = page
 	}
@@ -184,7 +279,7 @@ func runAxe(t *testing.T, page playwright.Page, script string) []axeViolation {
 // from the keyboard.
 func TestAccessibilityEveryPage(t *testing.T) {
 	script := axeScript(t)
-	c := startConsole(t)
+	c := startConsole(t, withApprovals)
 	st := prepareState(t, c)
 	for _, scheme := range []*playwright.ColorScheme{playwright.ColorSchemeLight, playwright.ColorSchemeDark} {
 		t.Run(string(*scheme), func(t *testing.T) {
@@ -246,7 +341,7 @@ var widths = []int{390, 1024, 1400}
 // widths: the document is never wider than the viewport (wide tables
 // scroll inside their own container).
 func TestNoPageScrollsSideways(t *testing.T) {
-	c := startConsole(t)
+	c := startConsole(t, withApprovals)
 	st := prepareState(t, c)
 	for _, w := range widths {
 		t.Run(fmt.Sprintf("%dpx", w), func(t *testing.T) {
@@ -336,8 +431,9 @@ func requireFleetColumns(t *testing.T, page playwright.Page, width int) {
 	must(t, err, "read the fleet's visible columns")
 	got, _ := raw.(string)
 	if width < 640 {
-		if got != "col-select,col-name,col-status,col-flavor" {
-			t.Errorf("at %d px the fleet shows columns %q, want select, name, status and flavor", width, got)
+		// The selection box shows for people who may act.
+		if strings.TrimPrefix(got, "col-select,") != "col-name,col-status,col-flavor" {
+			t.Errorf("at %d px the fleet shows columns %q, want (select,) name, status and flavor", width, got)
 		}
 	} else if !strings.Contains(got, "col-id") || !strings.Contains(got, "col-ip") {
 		t.Errorf("at %d px the fleet shows columns %q, want all of them", width, got)
