@@ -23,9 +23,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/devserver-console/console/internal/i18n"
 	"github.com/devserver-console/console/internal/audit"
 	"github.com/devserver-console/console/internal/auth"
+	"github.com/devserver-console/console/internal/i18n"
 	"github.com/devserver-console/console/internal/modelarts"
 	"github.com/devserver-console/console/internal/notify"
 	"github.com/devserver-console/console/internal/secrets"

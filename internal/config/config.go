@@ -134,7 +134,7 @@ type Config struct {
 	// en or zh-Hans): a channel is read by many people, so it is one
 	// setting, not any one user's.
 	WebhookLang string
-	PublicURL     string // CONSOLE_PUBLIC_URL: base of the links in messages
+	PublicURL   string // CONSOLE_PUBLIC_URL: base of the links in messages
 }
 
 // MinAuditKeyLen is the shortest audit key accepted, in bytes.

@@ -2,6 +2,7 @@ package modelarts
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -82,6 +83,11 @@ func inWords(st Status) string {
 	}
 	return strings.ToLower(l[:1]) + l[1:]
 }
+
+// AllowedFrom reports whether action t may start from status st: the
+// state rule of Eligible alone (the console's pages use it to say, in the
+// reader's language, why a server was skipped).
+func AllowedFrom(t BatchType, st Status) bool { return slices.Contains(allowedFrom[t], st) }
 
 func notAllowedReason(t BatchType, status Status) string {
 	st := inWords(status)

@@ -306,6 +306,7 @@ func TestCatalogHasEveryIDTheTemplatesUse(t *testing.T) {
 	}
 	for _, a := range modelarts.BatchTypes {
 		missing = append(missing, need(ids, "action."+string(a))...)
+		missing = append(missing, need(ids, "skip.not_from."+string(a))...)
 	}
 	for _, k := range append([]audit.EventKind{audit.KindRequest, audit.KindResponse, audit.KindOutcomeUnknown}, audit.EventKinds...) {
 		missing = append(missing, need(ids, "audit.kind."+string(k))...)

@@ -3,7 +3,9 @@ package views
 import (
 	"context"
 
+	"github.com/devserver-console/console/internal/approval"
 	"github.com/devserver-console/console/internal/auth"
+	"github.com/devserver-console/console/internal/batch"
 	"github.com/devserver-console/console/internal/i18n"
 	"github.com/devserver-console/console/internal/modelarts"
 )
@@ -58,4 +60,29 @@ func StatusName(ctx context.Context, st modelarts.Status) string {
 		return l.T("status." + string(st))
 	}
 	return st.Label()
+}
+
+// SkipReason says, in the request's language, why action was not (or
+// would not be) sent to a server whose status was st; reason is the
+// lifecycle's English words (batch.Skip.Reason), shown as they are when
+// the rule is about the server itself rather than its state (supernodes,
+// yearly/monthly servers). The batch and the audit log keep the English.
+func SkipReason(ctx context.Context, action modelarts.BatchType, st modelarts.Status, reason string) string {
+	if Lang(ctx) == i18n.English && reason != "" {
+		// The lifecycle's own words, as the batch and audit keep them.
+		return reason
+	}
+	switch {
+	case reason == batch.ReasonVanished || reason == approval.ReasonVanished:
+		return T(ctx, "skip.vanished")
+	case st == "":
+		return reason
+	case st.Transient():
+		return T(ctx, "skip.busy", "Status", StatusName(ctx, st))
+	case st == modelarts.StatusDeleted:
+		return T(ctx, "skip.deleted")
+	case action.Valid() && !modelarts.AllowedFrom(action, st):
+		return T(ctx, "skip.not_from."+string(action), "Status", StatusName(ctx, st))
+	}
+	return reason
 }
