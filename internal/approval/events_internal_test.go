@@ -45,3 +45,21 @@ func TestNotificationsFollowTheirLanguage(t *testing.T) {
 		}
 	}
 }
+
+// The policy reads in the page's language, with its lists and durations.
+func TestPolicyInChinese(t *testing.T) {
+	zh := i18n.MustLoad().Localizer(i18n.Chinese)
+	p := Policy{Actions: []modelarts.BatchType{modelarts.BatchDelete, modelarts.BatchChangeOS}, MinServers: 10, TTL: 48 * time.Hour}
+	got := strings.Join(p.DescribeIn(zh), " ")
+	for _, want := range []string{"删除和切换操作系统需要审批人批准。", "对 10 台或更多服务器", "在 2 天内未作出决定"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("policy in Chinese %q lacks %q", got, want)
+		}
+	}
+	if got := p.ExplainIn(zh, modelarts.BatchStop, 12); got != "对 12 台服务器执行停止需要审批人批准：对 10 台或更多服务器的任何操作都需要批准。" {
+		t.Errorf("ExplainIn(zh, STOP, 12) = %q", got)
+	}
+	if got := p.Describe()[0]; got != "Delete and Change OS need approval by an approver." {
+		t.Errorf("Describe()[0] = %q", got)
+	}
+}

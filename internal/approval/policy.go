@@ -1,11 +1,12 @@
 package approval
 
 import (
-	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/devserver-console/console/internal/i18n"
 	"github.com/devserver-console/console/internal/modelarts"
 )
 
@@ -47,88 +48,68 @@ func (p Policy) Requires(action modelarts.BatchType, servers int) bool {
 // Explain says why action on servers servers needs approval, for the
 // preview ("Delete needs approval by an approver."), or "" when it does not.
 func (p Policy) Explain(action modelarts.BatchType, servers int) string {
+	return p.ExplainIn(english(), action, servers)
+}
+
+// ExplainIn is Explain in l's language.
+func (p Policy) ExplainIn(l *i18n.Localizer, action modelarts.BatchType, servers int) string {
 	switch {
 	case slices.Contains(p.Actions, action):
-		return ActionLabel(action) + " needs approval by an approver."
+		return l.T("policy.explain.action", "Action", actionName(l, action))
 	case p.MinServers > 0 && servers >= p.MinServers:
-		return fmt.Sprintf("%s on %s needs approval by an approver: any action on %d or more servers does.",
-			ActionLabel(action), plural(servers, "server"), p.MinServers)
+		return l.N("policy.explain.size", servers, "Action", actionName(l, action), "Min", p.MinServers)
 	}
 	return ""
 }
 
 // Describe is the policy in force in sentences, for the approvals page.
-func (p Policy) Describe() []string {
+func (p Policy) Describe() []string { return p.DescribeIn(english()) }
+
+// DescribeIn is Describe in l's language.
+func (p Policy) DescribeIn(l *i18n.Localizer) []string {
 	if p.Off() {
-		return []string{"No action needs approval: every operator's confirmed action is sent at once."}
+		return []string{l.T("policy.off")}
 	}
 	var out []string
 	if len(p.Actions) > 0 {
 		names := make([]string, len(p.Actions))
 		for i, a := range p.Actions {
-			names[i] = ActionLabel(a)
+			names[i] = actionName(l, a)
 		}
-		verb := "needs"
+		list := names[0]
 		if len(names) > 1 {
-			verb = "need"
+			list = l.T("policy.list_and", "Items", strings.Join(names[:len(names)-1], l.T("policy.list_sep")), "Last", names[len(names)-1])
 		}
-		out = append(out, fmt.Sprintf("%s %s approval by an approver.", joinAnd(names), verb))
+		out = append(out, l.N("policy.actions", len(names), "Actions", list))
 	}
 	if p.MinServers > 0 {
-		out = append(out, fmt.Sprintf("Any action on %d or more servers needs approval by an approver.", p.MinServers))
+		out = append(out, l.T("policy.size", "Min", p.MinServers))
 	}
-	out = append(out,
-		"An approver or admin other than the requester approves or denies; approving sends the action at once.",
-		"A request not decided within "+humanDuration(p.ttl())+" expires and sends nothing.")
+	out = append(out, l.T("policy.decide"), l.T("policy.expire", "TTL", durationIn(l, p.ttl())))
 	return out
 }
 
-// ActionLabel is an action's name as the console's buttons show it.
-func ActionLabel(t modelarts.BatchType) string {
-	switch t {
-	case modelarts.BatchStart:
-		return "Start"
-	case modelarts.BatchStop:
-		return "Stop"
-	case modelarts.BatchReboot:
-		return "Reboot"
-	case modelarts.BatchChangeOS:
-		return "Change OS"
-	case modelarts.BatchReinstallOS:
-		return "Reinstall OS"
-	case modelarts.BatchDelete:
-		return "Delete"
+// english renders the policy's sentences when no language is asked for.
+var english = sync.OnceValue(func() *i18n.Localizer { return i18n.MustLoad().Localizer(i18n.English) })
+
+// actionName is an action's name in l's language.
+func actionName(l *i18n.Localizer, t modelarts.BatchType) string {
+	if l.Has("action." + string(t)) {
+		return l.T("action." + string(t))
 	}
 	return string(t)
 }
 
-func joinAnd(s []string) string {
-	switch len(s) {
-	case 0:
-		return ""
-	case 1:
-		return s[0]
-	}
-	return strings.Join(s[:len(s)-1], ", ") + " and " + s[len(s)-1]
-}
-
-func plural(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return fmt.Sprintf("%d %ss", n, word)
-}
-
-// humanDuration writes d in the largest whole unit that fits: "24 hours",
-// "90 minutes", "2 days".
-func humanDuration(d time.Duration) string {
+// durationIn writes d in the largest whole unit that fits, in l's
+// language: "24 hours", "90 minutes", "2 days".
+func durationIn(l *i18n.Localizer, d time.Duration) string {
 	switch {
 	case d >= 48*time.Hour && d%(24*time.Hour) == 0:
-		return plural(int(d/(24*time.Hour)), "day")
+		return l.N("policy.days", int(d/(24*time.Hour)))
 	case d >= time.Hour && d%time.Hour == 0:
-		return plural(int(d/time.Hour), "hour")
+		return l.N("policy.hours", int(d/time.Hour))
 	case d >= time.Minute && d%time.Minute == 0:
-		return plural(int(d/time.Minute), "minute")
+		return l.N("policy.minutes", int(d/time.Minute))
 	}
 	return d.String()
 }

@@ -64,7 +64,7 @@ func (s *Server) handleActionPreview(c echo.Context) error {
 	}
 	d := previewData(p)
 	d.View, d.Offscreen = viewParam(c), offscreen(c, snap, ids, ids)
-	d.Approval = s.project(c).Batches.ApprovalNote(p)
+	d.Approval = s.approvalNote(c, p)
 	if action.NeedsOSParams() && len(p.Targets) > 0 {
 		d.OS = &views.OSFormData{Login: views.LoginKeyPair, Images: p.Images}
 		if err := p.ImagesProblem(); err != nil {
@@ -264,7 +264,7 @@ func (s *Server) handleActionReview(c echo.Context) error {
 		page.Fields = append(f.carry(), views.HiddenField{Name: "action", Value: string(p.Action)})
 		page.NeedPassword = f.params.AdminPass != ""
 	}
-	confirm := views.ConfirmData{Action: p.Action, Targets: p.Targets, Params: shown, Approval: s.project(c).Batches.ApprovalNote(p)}
+	confirm := views.ConfirmData{Action: p.Action, Targets: p.Targets, Params: shown, Approval: s.approvalNote(c, p)}
 	if snap, _ := s.project(c).Fleet.Latest(ctx(c)); snap != nil {
 		// Only to mark the servers the user's fleet page does not show.
 		sel, err := s.selections.List(ctx(c), currentUser(c).ID)
@@ -413,4 +413,14 @@ func (s *Server) rerenderOSForm(c echo.Context, p *batch.Prepared, f *osForm, er
 		h.Set("HX-Reswap", "outerHTML")
 	}
 	return s.render(c, http.StatusUnprocessableEntity, views.ActionForm(d))
+}
+
+// approvalNote says, in the person's language, why p needs approval ("" when
+// it does not); the batch service decides whether it does.
+func (s *Server) approvalNote(c echo.Context, p *batch.Prepared) string {
+	note := s.project(c).Batches.ApprovalNote(p)
+	if note == "" || s.approvals == nil {
+		return note
+	}
+	return s.approvals.Policy().ExplainIn(s.loc(c), p.Action, len(p.Targets))
 }

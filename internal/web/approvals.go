@@ -81,7 +81,7 @@ func (s *Server) handleApprovalList(c echo.Context) error {
 		Requests: list,
 		Projects: len(s.projects) > 1,
 		Now:      s.approvals.Now(),
-		Policy:   s.approvals.Policy().Describe(),
+		Policy:   s.approvals.Policy().DescribeIn(s.loc(c)),
 		AllUsers: approval.CanDecide(u),
 		Webhook:  s.notifier.Enabled(),
 	}
