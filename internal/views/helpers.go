@@ -3,7 +3,6 @@ package views
 import (
 	"context"
 	"strings"
-	"time"
 
 	"github.com/a-h/templ"
 )
@@ -42,12 +41,4 @@ var commonTimeZones = []string{
 	"Asia/Dubai", "Europe/London", "Europe/Berlin", "Europe/Paris", "Europe/Moscow",
 	"America/New_York", "America/Chicago", "America/Los_Angeles", "America/Sao_Paulo",
 	"Africa/Johannesburg", "Australia/Sydney",
-}
-
-// batchTime is a time as plain UTC text, for pages not yet moved to When.
-func batchTime(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format("2006-01-02 15:04:05 UTC")
 }
