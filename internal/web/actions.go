@@ -125,31 +125,30 @@ func readOSForm(c echo.Context, action modelarts.BatchType) *osForm {
 	var raw []byte
 	fh, err := c.FormFile("user_data_file")
 	hasFile := err == nil && fh != nil && (fh.Size > 0 || fh.Filename != "")
+	l := locOf(c)
 	switch {
 	case hasFile && f.userData != "":
-		f.errs["user_data"] = "Give the user data as text or as a file, not both."
+		f.errs["user_data"] = l.T("err.user_data.both")
 	case hasFile:
 		file, err := fh.Open()
 		if err != nil {
-			f.errs["user_data"] = "The user data file could not be read."
+			f.errs["user_data"] = l.T("err.user_data.unreadable")
 			break
 		}
 		raw, err = io.ReadAll(io.LimitReader(file, modelarts.UserDataMaxSize+1))
 		file.Close()
 		switch {
 		case err != nil:
-			f.errs["user_data"] = "The user data file could not be read."
+			f.errs["user_data"] = l.T("err.user_data.unreadable")
 		case len(raw) > modelarts.UserDataMaxSize:
-			f.errs["user_data"] = fmt.Sprintf("The user data file is larger than 32 KiB (%d bytes); it must be at most %d bytes.",
-				fh.Size, modelarts.UserDataMaxSize)
+			f.errs["user_data"] = l.T("err.user_data.file_large", "Size", fh.Size, "Max", modelarts.UserDataMaxSize)
 			raw = nil
 		case len(raw) == 0:
-			f.errs["user_data"] = "The user data file is empty."
+			f.errs["user_data"] = l.T("err.user_data.empty")
 		}
 	case f.userData != "":
 		if len(f.userData) > modelarts.UserDataMaxSize {
-			f.errs["user_data"] = fmt.Sprintf("The user data is %d bytes; it must be at most %d bytes (32 KiB).",
-				len(f.userData), modelarts.UserDataMaxSize)
+			f.errs["user_data"] = l.T("err.user_data.text_large", "Size", len(f.userData), "Max", modelarts.UserDataMaxSize)
 		} else {
 			raw = []byte(f.userData)
 		}
