@@ -97,7 +97,8 @@ func paramsText(p Params) string {
 	return strings.Join(parts, "; ")
 }
 
-// ParamsText is what pages show of the OS parameters: the image, the key
+// ParamsText is the OS parameters in English words, as the audit log records
+// them (os_params): the image, the key
 // pair, "password set", the user data's size; never the secrets.
 func ParamsText(p Params) string { return paramsText(p) }
 
