@@ -64,7 +64,7 @@ func (s *Server) batchProgress(c echo.Context) (*batch.Progress, error) {
 	if proj := s.projectNamed(b.Project); proj != nil && proj != s.project(c) {
 		if !mayUse(c, proj) {
 			s.recordDenied(c, map[string]string{"reason": "project", "project": proj.Name})
-			return nil, echo.NewHTTPError(http.StatusForbidden, "This batch belongs to the project “"+proj.Name+"”, which you are not allowed to use.")
+			return nil, httpError(http.StatusForbidden, "err.project.batch_forbidden", "Project", proj.Name)
 		}
 		c.Set(projectKey, proj)
 	}

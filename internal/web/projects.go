@@ -57,16 +57,16 @@ func (s *Server) selectProject(next echo.HandlerFunc) echo.HandlerFunc {
 		case name != "":
 			p := s.projectNamed(name)
 			if p == nil {
-				return echo.NewHTTPError(http.StatusNotFound, "This console has no project named “"+truncate(name, 40)+"”. Choose one from the project menu.")
+				return httpError(http.StatusNotFound, "err.project.unknown", "Project", truncate(name, 40))
 			}
 			if !slices.ContainsFunc(allowed, func(a *Project) bool { return a == p }) {
-				return echo.NewHTTPError(http.StatusForbidden, "You are not allowed to use the project “"+p.Name+"”. Ask an admin to add it to your projects.")
+				return httpError(http.StatusForbidden, "err.project.forbidden", "Project", p.Name)
 			}
 			cur = p
 		case len(allowed) > 0:
 			cur = allowed[0]
 		default:
-			return echo.NewHTTPError(http.StatusForbidden, "You are not allowed to use any of this console's projects. Ask an admin to give you one.")
+			return httpError(http.StatusForbidden, "err.project.none")
 		}
 		c.Set(projectKey, cur)
 		c.Set(projectKey+".allowed", allowed)
