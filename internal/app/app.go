@@ -486,6 +486,9 @@ func batchFinished(l *i18n.Localizer, b *batch.Batch) notify.Event {
 		Path:    "/batches/" + b.ID,
 		At:      b.FinishedAt,
 	}
+	if b.Project != "" {
+		ev.Lines = append(ev.Lines, l.T("notify.project", "Name", b.Project))
+	}
 	if b.ApprovedBy != "" {
 		ev.Lines = append(ev.Lines, l.T("notify.batch.approved_by", "Name", b.ApprovedBy))
 	}

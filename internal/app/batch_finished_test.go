@@ -81,6 +81,9 @@ func TestBatchFinishedWebhook(t *testing.T) {
 				if !strings.Contains(m["title"].(string), "Stop on 1 server") {
 					t.Errorf("batch.finished title = %v", m["title"])
 				}
+				if want := "Project: " + env.App.ProjectNames()[0]; !strings.Contains(m["text"].(string), want) {
+					t.Errorf("batch.finished text = %q, want it to name the project (%q)", m["text"], want)
+				}
 				return nil
 			}
 		}

@@ -159,6 +159,9 @@ func notifyEvent(l *i18n.Localizer, kind audit.EventKind, r *Request, actor stri
 		ev.At = r.DecidedAt
 		ev.Lines = []string{l.T("notify.expired.line", "Name", r.RequesterName)}
 	}
+	if r.Project != "" {
+		ev.Lines = append(ev.Lines, l.T("notify.project", "Name", r.Project))
+	}
 	return ev
 }
 
