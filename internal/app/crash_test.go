@@ -28,17 +28,16 @@ import (
 // crashEnv names the database a child console uses; see crashChild.
 const crashEnv = "APP_TEST_CRASH_CHILD_DB"
 
-// TestMain runs a child console (testutil.ChildCommand: crashChild, or
-// replicaChild), else the tests, stopping the test PostgreSQL this binary
-// started, if any.
+// TestMain runs a child (testutil.ChildCommand: crashChild, or the console
+// binary's command line, consoleChild), else the tests, stopping the test
+// PostgreSQL this binary started, if any.
 func TestMain(m *testing.M) {
 	if v := os.Getenv(crashEnv); v != "" {
-		if strings.HasPrefix(v, replicaPrefix) {
-			replicaChild(strings.TrimPrefix(v, replicaPrefix))
-		} else {
-			crashChild(v)
-		}
+		crashChild(v)
 		os.Exit(0)
+	}
+	if v := os.Getenv(consoleArgsEnv); v != "" {
+		os.Exit(consoleChild(v))
 	}
 	pgtest.Main(m)
 }

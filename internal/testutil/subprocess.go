@@ -36,6 +36,7 @@ func ChildCommand(name, value string, env []string) *exec.Cmd {
 type Child struct {
 	cmd  *exec.Cmd
 	once sync.Once
+	done chan struct{} // closed when the child has ended (StartChildLogging)
 }
 
 // StartChild starts cmd and returns it with the first line it writes to
@@ -59,10 +60,46 @@ func StartChild(t testing.TB, cmd *exec.Cmd) (*Child, string) {
 	return c, line
 }
 
+// StartChildLogging starts cmd with its stdout and stderr written to the
+// returned log, for a child that says what it does in its log (a console's
+// "console listening" line, say) rather than on a first line of stdout. The
+// child is killed when the test ends, if it has not been already; Exited
+// tells whether it ended on its own meanwhile.
+func StartChildLogging(t testing.TB, cmd *exec.Cmd) (*Child, *LogBuffer) {
+	t.Helper()
+	log := &LogBuffer{}
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c := &Child{cmd: cmd, done: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		_ = cmd.Wait() // the ProcessState tells how it ended
+	}()
+	t.Cleanup(c.kill)
+	return c, log
+}
+
+// Exited reports whether a child started by StartChildLogging has ended.
+func (c *Child) Exited() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+
 func (c *Child) kill() {
 	c.once.Do(func() {
 		c.cmd.Process.Signal(syscall.SIGKILL)
-		c.cmd.Wait()
+		if c.done != nil {
+			<-c.done
+		} else {
+			c.cmd.Wait()
+		}
 	})
 }
 
