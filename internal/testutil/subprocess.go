@@ -91,7 +91,6 @@ func (c *Child) Exited() bool {
 	}
 }
 
-
 func (c *Child) kill() {
 	c.once.Do(func() {
 		c.cmd.Process.Signal(syscall.SIGKILL)
