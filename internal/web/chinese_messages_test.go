@@ -48,7 +48,7 @@ func TestOSFieldErrorsInChinese(t *testing.T) {
 
 	setLanguage(t, e.op, "en")
 	check("admin_pass", "abc", "Password must be 8 to 26 characters long (it is 3); must mix at least three of: upper-case letters, lower-case letters, digits, special characters (!@%-_=+[{}]:,./?).")
-	check("key_pair_name", "no spaces", "Key pair name must be 1 to 64 letters, digits, '-', '_' or '.'")
+	check("key_pair_name", "no spaces", "Key pair name must be 1 to 64 letters, digits, '-', '_' or '.'.")
 	check("image_id", "", "Choose the image to change to.")
 }
 
@@ -56,6 +56,7 @@ func TestOSFieldErrorsInChinese(t *testing.T) {
 // comment; the English page keeps its sentence.
 func TestApprovalCommentErrorInChinese(t *testing.T) {
 	env := apptest.New(t, apptest.WithApprovals)
+	env.As(t, auth.RoleOperator) // the requester
 	ap := env.As(t, auth.RoleApprover)
 	path := "/approvals/" + askApproval(t, env).ID
 

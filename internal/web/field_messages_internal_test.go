@@ -113,7 +113,7 @@ func TestApprovalValidationInBothLanguages(t *testing.T) {
 		{errEmpty, "Comment is required. Write why", "备注不能为空。"},
 		{errControl, "Reason contains control characters. Nothing was sent.", "原因包含控制字符。"},
 		{&approval.ParamsError{Errs: modelarts.ValidateOSParams(modelarts.BatchReinstallOS, &modelarts.ServerOSRequest{KeyPairName: "a b"})},
-			"The OS parameters cannot be used: Key pair name must be 1 to 64 letters, digits, '-', '_' or '.' Nothing was sent.",
+			"The OS parameters cannot be used: Key pair name must be 1 to 64 letters, digits, '-', '_' or '.'. Nothing was sent.",
 			"操作系统参数无法使用：密钥对名称须为 1 到 64 个字母、数字、“-”、“_”或“.”。未发送任何请求。"},
 	}
 	for _, tt := range tests {
