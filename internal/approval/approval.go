@@ -117,11 +117,24 @@ func (e *StateError) Error() string {
 // Unwrap makes errors.Is(err, ErrNotPending) true.
 func (e *StateError) Unwrap() error { return ErrNotPending }
 
-// ValidationError is a field someone typed that cannot be used.
+// ValidationError is a field someone typed that cannot be used. Message
+// says the problem in English (for logs), Code names it stably and Params
+// holds the values it names, so a page can say it in its own language.
 type ValidationError struct {
 	Field   string // "reason" or "comment"
 	Message string
+	Code    string // one of the Text* codes
+	Params  map[string]any
 }
+
+// Codes of a reason's or comment's problem (ValidationError.Code).
+const (
+	TextInvalid  = "invalid"   // not valid UTF-8
+	TextControl  = "control"   // control characters
+	TextRequired = "required"  // empty
+	TextTooShort = "too_short" // Params: Min
+	TextTooLong  = "too_long"  // Params: Max, Len
+)
 
 func (e *ValidationError) Error() string { return "approval: " + e.Field + ": " + e.Message }
 

@@ -69,19 +69,21 @@ func CheckComment(comment string, required bool) (string, error) {
 func checkText(field, v string, lo, hi int) (string, error) {
 	v = strings.TrimSpace(v)
 	if !utf8.ValidString(v) {
-		return "", &ValidationError{field, "is not valid text"}
+		return "", &ValidationError{Field: field, Message: "is not valid text", Code: TextInvalid}
 	}
 	if strings.ContainsFunc(v, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t' }) {
-		return "", &ValidationError{field, "contains control characters"}
+		return "", &ValidationError{Field: field, Message: "contains control characters", Code: TextControl}
 	}
 	n := utf8.RuneCountInString(v)
 	switch {
 	case lo == 1 && n == 0:
-		return "", &ValidationError{field, "is required"}
+		return "", &ValidationError{Field: field, Message: "is required", Code: TextRequired}
 	case n < lo:
-		return "", &ValidationError{field, fmt.Sprintf("must be at least %d characters", lo)}
+		return "", &ValidationError{Field: field, Message: fmt.Sprintf("must be at least %d characters", lo),
+			Code: TextTooShort, Params: map[string]any{"Min": lo}}
 	case n > hi:
-		return "", &ValidationError{field, fmt.Sprintf("must be at most %d characters (it has %d)", hi, n)}
+		return "", &ValidationError{Field: field, Message: fmt.Sprintf("must be at most %d characters (it has %d)", hi, n),
+			Code: TextTooLong, Params: map[string]any{"Max": hi, "Len": n}}
 	}
 	return v, nil
 }

@@ -29,11 +29,24 @@ type OSInput struct {
 	Params modelarts.ServerOSRequest
 }
 
-// FieldError is one problem with one OS setting, in a sentence.
+// FieldError is one problem with one OS setting: Message is the sentence
+// in English (logs, tests); Code, Params and Rules say it for a page to
+// word in its language (modelarts' codes, and CodeKeyPairMissing,
+// CodePasswordMissing, CodeImageNotOffered of this package).
 type FieldError struct {
 	Field   string
 	Message string
+	Code    string
+	Params  map[string]any
+	Rules   []modelarts.Rule
 }
+
+// Codes of the OS problems found here rather than by modelarts.
+const (
+	CodeKeyPairMissing  = "key_pair_missing"
+	CodePasswordMissing = "password_missing"
+	CodeImageNotOffered = "image_not_offered"
+)
 
 // FieldErrors are the problems found in the OS settings; nothing was sent.
 type FieldErrors []FieldError
@@ -71,7 +84,7 @@ func CheckOS(action modelarts.BatchType, in OSInput) FieldErrors {
 	var out FieldErrors
 	params := in.Params
 	for _, fe := range modelarts.ValidateOSParams(action, &params) {
-		out = append(out, FieldError{Field: fieldOf(fe.Field), Message: sentence(fe.Message)})
+		out = append(out, FieldError{Field: fieldOf(fe.Field), Message: sentence(fe.Message), Code: fe.Code, Params: fe.Params, Rules: fe.Rules})
 	}
 	for i, e := range out {
 		if e.Field != FieldLogin {
@@ -79,9 +92,9 @@ func CheckOS(action modelarts.BatchType, in OSInput) FieldErrors {
 		}
 		switch {
 		case in.Login == LoginKeyPair && params.KeyPairName == "":
-			out[i] = FieldError{Field: FieldKeyPair, Message: "Enter the name of a key pair of the project."}
+			out[i] = FieldError{Field: FieldKeyPair, Message: "Enter the name of a key pair of the project.", Code: CodeKeyPairMissing}
 		case in.Login == LoginPassword && params.AdminPass == "":
-			out[i] = FieldError{Field: FieldPassword, Message: "Enter the admin password."}
+			out[i] = FieldError{Field: FieldPassword, Message: "Enter the admin password.", Code: CodePasswordMissing}
 		}
 	}
 	return out
@@ -130,5 +143,5 @@ func (p *Prepared) checkImage(in OSInput) (string, error) {
 			return img.Name, nil
 		}
 	}
-	return "", FieldErrors{{Field: FieldImage, Message: msgImageNotOffered}}
+	return "", FieldErrors{{Field: FieldImage, Message: msgImageNotOffered, Code: CodeImageNotOffered}}
 }

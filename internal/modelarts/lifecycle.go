@@ -61,10 +61,10 @@ func Eligible(t BatchType, s *ServerResponse) (bool, string) {
 		return false, "the server has been deleted"
 	}
 	if t.NeedsOSParams() && s.IsSupernode() {
-		return false, "batch OS change and reinstall are not supported for supernode (HPS) servers"
+		return false, ReasonSupernode
 	}
 	if t == BatchDelete && s.ChargingMode == ChargingPrePaid {
-		return false, "yearly/monthly (PRE_PAID) servers cannot be deleted here; unsubscribe them in Billing"
+		return false, ReasonPrePaid
 	}
 	for _, st := range allowedFrom[t] {
 		if s.Status == st {
@@ -73,6 +73,14 @@ func Eligible(t BatchType, s *ServerResponse) (bool, string) {
 	}
 	return false, notAllowedReason(t, s.Status)
 }
+
+// The reasons Eligible gives about the server itself rather than its state;
+// stored with skipped servers, and matched by the pages that say them in
+// another language.
+const (
+	ReasonSupernode = "batch OS change and reinstall are not supported for supernode (HPS) servers"
+	ReasonPrePaid   = "yearly/monthly (PRE_PAID) servers cannot be deleted here; unsubscribe them in Billing"
+)
 
 // inWords is a status as it reads inside a sentence: "stopped",
 // "start failed", "changing OS".

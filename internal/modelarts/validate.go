@@ -32,9 +32,62 @@ func IsUUID(s string) bool { return uuidRE.MatchString(s) }
 
 // FieldError is one problem with one field of a request. Field uses the JSON
 // path of the field, e.g. "servers[3].id" or "extend_param.admin_pass".
+// Message is the problem in English (for logs, the command line and the
+// simulator's answers); Code names the rule broken, stably, and Params the
+// values its message names, so a caller can say it in another language
+// (the console's pages do: catalog ids "err.os.<Code>"). A password breaks
+// one or more rules at once: Code "password", each in Rules.
 type FieldError struct {
 	Field   string
 	Message string
+	Code    string
+	Params  map[string]any
+	Rules   []Rule
+}
+
+// Rule is one rule a value breaks: a stable code, the values its message
+// names, and the message in English.
+type Rule struct {
+	Code    string
+	Params  map[string]any
+	Message string
+}
+
+// Codes of the problems ValidateOSParams finds (FieldError.Code).
+const (
+	CodeOSParamsNotAllowed = "os_params_not_allowed" // Params: Type
+	CodeOSParamsRequired   = "os_params_required"    // Params: Type
+	CodeImageRequired      = "image_required"
+	CodeImageIDInvalid     = "image_id_invalid" // Params: ImageID
+	CodeLoginBoth          = "login_both"
+	CodeLoginMissing       = "login_missing"
+	CodeKeyPairNameInvalid = "key_pair_name_invalid"
+	CodePassword           = "password" // the rules broken are in Rules
+	CodeUserDataFormat     = "user_data_format"
+	CodeUserDataEncodedBig = "user_data_encoded_too_large" // Params: Max
+	CodeUserDataBase64     = "user_data_base64"
+	CodeUserDataTooLarge   = "user_data_too_large" // Params: Size, Max
+)
+
+// Codes of the password rules (Rule.Code).
+const (
+	PasswordLength    = "length"    // Params: Min, Max, Len
+	PasswordCharset   = "charset"   // Params: Specials
+	PasswordClasses   = "classes"   // Params: Specials
+	PasswordUsername  = "username"  // Params: Username
+	PasswordForbidden = "forbidden" // "root", "administrator" or either reversed
+)
+
+// PasswordError lists the rules a password breaks; its Error is the
+// English sentence and never repeats the password.
+type PasswordError struct{ Rules []Rule }
+
+func (e *PasswordError) Error() string {
+	msgs := make([]string, len(e.Rules))
+	for i, r := range e.Rules {
+		msgs[i] = r.Message
+	}
+	return "password " + strings.Join(msgs, "; ")
 }
 
 // ValidationErrors lists every problem found in a request, in field order.
@@ -61,8 +114,22 @@ func (v ValidationErrors) For(field string) string {
 	return strings.Join(msgs, "; ")
 }
 
-func (v *ValidationErrors) add(field, format string, args ...any) {
-	*v = append(*v, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+// add appends the problem code (with params, as key, value pairs) at field.
+func (v *ValidationErrors) add(field, code string, params []any, format string, args ...any) {
+	*v = append(*v, FieldError{Field: field, Message: fmt.Sprintf(format, args...), Code: code, Params: kv(params)})
+}
+
+// kv turns key, value pairs into a map (nil for none).
+func kv(pairs []any) map[string]any {
+	if len(pairs) == 0 {
+		return nil
+	}
+	m := make(map[string]any, len(pairs)/2)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		k, _ := pairs[i].(string)
+		m[k] = pairs[i+1]
+	}
+	return m
 }
 
 // Validate checks a batch request against the rules of the batch-action API
@@ -80,31 +147,31 @@ func (r *BatchRequest) Validate() error {
 	var errs ValidationErrors
 	switch {
 	case r.Type == "":
-		errs.add("type", "choose an action: one of %s", batchTypeList())
+		errs.add("type", "type_required", nil, "choose an action: one of %s", batchTypeList())
 	case !r.Type.Valid():
-		errs.add("type", "unknown action %q; use one of %s", truncate(string(r.Type), 40), batchTypeList())
+		errs.add("type", "type_unknown", []any{"Type", truncate(string(r.Type), 40)}, "unknown action %q; use one of %s", truncate(string(r.Type), 40), batchTypeList())
 	}
 
 	if len(r.Servers) == 0 {
-		errs.add("servers", "select at least one server")
+		errs.add("servers", "servers_required", nil, "select at least one server")
 	}
 	firstSeen := make(map[string]int, len(r.Servers))
 	for i, s := range r.Servers {
 		field := fmt.Sprintf("servers[%d].id", i)
 		switch {
 		case s.ID == "":
-			errs.add(field, "server id is required")
+			errs.add(field, "server_id_required", nil, "server id is required")
 			continue
 		case !IsUUID(s.ID):
 			if IsUUID(strings.ToLower(s.ID)) {
-				errs.add(field, "server id must be lower-case (got %q)", truncate(s.ID, 64))
+				errs.add(field, "server_id_case", []any{"ID", truncate(s.ID, 64)}, "server id must be lower-case (got %q)", truncate(s.ID, 64))
 			} else {
-				errs.add(field, "server id %q is not a DevServer id (a UUID such as 11111111-2222-4333-8444-555555555555)", truncate(s.ID, 64))
+				errs.add(field, "server_id_invalid", []any{"ID", truncate(s.ID, 64)}, "server id %q is not a DevServer id (a UUID such as 11111111-2222-4333-8444-555555555555)", truncate(s.ID, 64))
 			}
 			continue
 		}
 		if j, dup := firstSeen[s.ID]; dup {
-			errs.add(field, "server %s is listed twice (also servers[%d])", s.ID, j)
+			errs.add(field, "server_duplicate", []any{"ID", s.ID, "Index", j}, "server %s is listed twice (also servers[%d])", s.ID, j)
 			continue
 		}
 		firstSeen[s.ID] = i
@@ -133,7 +200,7 @@ func ValidateOSParams(t BatchType, p *ServerOSRequest) ValidationErrors {
 	empty := p == nil || *p == (ServerOSRequest{})
 	if !t.NeedsOSParams() {
 		if !empty {
-			errs.add("extend_param", "OS parameters are only allowed for CHANGEOS and REINSTALLOS, not %s", truncate(string(t), 40))
+			errs.add("extend_param", CodeOSParamsNotAllowed, []any{"Type", truncate(string(t), 40)}, "OS parameters are only allowed for CHANGEOS and REINSTALLOS, not %s", truncate(string(t), 40))
 		}
 		return errs
 	}
@@ -141,33 +208,38 @@ func ValidateOSParams(t BatchType, p *ServerOSRequest) ValidationErrors {
 		p = &ServerOSRequest{}
 	}
 	if empty {
-		errs.add("extend_param", "%s needs OS parameters: an admin password or a key pair name", t)
+		errs.add("extend_param", CodeOSParamsRequired, []any{"Type", string(t)}, "%s needs OS parameters: an admin password or a key pair name", t)
 	}
 
 	switch {
 	case p.ImageID == "" && t == BatchChangeOS:
-		errs.add("extend_param.image_id", "choose the image to change to")
+		errs.add("extend_param.image_id", CodeImageRequired, nil, "choose the image to change to")
 	case p.ImageID != "" && !IsUUID(p.ImageID):
-		errs.add("extend_param.image_id", "image id %q is not a lower-case UUID", truncate(p.ImageID, 64))
+		errs.add("extend_param.image_id", CodeImageIDInvalid, []any{"ImageID", truncate(p.ImageID, 64)}, "image id %q is not a lower-case UUID", truncate(p.ImageID, 64))
 	}
 
 	switch {
 	case p.AdminPass != "" && p.KeyPairName != "":
-		errs.add("extend_param", "give either an admin password or a key pair name, not both")
+		errs.add("extend_param", CodeLoginBoth, nil, "give either an admin password or a key pair name, not both")
 	case p.AdminPass == "" && p.KeyPairName == "" && !empty:
-		errs.add("extend_param", "give either an admin password or a key pair name")
+		errs.add("extend_param", CodeLoginMissing, nil, "give either an admin password or a key pair name")
 	}
 	if p.KeyPairName != "" && !keyPairNameRE.MatchString(p.KeyPairName) {
-		errs.add("extend_param.key_pair_name", "key pair name must be 1 to 64 letters, digits, '-', '_' or '.'")
+		errs.add("extend_param.key_pair_name", CodeKeyPairNameInvalid, nil, "key pair name must be 1 to 64 letters, digits, '-', '_' or '.'")
 	}
 	if p.AdminPass != "" {
 		if err := ValidatePassword(p.AdminPass, DefaultLoginUser); err != nil {
-			errs.add("extend_param.admin_pass", "%s", err.Error())
+			fe := FieldError{Field: "extend_param.admin_pass", Message: err.Error(), Code: CodePassword}
+			var pe *PasswordError
+			if errors.As(err, &pe) {
+				fe.Rules = pe.Rules
+			}
+			errs = append(errs, fe)
 		}
 	}
 	if p.UserData != "" {
-		if msg := checkUserData(p.UserData); msg != "" {
-			errs.add("extend_param.user_data", "%s", msg)
+		if r := checkUserData(p.UserData); r != nil {
+			errs = append(errs, FieldError{Field: "extend_param.user_data", Message: r.Message, Code: r.Code, Params: r.Params})
 		}
 	}
 	return errs
@@ -180,9 +252,13 @@ func ValidateOSParams(t BatchType, p *ServerOSRequest) ValidationErrors {
 // "root", "administrator" or either reversed. The name checks ignore case.
 // The error lists every rule broken and never repeats the password.
 func ValidatePassword(pass, username string) error {
-	var problems []string
+	var rules []Rule
+	broke := func(code, msg string, params ...any) {
+		rules = append(rules, Rule{Code: code, Params: kv(params), Message: msg})
+	}
 	if n := utf8.RuneCountInString(pass); n < PasswordMinLen || n > PasswordMaxLen {
-		problems = append(problems, fmt.Sprintf("must be %d to %d characters long (it is %d)", PasswordMinLen, PasswordMaxLen, n))
+		broke(PasswordLength, fmt.Sprintf("must be %d to %d characters long (it is %d)", PasswordMinLen, PasswordMaxLen, n),
+			"Min", PasswordMinLen, "Max", PasswordMaxLen, "Len", n)
 	}
 	var upper, lower, digit, special, other bool
 	for _, c := range pass {
@@ -200,7 +276,7 @@ func ValidatePassword(pass, username string) error {
 		}
 	}
 	if other {
-		problems = append(problems, "may only contain letters, digits and the special characters "+PasswordSpecials)
+		broke(PasswordCharset, "may only contain letters, digits and the special characters "+PasswordSpecials, "Specials", PasswordSpecials)
 	}
 	classes := 0
 	for _, b := range []bool{upper, lower, digit, special} {
@@ -209,42 +285,45 @@ func ValidatePassword(pass, username string) error {
 		}
 	}
 	if classes < 3 {
-		problems = append(problems, "must mix at least three of: upper-case letters, lower-case letters, digits, special characters ("+PasswordSpecials+")")
+		broke(PasswordClasses, "must mix at least three of: upper-case letters, lower-case letters, digits, special characters ("+PasswordSpecials+")",
+			"Specials", PasswordSpecials)
 	}
 	lp := strings.ToLower(pass)
 	if u := strings.ToLower(username); u != "" && (lp == u || lp == reverse(u)) {
-		problems = append(problems, fmt.Sprintf("must not be the user name (%s) or the user name reversed", username))
+		broke(PasswordUsername, fmt.Sprintf("must not be the user name (%s) or the user name reversed", username), "Username", username)
 	}
 	for _, w := range []string{"root", "administrator"} {
 		if strings.Contains(lp, w) || strings.Contains(lp, reverse(w)) {
-			problems = append(problems, `must not contain "root", "administrator" or either spelled backwards`)
+			broke(PasswordForbidden, `must not contain "root", "administrator" or either spelled backwards`)
 			break
 		}
 	}
-	if len(problems) == 0 {
+	if len(rules) == 0 {
 		return nil
 	}
-	return errors.New("password " + strings.Join(problems, "; "))
+	return &PasswordError{Rules: rules}
 }
 
-// checkUserData returns a message when s is not one line of standard,
-// padded base64 decoding to at most UserDataMaxSize bytes.
-func checkUserData(s string) string {
+// checkUserData returns the problem when s is not one line of standard,
+// padded base64 decoding to at most UserDataMaxSize bytes, else nil.
+func checkUserData(s string) *Rule {
 	if strings.ContainsAny(s, "\r\n \t") {
-		return "user data must be standard base64 on a single line, without spaces or line breaks"
+		return &Rule{Code: CodeUserDataFormat, Message: "user data must be standard base64 on a single line, without spaces or line breaks"}
 	}
 	// Reject oversize input before decoding it.
 	if base64.StdEncoding.DecodedLen(len(s)) > UserDataMaxSize+3 {
-		return fmt.Sprintf("user data is larger than %d bytes (32 KiB) before encoding", UserDataMaxSize)
+		return &Rule{Code: CodeUserDataEncodedBig, Params: kv([]any{"Max", UserDataMaxSize}),
+			Message: fmt.Sprintf("user data is larger than %d bytes (32 KiB) before encoding", UserDataMaxSize)}
 	}
 	raw, err := base64.StdEncoding.Strict().DecodeString(s)
 	if err != nil {
-		return "user data is not valid standard base64 (A–Z, a–z, 0–9, '+', '/', '=' padding)"
+		return &Rule{Code: CodeUserDataBase64, Message: "user data is not valid standard base64 (A–Z, a–z, 0–9, '+', '/', '=' padding)"}
 	}
 	if len(raw) > UserDataMaxSize {
-		return fmt.Sprintf("user data is %d bytes before encoding; the limit is %d bytes (32 KiB)", len(raw), UserDataMaxSize)
+		return &Rule{Code: CodeUserDataTooLarge, Params: kv([]any{"Size", len(raw), "Max", UserDataMaxSize}),
+			Message: fmt.Sprintf("user data is %d bytes before encoding; the limit is %d bytes (32 KiB)", len(raw), UserDataMaxSize)}
 	}
-	return ""
+	return nil
 }
 
 func reverse(s string) string {

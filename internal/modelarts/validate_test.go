@@ -312,8 +312,11 @@ func FuzzValidate(f *testing.F) {
 			t.Fatalf("Validate returned %T %v", err, err)
 		}
 		for _, fe := range verrs {
-			if fe.Field == "" || fe.Message == "" {
+			if fe.Field == "" || fe.Message == "" || fe.Code == "" {
 				t.Fatalf("empty field error %+v", fe)
+			}
+			if fe.Code == modelarts.CodePassword && len(fe.Rules) == 0 {
+				t.Fatalf("password error without its rules %+v", fe)
 			}
 		}
 		if req.ExtendParam != nil {
@@ -331,4 +334,46 @@ func FuzzValidate(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Each OS problem carries a stable code and the values its message names
+// (pages word it in their own language from them), while its English
+// message stays as it was for logs and the command line.
+func TestValidateOSParamsCodes(t *testing.T) {
+	errs := modelarts.ValidateOSParams(modelarts.BatchChangeOS, &modelarts.ServerOSRequest{
+		ImageID: "IMG", AdminPass: "root", UserData: "not base64!",
+	})
+	byField := map[string]modelarts.FieldError{}
+	for _, fe := range errs {
+		byField[fe.Field] = fe
+	}
+	img := byField["extend_param.image_id"]
+	if img.Code != modelarts.CodeImageIDInvalid || img.Params["ImageID"] != "IMG" {
+		t.Errorf("image error %+v", img)
+	}
+	pass := byField["extend_param.admin_pass"]
+	if pass.Code != modelarts.CodePassword {
+		t.Fatalf("password error %+v", pass)
+	}
+	var codes []string
+	for _, r := range pass.Rules {
+		codes = append(codes, r.Code)
+	}
+	want := []string{modelarts.PasswordLength, modelarts.PasswordClasses, modelarts.PasswordUsername, modelarts.PasswordForbidden}
+	if strings.Join(codes, ",") != strings.Join(want, ",") {
+		t.Errorf("password rules %v, want %v", codes, want)
+	}
+	if pass.Rules[0].Params["Len"] != 4 || pass.Rules[0].Params["Min"] != modelarts.PasswordMinLen {
+		t.Errorf("length rule params %v", pass.Rules[0].Params)
+	}
+	if !strings.HasPrefix(pass.Message, "password must be 8 to 26 characters long (it is 4); must mix") {
+		t.Errorf("English message changed: %q", pass.Message)
+	}
+	if strings.Contains(pass.Message, "root;") {
+		t.Errorf("the message repeats the password: %q", pass.Message)
+	}
+	ud := byField["extend_param.user_data"]
+	if ud.Code != modelarts.CodeUserDataFormat || ud.Message == "" {
+		t.Errorf("user data error %+v", ud)
+	}
 }

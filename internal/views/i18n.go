@@ -64,9 +64,10 @@ func StatusName(ctx context.Context, st modelarts.Status) string {
 
 // SkipReason says, in the request's language, why action was not (or
 // would not be) sent to a server whose status was st; reason is the
-// lifecycle's English words (batch.Skip.Reason), shown as they are when
-// the rule is about the server itself rather than its state (supernodes,
-// yearly/monthly servers). The batch and the audit log keep the English.
+// lifecycle's English words (batch.Skip.Reason): the rules about the server
+// itself (supernodes, yearly/monthly servers) are known by their words
+// (modelarts.ReasonSupernode, ReasonPrePaid), those about its state by the
+// state. The batch and the audit log keep the English.
 func SkipReason(ctx context.Context, action modelarts.BatchType, st modelarts.Status, reason string) string {
 	if Lang(ctx) == i18n.English && reason != "" {
 		// The lifecycle's own words, as the batch and audit keep them.
@@ -75,6 +76,10 @@ func SkipReason(ctx context.Context, action modelarts.BatchType, st modelarts.St
 	switch {
 	case reason == batch.ReasonVanished || reason == approval.ReasonVanished:
 		return T(ctx, "skip.vanished")
+	case reason == modelarts.ReasonSupernode:
+		return T(ctx, "skip.supernode")
+	case reason == modelarts.ReasonPrePaid:
+		return T(ctx, "skip.prepaid")
 	case st == "":
 		return reason
 	case st.Transient():

@@ -33,6 +33,15 @@ func TestStatusNamesAndSkipReasons(t *testing.T) {
 	if got := views.SkipReason(en, modelarts.BatchStop, stopped.Status, reason); got != reason {
 		t.Errorf("English skip reason %q, want the lifecycle's %q", got, reason)
 	}
+	// English pages keep the lifecycle's words for the server's own rules.
+	prepaid := modelarts.ServerResponse{Status: modelarts.StatusRunning, ChargingMode: modelarts.ChargingPrePaid}
+	_, why := modelarts.Eligible(modelarts.BatchDelete, &prepaid)
+	if why != modelarts.ReasonPrePaid {
+		t.Fatalf("Eligible(DELETE, pre-paid) = %q, want ReasonPrePaid", why)
+	}
+	if got := views.SkipReason(en, modelarts.BatchDelete, prepaid.Status, why); got != why {
+		t.Errorf("English pre-paid skip reason %q, want %q", got, why)
+	}
 	tests := []struct {
 		action modelarts.BatchType
 		st     modelarts.Status
@@ -42,8 +51,11 @@ func TestStatusNamesAndSkipReasons(t *testing.T) {
 		{modelarts.BatchStop, modelarts.StatusStopped, reason, "只有运行中的服务器才能停止；此服务器当前为“已停止”"},
 		{modelarts.BatchStart, modelarts.StatusStopping, "busy", "忙碌：服务器当前状态为“停止中”；请等待其稳定"},
 		{modelarts.BatchStop, "", batch.ReasonVanished, "已不在服务器列表中"},
-		// A rule about the server itself, not its state: the lifecycle's words.
-		{modelarts.BatchDelete, modelarts.StatusRunning, "yearly/monthly (PRE_PAID) servers cannot be deleted here", "yearly/monthly (PRE_PAID) servers cannot be deleted here"},
+		// Rules about the server itself, not its state.
+		{modelarts.BatchDelete, modelarts.StatusRunning, modelarts.ReasonPrePaid, "包年/包月（PRE_PAID）服务器不能在此删除；请在费用中心退订"},
+		{modelarts.BatchChangeOS, modelarts.StatusStopped, modelarts.ReasonSupernode, "超节点（HPS）服务器不支持批量更换或重装操作系统"},
+		// Words the catalog does not know: as the lifecycle said them.
+		{modelarts.BatchDelete, modelarts.StatusRunning, "some future rule", "some future rule"},
 	}
 	for _, tt := range tests {
 		if got := views.SkipReason(zh, tt.action, tt.st, tt.reason); got != tt.want {

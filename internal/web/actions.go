@@ -15,6 +15,7 @@ import (
 	"github.com/devserver-console/console/internal/approval"
 	"github.com/devserver-console/console/internal/auth"
 	"github.com/devserver-console/console/internal/batch"
+	"github.com/devserver-console/console/internal/i18n"
 	"github.com/devserver-console/console/internal/modelarts"
 	"github.com/devserver-console/console/internal/views"
 )
@@ -166,10 +167,11 @@ func (f *osForm) input() *batch.OSInput {
 }
 
 // fieldErrors merges the problems found while reading the form with the
-// domain's, by form field (a field the form could not read keeps its own).
-func (f *osForm) fieldErrors(domain batch.FieldErrors) map[string]string {
+// domain's, by form field (a field the form could not read keeps its own),
+// in the person's language.
+func (f *osForm) fieldErrors(l *i18n.Localizer, domain batch.FieldErrors) map[string]string {
 	out := maps.Clone(f.errs)
-	for field, msg := range domain.ByField() {
+	for field, msg := range osFieldMessages(l, domain) {
 		if out[field] == "" {
 			out[field] = msg
 		}
@@ -217,7 +219,7 @@ func (s *Server) handleActionValidate(c echo.Context) error {
 		return httpError(http.StatusBadRequest, "err.no_settings")
 	}
 	f := readOSForm(c, action)
-	errs := f.fieldErrors(batch.CheckOS(action, *f.input()))
+	errs := f.fieldErrors(locOf(c), batch.CheckOS(action, *f.input()))
 	return s.render(c, http.StatusOK, views.FieldError(id, errs[field]))
 }
 
@@ -249,7 +251,7 @@ func (s *Server) handleActionReview(c echo.Context) error {
 	case errors.As(err, &fe) || (err == nil && f != nil && len(f.errs) > 0):
 		d := previewData(p)
 		d.View = viewParam(c)
-		d.OS = f.data(p.Images, f.fieldErrors(fe))
+		d.OS = f.data(p.Images, f.fieldErrors(locOf(c), fe))
 		return s.render(c, http.StatusUnprocessableEntity, views.ActionForm(d))
 	case err != nil:
 		ue := publicError(s.loc(c), err)
@@ -331,7 +333,7 @@ func (s *Server) handleActionExecute(c echo.Context) error {
 		if p.Used() {
 			return redirect(c, p.Landing())
 		}
-		return s.rerenderOSForm(c, p, f, f.fieldErrors(batch.CheckOS(p.Action, *in)))
+		return s.rerenderOSForm(c, p, f, f.fieldErrors(locOf(c), batch.CheckOS(p.Action, *in)))
 	}
 	ex, err := s.runOrSubmit(c, req)
 	p := ex.Prepared
@@ -343,7 +345,7 @@ func (s *Server) handleActionExecute(c echo.Context) error {
 		// prepared one and decide again.
 		f = readOSForm(c, p.Action)
 		if len(f.errs) > 0 {
-			return s.rerenderOSForm(c, p, f, f.fieldErrors(batch.CheckOS(p.Action, *f.input())))
+			return s.rerenderOSForm(c, p, f, f.fieldErrors(locOf(c), batch.CheckOS(p.Action, *f.input())))
 		}
 		req.OS = f.input()
 		if ex, err = s.runOrSubmit(c, req); err == nil {
@@ -353,7 +355,7 @@ func (s *Server) handleActionExecute(c echo.Context) error {
 	}
 	var fe batch.FieldErrors
 	if errors.As(err, &fe) && p != nil && f != nil {
-		return s.rerenderOSForm(c, p, f, f.fieldErrors(fe))
+		return s.rerenderOSForm(c, p, f, f.fieldErrors(locOf(c), fe))
 	}
 	return err
 }

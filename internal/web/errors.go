@@ -137,16 +137,16 @@ var errorTable = []errorRule{
 		errors.As(err, &ve)
 		switch ve.Field {
 		case "comment":
-			return l.T("err.approval.comment", "Problem", ve.Message)
+			return l.T("err.approval.comment", "Problem", approvalTextProblem(l, ve))
 		case "reason":
-			return l.T("err.approval.reason", "Problem", ve.Message)
+			return l.T("err.approval.reason", "Problem", approvalTextProblem(l, ve))
 		}
 		return ve.Error()
 	}},
 	{as[*approval.ParamsError](), http.StatusUnprocessableEntity, func(l *i18n.Localizer, err error) string {
 		var pe *approval.ParamsError
 		errors.As(err, &pe)
-		return l.T("err.approval.params", "Problem", pe.Errs.Error())
+		return l.T("err.approval.params", "Problem", osParamsProblems(l, pe.Errs))
 	}},
 	{is(approval.ErrNotRequired), http.StatusUnprocessableEntity, text("err.approval.not_required")},
 	{is(approval.ErrNothingToSend), http.StatusUnprocessableEntity, text("err.nothing_to_send")},
