@@ -21,7 +21,7 @@ AXE_CORE_VERSION ?= 4.14.1
 AXE_CORE_DIR     ?= $(CURDIR)/.cache/axe-core-$(AXE_CORE_VERSION)
 export AXE_CORE_VERSION AXE_CORE_DIR
 
-.PHONY: run build generate generate-check lint test test-unit test-deps test-deps-postgres test-e2e bench clean sdk-check
+.PHONY: run build generate generate-check lint test test-unit test-deps test-deps-postgres test-e2e run-unit run-e2e bench clean sdk-check
 
 ## run: start the console on the embedded ModelArts simulator and ./data/console.db
 run:
@@ -53,19 +53,27 @@ lint:
 	out="$$($(GO) tool deadcode -test $(PKGS))" || exit 1; \
 	if [ -n "$$out" ]; then echo "unreachable functions (delete them, or use them):"; echo "$$out"; exit 1; fi
 
-## test: everything: lint, generated code, unit tests, then the browser tests
-## (installing Chromium and the Playwright driver first when they are missing)
-test: lint generate-check test-unit sdk-check test-e2e
+## test: everything: lint, generated code and the SDK check, then (after installing what is
+## missing, one installer at a time) the unit tests and the browser journeys side by side:
+## the journeys mostly wait on the browser and the simulator, so the race-enabled unit tests
+## use the cores they leave idle. Each part's output is printed whole when it ends (-O).
+test: lint generate-check sdk-check test-deps-postgres test-deps
+	@$(MAKE) --no-print-directory -j2 -O run-unit run-e2e
 
 ## test-unit: the Go unit, handler and integration tests (no browser needed), with the race
 ## detector (race builds need cgo) and one throw-away PostgreSQL for the whole run (pgrun
 ## starts it and removes it afterwards); then the packages that keep state in the store
-## once more with PostgreSQL as their store
+## once more with PostgreSQL as their store. That second pass checks the SQL and the
+## cross-replica behaviour on PostgreSQL; it runs without the race detector, since the Go
+## code it runs is the same the first pass has just run with it.
 test-unit: test-deps-postgres
+	@$(MAKE) --no-print-directory run-unit
+
+run-unit:
 	@pkgs="$$($(GO) list $(PKGS))" || exit 1; \
 	echo "$(GO) test -race -count=1 \$$($(GO) list $(PKGS) | grep -v /e2e)"; \
-	echo "CONSOLE_TEST_ENGINE=postgres $(GO) test -race -count=1 $(PG_PKGS)"; \
-	CGO_ENABLED=1 $(GO) run ./internal/testutil/pgtest/pgrun -- sh -c '$(GO) test -race -count=1 -timeout 20m '"$$(echo "$$pkgs" | grep -v '/e2e$$' | tr '\n' ' ')"' && CONSOLE_TEST_ENGINE=postgres $(GO) test -race -count=1 -timeout 20m $(PG_PKGS)'
+	echo "CONSOLE_TEST_ENGINE=postgres $(GO) test -count=1 $(PG_PKGS)"; \
+	CGO_ENABLED=1 $(GO) run ./internal/testutil/pgtest/pgrun -- sh -c '$(GO) test -race -count=1 -timeout 20m '"$$(echo "$$pkgs" | grep -v '/e2e$$' | tr '\n' ' ')"' && CONSOLE_TEST_ENGINE=postgres $(GO) test -count=1 -timeout 20m $(PG_PKGS)'
 
 ## test-deps-postgres: install Debian's postgresql (apt, as root) when its server is missing
 test-deps-postgres:
@@ -77,6 +85,9 @@ test-deps:
 
 ## test-e2e: the browser journeys in e2e/ (artifacts of failures in e2e/artifacts/)
 test-e2e: test-deps
+	@$(MAKE) --no-print-directory run-e2e
+
+run-e2e:
 	$(GO) test -count=1 -timeout $(E2E_TIMEOUT) ./e2e
 
 ## sdk-check: check the simulator and the AK/SK signer against Huawei's official Go SDK
