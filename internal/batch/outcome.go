@@ -149,38 +149,42 @@ func classify(err error, took time.Duration) chunkResult {
 	return r
 }
 
-// Reason says in words why a chunk did not plainly succeed, and what it
-// means for its servers.
-func (c *Chunk) Reason() string {
+// Reason says in English why a chunk did not plainly succeed, and what it
+// means for its servers (Why is the same for display in any language).
+func (c *Chunk) Reason() string { return c.Why().English() }
+
+// Why says why a chunk did not plainly succeed, and what it means for its
+// servers, as a catalog message; the zero Why when it succeeded.
+func (c *Chunk) Why() Why {
 	switch Failure(c.Failure) {
 	case FailureRefused:
-		return fmt.Sprintf("ModelArts refused the request (%s: %s); nothing was changed", c.ErrorCode, c.ErrorMsg)
+		return Why{"reason.chunk.refused", []any{"Code", c.ErrorCode, "Msg", c.ErrorMsg}}
 	case FailureHTTP:
-		s := fmt.Sprintf("ModelArts answered HTTP %d %s", c.HTTPStatus, http.StatusText(c.HTTPStatus))
+		args := []any{"Status", c.HTTPStatus, "StatusText", http.StatusText(c.HTTPStatus)}
 		if c.ErrorCode != "" || c.ErrorMsg != "" {
-			s += fmt.Sprintf(" (%s %s)", c.ErrorCode, c.ErrorMsg)
+			return Why{"reason.chunk.http_detail", append(args, "Code", c.ErrorCode, "Msg", c.ErrorMsg)}
 		}
-		return s + "; the outcome is unknown: ModelArts may have acted"
+		return Why{"reason.chunk.http", args}
 	case FailureRedirect:
-		return fmt.Sprintf("ModelArts answered with a redirect (HTTP %d), which the console does not follow; the outcome is unknown", c.HTTPStatus)
+		return Why{"reason.chunk.redirect", []any{"Status", c.HTTPStatus}}
 	case FailureUndecodable:
-		return "ModelArts accepted the request but its answer could not be read; the outcome is unknown: ModelArts may have acted"
+		return Why{ID: "reason.chunk.undecodable"}
 	case FailureTimeout:
-		return "no answer in time; the outcome is unknown: ModelArts may have acted"
+		return Why{ID: "reason.chunk.timeout"}
 	case FailureCut:
-		return "the connection failed after the request was sent; the outcome is unknown: ModelArts may have acted"
+		return Why{ID: "reason.chunk.cut"}
 	case FailureInterrupted:
-		return "the console stopped while the request was on its way; the outcome is unknown: ModelArts may have acted"
+		return Why{ID: "reason.chunk.interrupted"}
 	case FailureUnreachable:
-		return "ModelArts could not be reached (connection refused or name not found); nothing was sent"
+		return Why{ID: "reason.chunk.unreachable"}
 	case FailureNotRecorded:
-		return "the audit log could not record the request, so the console did not send it"
+		return Why{ID: "reason.chunk.not_recorded"}
 	case FailureInvalid:
-		return "the request was refused by the console's last check (" + c.ErrorMsg + "); nothing was sent"
+		return Why{"reason.chunk.invalid", []any{"Msg", c.ErrorMsg}}
 	case FailureShutdown:
-		return "the console stopped before this request was sent; nothing was sent"
+		return Why{ID: "reason.chunk.shutdown"}
 	}
-	return ""
+	return Why{}
 }
 
 // auditMeta is what the audit log records of one chunk's call.

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/devserver-console/console/internal/i18n"
 	"github.com/devserver-console/console/internal/modelarts"
 )
 
@@ -46,5 +47,42 @@ func TestReason(t *testing.T) {
 				t.Errorf("reason = %q, must not contain %q", got, tc.never)
 			}
 		})
+	}
+}
+
+// TestEveryReasonIsInBothCatalogs: each reason a chunk or a server can
+// give is worded in every language's catalog.
+func TestEveryReasonIsInBothCatalogs(t *testing.T) {
+	cat := i18n.MustLoad()
+	var whys []Why
+	for f := range outcomeOf {
+		c := &Chunk{Failure: f, Outcome: outcomeOf[f], HTTPStatus: 503, ErrorCode: "X", ErrorMsg: "y"}
+		whys = append(whys, c.Why(), (&Chunk{Failure: f, HTTPStatus: 503}).Why())
+		for _, r := range []Result{ResultSucceeded, ResultFailed, ResultUnchanged, ResultUnknown, ResultSending} {
+			for _, gone := range []bool{false, true} {
+				w := why(modelarts.BatchType("STOP"), c, ServerState{Current: modelarts.StatusRunning, Result: r, Gone: gone})
+				whys = append(whys, w)
+				for _, a := range w.Args {
+					if n, ok := a.(Why); ok {
+						whys = append(whys, n)
+					}
+				}
+			}
+		}
+	}
+	seen := 0
+	for _, w := range whys {
+		if w.ID == "" {
+			continue
+		}
+		seen++
+		for _, lang := range i18n.Languages {
+			if !cat.IDs(lang)[w.ID] {
+				t.Errorf("%s catalog lacks %q", lang, w.ID)
+			}
+		}
+	}
+	if seen < len(outcomeOf) {
+		t.Fatalf("only %d reasons seen", seen)
 	}
 }

@@ -115,9 +115,11 @@ type ServerState struct {
 	Current modelarts.Status
 	Gone    bool
 	Result  Result
-	// Reason says in words why a server that needs attention ended as it
-	// did: ModelArts' error code and message, or the state it ended in.
+	// Reason says in English why a server that needs attention ended as
+	// it did: ModelArts' error code and message, or the state it ended in.
+	// Why is the same for display in the reader's language.
 	Reason string
+	Why    Why
 }
 
 // Counts sums up a batch for its summary line.
@@ -365,7 +367,8 @@ func (s *Service) Status(ctx context.Context, id string, snap *fleet.Snapshot) (
 		if !st.Result.Final() {
 			allFinal = false
 		}
-		st.Reason = reason(b.Action, c, st)
+		st.Why = why(b.Action, c, st)
+		st.Reason = st.Why.English()
 		p.Servers[i] = st
 		p.Counts.Total++
 		switch st.Result {
@@ -421,35 +424,40 @@ func (s *Service) Settle(ctx context.Context, id string, snap *fleet.Snapshot) (
 	return p, nil
 }
 
-// reason says in words why st ended as it did, for a server that needs
-// attention (and for one whose request's outcome was unknown but reached
-// the action's state).
+// reason says in English why st ended as it did (see why).
 func reason(action modelarts.BatchType, c *Chunk, st ServerState) string {
-	state := string(st.Current)
+	return why(action, c, st).English()
+}
+
+// why says why st ended as it did, for a server that needs attention (and
+// for one whose request's outcome was unknown but reached the action's
+// state), as a catalog message.
+func why(action modelarts.BatchType, c *Chunk, st ServerState) Why {
+	var state any = st.Current
 	if st.Gone {
-		state = "DELETED (gone from the fleet)"
+		state = Why{ID: "reason.state.gone"}
 	}
 	switch {
 	case c == nil:
-		return ""
+		return Why{}
 	case c.Outcome == OutcomeAPIError:
-		return fmt.Sprintf("ModelArts refused the request: %s: %s. Nothing was changed.", c.ErrorCode, c.ErrorMsg)
+		return Why{"reason.server.refused", []any{"Code", c.ErrorCode, "Msg", c.ErrorMsg}}
 	case c.Outcome == OutcomeNotSent:
-		return "Not sent: " + c.Reason() + "."
+		return Why{"reason.server.not_sent", []any{"Why", c.Why()}}
 	case c.Outcome == OutcomeUnknown && st.Result == ResultSucceeded:
-		return "Outcome of the request unknown; the server reached " + state + "."
+		return Why{"reason.server.unknown_reached", []any{"State", state}}
 	case c.Outcome == OutcomeUnknown && st.Result.Final():
-		return "Outcome of the request unknown (ModelArts may have acted); the server is " + state + ". Check it before trying again."
+		return Why{"reason.server.unknown_settled", []any{"State", state}}
 	case c.Outcome == OutcomeUnknown:
-		return "Outcome of the request unknown (ModelArts may have acted); watching the server."
+		return Why{ID: "reason.server.unknown_watching"}
 	case st.Result == ResultFailed && st.Gone:
-		return "The server disappeared from the fleet under " + string(action) + "."
+		return Why{"reason.server.disappeared", []any{"Action", action}}
 	case st.Result == ResultFailed:
-		return "Ended in " + state + "."
+		return Why{"reason.server.ended", []any{"State", state}}
 	case st.Result == ResultUnchanged:
-		return "ModelArts accepted the request, but the server stayed " + state + "."
+		return Why{"reason.server.unchanged", []any{"State", state}}
 	}
-	return ""
+	return Why{}
 }
 
 // Bad returns the servers of p whose result needs attention.

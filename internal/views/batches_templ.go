@@ -136,7 +136,7 @@ func ChunkExplanation(ctx context.Context, c batch.Chunk) string {
 		if c.TimedOut() {
 			return T(ctx, "batches.chunk.timeout", "Took", c.Took().String())
 		}
-		msg := c.Reason()
+		msg := WhyText(ctx, c.Why())
 		if msg == "" {
 			msg = T(ctx, "batches.chunk.unknown_default")
 		}
@@ -146,8 +146,8 @@ func ChunkExplanation(ctx context.Context, c batch.Chunk) string {
 		}
 		return msg + T(ctx, "batches.chunk.unknown_tail")
 	case batch.OutcomeNotSent:
-		if r := c.Reason(); r != "" {
-			return upperFirst(r) + "."
+		if r := WhyText(ctx, c.Why()); r != "" {
+			return upperFirst(r) + T(ctx, "batches.chunk.sentence_end")
 		}
 		why := c.TransportError
 		if why == "" {
@@ -1718,15 +1718,15 @@ func BatchStatus(p *batch.Progress) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			if s.Reason != "" {
+			if r := WhyText(ctx, s.Why); r != "" {
 				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 126, "<small class=\"result-reason\">")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
 				var templ_7745c5c3_Var88 string
-				templ_7745c5c3_Var88, templ_7745c5c3_Err = templ.JoinStringErrs(s.Reason)
+				templ_7745c5c3_Var88, templ_7745c5c3_Err = templ.JoinStringErrs(r)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `batches.templ`, Line: 437, Col: 48}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `batches.templ`, Line: 437, Col: 41}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var88))
 				if templ_7745c5c3_Err != nil {

@@ -62,6 +62,19 @@ func StatusName(ctx context.Context, st modelarts.Status) string {
 	return st.Label()
 }
 
+// WhyText words a batch reason in the request's language, with statuses
+// and actions by their display names; English keeps the API's words
+// ("the server reached STOPPED"), as the console's English always has.
+func WhyText(ctx context.Context, w batch.Why) string {
+	if Lang(ctx) == i18n.English {
+		return w.Text(Loc(ctx), batch.Names{})
+	}
+	return w.Text(Loc(ctx), batch.Names{
+		Status: func(st modelarts.Status) string { return StatusName(ctx, st) },
+		Action: func(t modelarts.BatchType) string { return ActionName(ctx, t) },
+	})
+}
+
 // SkipReason says, in the request's language, why action was not (or
 // would not be) sent to a server whose status was st; reason is the
 // lifecycle's English words (batch.Skip.Reason): the rules about the server

@@ -2,6 +2,7 @@ package views_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/devserver-console/console/internal/batch"
@@ -61,5 +62,35 @@ func TestStatusNamesAndSkipReasons(t *testing.T) {
 		if got := views.SkipReason(zh, tt.action, tt.st, tt.reason); got != tt.want {
 			t.Errorf("SkipReason(zh, %s, %s) = %q, want %q", tt.action, tt.st, got, tt.want)
 		}
+	}
+}
+
+// TestBatchReasonsInBothLanguages: the words beside a server that needs
+// attention, and a chunk's reason, follow the reader's language, with the
+// status and action by their display names; English keeps the API's words.
+func TestBatchReasonsInBothLanguages(t *testing.T) {
+	cat := i18n.MustLoad()
+	zh := i18n.With(context.Background(), cat.Localizer(i18n.Chinese))
+	en := i18n.With(context.Background(), cat.Localizer(i18n.English))
+	settled := batch.Why{ID: "reason.server.unknown_settled", Args: []any{"State", modelarts.StatusRunning}}
+	if got, want := views.WhyText(zh, settled), "请求结果未知（ModelArts 可能已执行）；服务器当前为 运行中。请先检查后再重试。"; got != want {
+		t.Errorf("Chinese: %q, want %q", got, want)
+	}
+	if got, want := views.WhyText(en, settled), "Outcome of the request unknown (ModelArts may have acted); the server is RUNNING. Check it before trying again."; got != want {
+		t.Errorf("English page: %q, want %q", got, want)
+	}
+	if got, want := settled.English(), "Outcome of the request unknown (ModelArts may have acted); the server is RUNNING. Check it before trying again."; got != want {
+		t.Errorf("English for the log: %q, want %q", got, want)
+	}
+	notSent := batch.Why{ID: "reason.server.not_sent", Args: []any{"Why", (&batch.Chunk{Failure: batch.FailureUnreachable}).Why()}}
+	if got := views.WhyText(zh, notSent); got != "未发送：无法连接 ModelArts（连接被拒绝或域名无法解析）；未发送任何请求。" {
+		t.Errorf("nested reason in Chinese: %q", got)
+	}
+	gone := batch.Why{ID: "reason.server.disappeared", Args: []any{"Action", modelarts.BatchType("DELETE")}}
+	if got := views.WhyText(zh, gone); !strings.Contains(got, "删除") || strings.Contains(got, "DELETE") {
+		t.Errorf("action in Chinese: %q", got)
+	}
+	if views.WhyText(zh, batch.Why{}) != "" {
+		t.Error("the zero reason is not empty")
 	}
 }
