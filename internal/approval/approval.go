@@ -206,10 +206,12 @@ type Request struct {
 	DeciderID   int64  // 0 when the console itself expired or withdrew it
 	DeciderName string // approver, denier or withdrawer
 	Comment     string
-	// BatchID is the batch an approval ran; ExecError says why an
-	// approved request ran none.
+	// BatchID is the batch an approval ran; ExecError says in English why
+	// an approved request ran none, ExecCode the same as one of the Exec*
+	// codes (empty for requests decided before codes were kept).
 	BatchID   string
 	ExecError string
+	ExecCode  string
 }
 
 // StateAt is the request's state as of now: a pending request past its

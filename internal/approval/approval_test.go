@@ -12,6 +12,7 @@ import (
 	"github.com/devserver-console/console/internal/approval"
 	"github.com/devserver-console/console/internal/audit"
 	"github.com/devserver-console/console/internal/auth"
+	"github.com/devserver-console/console/internal/batch"
 	"github.com/devserver-console/console/internal/modelarts"
 	"github.com/devserver-console/console/internal/store"
 	"github.com/devserver-console/console/internal/store/storetest"
@@ -512,8 +513,17 @@ func TestExecutorFailureKeepsDecision(t *testing.T) {
 		t.Errorf("approved = %+v", got)
 	}
 	stored, _ := e.svc.Get(ctx, e.ann, r.ID)
-	if stored.ExecError != got.ExecError {
-		t.Errorf("stored exec error = %q", stored.ExecError)
+	if stored.ExecError != got.ExecError || stored.ExecCode != approval.ExecOther || got.ExecCode != approval.ExecOther {
+		t.Errorf("stored exec error = %q (code %q), returned code %q; want code %q", stored.ExecError, stored.ExecCode, got.ExecCode, approval.ExecOther)
+	}
+	// A known reason is kept as its code, for pages in any language.
+	e.exec.err = fmt.Errorf("prepare: %w", batch.ErrNothingToSend)
+	r = e.request(t, e.ann, modelarts.BatchDelete, nil)
+	if got, err = e.svc.Approve(ctx, e.bob, r.ID, "", approval.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	if stored, _ := e.svc.Get(ctx, e.ann, r.ID); stored.ExecCode != approval.ExecNothingToSend {
+		t.Errorf("nothing to send: stored code %q, want %q", stored.ExecCode, approval.ExecNothingToSend)
 	}
 }
 

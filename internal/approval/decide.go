@@ -53,12 +53,12 @@ func (s *Service) Approve(ctx context.Context, approver *auth.User, id, comment 
 	params, openErr := s.openParams(r, sealed)
 	batchID := uuid.NewString()
 	if err := s.record(ctx, EventApproved, actorOf(approver, meta), r, map[string]string{DetailBatchID: batchID}); err != nil {
-		s.setOutcome(ctx, r, "", "not sent: the approval could not be recorded in the audit log")
+		s.setOutcome(ctx, r, "", ExecNotRecorded, "not sent: the approval could not be recorded in the audit log")
 		return r, fmt.Errorf("%w: %w", ErrNotRecorded, err)
 	}
 	if openErr != nil {
 		s.log.ErrorContext(ctx, "approval: OS parameters could not be opened; nothing sent", "request", r.ID, "err", openErr)
-		s.setOutcome(ctx, r, "", "not sent: the sealed OS parameters could not be opened (was the secret key changed?)")
+		s.setOutcome(ctx, r, "", ExecSealed, "not sent: the sealed OS parameters could not be opened (was the secret key changed?)")
 		s.tell(notifyEvent(s.messages, EventApproved, r, approver.Name))
 		return r, nil
 	}
@@ -67,9 +67,9 @@ func (s *Service) Approve(ctx context.Context, approver *auth.User, id, comment 
 	batchID, err = exec.ExecuteApproved(context.WithoutCancel(ctx), &Approved{Request: r, Approver: approver, OSParams: params, Meta: meta, BatchID: batchID})
 	if err != nil {
 		s.log.WarnContext(ctx, "approval: approved request ran no batch", "request", r.ID, "err", err)
-		s.setOutcome(ctx, r, "", "not sent: "+err.Error())
+		s.setOutcome(ctx, r, "", execCode(err), "not sent: "+err.Error())
 	} else {
-		s.setOutcome(ctx, r, batchID, "")
+		s.setOutcome(ctx, r, batchID, "", "")
 	}
 	s.tell(notifyEvent(s.messages, EventApproved, r, approver.Name))
 	return r, nil
@@ -239,11 +239,12 @@ func (s *Service) openParams(r *Request, sealed []byte) (*modelarts.ServerOSRequ
 	return p, nil
 }
 
-// setOutcome records the batch an approval ran, or why it ran none.
-func (s *Service) setOutcome(ctx context.Context, r *Request, batchID, execErr string) {
-	r.BatchID, r.ExecError = batchID, execErr
+// setOutcome records the batch an approval ran, or why it ran none (as a
+// code and in English).
+func (s *Service) setOutcome(ctx context.Context, r *Request, batchID, code, execErr string) {
+	r.BatchID, r.ExecCode, r.ExecError = batchID, code, execErr
 	if _, err := s.db.Write.ExecContext(context.WithoutCancel(ctx),
-		`UPDATE approval_requests SET batch_id = ?, exec_error = ? WHERE id = ?`, batchID, execErr, r.ID); err != nil {
+		`UPDATE approval_requests SET batch_id = ?, exec_code = ?, exec_error = ? WHERE id = ?`, batchID, code, execErr, r.ID); err != nil {
 		s.log.ErrorContext(ctx, "approval: outcome of an approval not stored", "request", r.ID, "batch", batchID, "err", err)
 	}
 }

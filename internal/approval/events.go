@@ -135,6 +135,8 @@ func notifyEvent(l *i18n.Localizer, kind audit.EventKind, r *Request, actor stri
 		ev.Lines = []string{l.T("notify.approved.by", "Name", r.RequesterName, "Actor", actor) + withComment(l, r.Comment)}
 		if r.BatchID != "" {
 			ev.Lines = append(ev.Lines, l.T("notify.approved.sent", "Batch", r.BatchID))
+		} else if r.ExecCode != "" && l.Has("approvals.exec."+r.ExecCode) {
+			ev.Lines = append(ev.Lines, l.T("approvals.exec."+r.ExecCode))
 		} else if r.ExecError != "" {
 			ev.Lines = append(ev.Lines, l.T("notify.approved.not_sent", "Error", strings.TrimPrefix(r.ExecError, "not sent: ")))
 		}

@@ -45,6 +45,10 @@ type BatchExecutor struct {
 // actions, so the approved request is not run in their name.
 var ErrRequesterGone = errors.New("the requester can no longer run actions")
 
+// ErrFleetUnreadable: the server list could not be read from ModelArts
+// when the approved request was to run.
+var ErrFleetUnreadable = errors.New("the server list could not be read from ModelArts")
+
 // ErrProjectGone: the request's project is no longer one of the console's
 // (the projects file changed), so nothing is sent.
 var ErrProjectGone = errors.New("the request's project is no longer configured in this console")
@@ -65,7 +69,7 @@ func (e *BatchExecutor) ExecuteApproved(ctx context.Context, a *Approved) (strin
 	}
 	snap, err := proj.Fleet.Refresh(ctx)
 	if err != nil || snap == nil {
-		return "", fmt.Errorf("the server list could not be read from ModelArts, so nothing was sent: %w", cmpErr(err))
+		return "", fmt.Errorf("%w, so nothing was sent: %w", ErrFleetUnreadable, cmpErr(err))
 	}
 	ids := make([]string, len(r.Servers))
 	then := make(map[string]Server, len(r.Servers))

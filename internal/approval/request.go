@@ -223,11 +223,12 @@ type requestRow struct {
 	Comment       string        `db:"comment"`
 	BatchID       string        `db:"batch_id"`
 	ExecError     string        `db:"exec_error"`
+	ExecCode      string        `db:"exec_code"`
 	Project       string        `db:"project"`
 }
 
 const requestColumns = `id, requester_id, requester_name, action, servers, skipped, params, secrets, reason, state,
-	created_at, expires_at, decided_at, decider_id, decider_name, comment, batch_id, exec_error, project`
+	created_at, expires_at, decided_at, decider_id, decider_name, comment, batch_id, exec_error, exec_code, project`
 
 func (r *requestRow) request() (*Request, error) {
 	out := &Request{
@@ -236,7 +237,7 @@ func (r *requestRow) request() (*Request, error) {
 		SecretsHeld: len(r.Secrets) > 0,
 		CreatedAt:   time.UnixMilli(r.CreatedAt).UTC(), ExpiresAt: time.UnixMilli(r.ExpiresAt).UTC(),
 		DeciderID: r.DeciderID, DeciderName: r.DeciderName, Comment: r.Comment,
-		BatchID: r.BatchID, ExecError: r.ExecError,
+		BatchID: r.BatchID, ExecError: r.ExecError, ExecCode: r.ExecCode,
 	}
 	if r.DecidedAt.Valid {
 		out.DecidedAt = time.UnixMilli(r.DecidedAt.Int64).UTC()

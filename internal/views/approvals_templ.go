@@ -1172,7 +1172,7 @@ func ApprovalPage(d ApprovalPageData) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			if d.Request.ExecError != "" {
+			if d.Request.ExecCode != "" || d.Request.ExecError != "" {
 				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 89, "<dt>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
@@ -1191,9 +1191,9 @@ func ApprovalPage(d ApprovalPageData) templ.Component {
 					return templ_7745c5c3_Err
 				}
 				var templ_7745c5c3_Var63 string
-				templ_7745c5c3_Var63, templ_7745c5c3_Err = templ.JoinStringErrs(d.Request.ExecError)
+				templ_7745c5c3_Var63, templ_7745c5c3_Err = templ.JoinStringErrs(ExecText(ctx, d.Request.ExecCode, d.Request.ExecError))
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `approvals.templ`, Line: 278, Col: 56}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `approvals.templ`, Line: 278, Col: 91}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var63))
 				if templ_7745c5c3_Err != nil {

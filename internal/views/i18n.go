@@ -75,6 +75,16 @@ func WhyText(ctx context.Context, w batch.Why) string {
 	})
 }
 
+// ExecText says why an approved request ran no batch, in the request's
+// language from its code; requests decided before codes were kept show
+// their stored English text.
+func ExecText(ctx context.Context, code, text string) string {
+	if l := Loc(ctx); code != "" && l.Has("approvals.exec."+code) {
+		return l.T("approvals.exec." + code)
+	}
+	return text
+}
+
 // SkipReason says, in the request's language, why action was not (or
 // would not be) sent to a server whose status was st; reason is the
 // lifecycle's English words (batch.Skip.Reason): the rules about the server

@@ -94,3 +94,20 @@ func TestBatchReasonsInBothLanguages(t *testing.T) {
 		t.Error("the zero reason is not empty")
 	}
 }
+
+// TestExecTextInBothLanguages: why an approved request ran no batch is said
+// from its code in the reader's language; older rows keep their text.
+func TestExecTextInBothLanguages(t *testing.T) {
+	cat := i18n.MustLoad()
+	zh := i18n.With(context.Background(), cat.Localizer(i18n.Chinese))
+	en := i18n.With(context.Background(), cat.Localizer(i18n.English))
+	if got := views.ExecText(zh, "nothing_to_send", "not sent: approval: no server"); got != "未发送任何请求：所有服务器都已无法执行此操作。" {
+		t.Errorf("Chinese: %q", got)
+	}
+	if got := views.ExecText(en, "nothing_to_send", "not sent: approval: no server"); got != "Nothing was sent: none of the servers can take this action any more." {
+		t.Errorf("English: %q", got)
+	}
+	if got := views.ExecText(zh, "", "not sent: an older text"); got != "not sent: an older text" {
+		t.Errorf("a row without a code: %q", got)
+	}
+}
