@@ -519,7 +519,7 @@ func TestExecutorFailureKeepsDecision(t *testing.T) {
 	// A known reason is kept as its code, for pages in any language.
 	e.exec.err = fmt.Errorf("prepare: %w", batch.ErrNothingToSend)
 	r = e.request(t, e.ann, modelarts.BatchDelete, nil)
-	if got, err = e.svc.Approve(ctx, e.bob, r.ID, "", approval.Meta{}); err != nil {
+	if _, err = e.svc.Approve(ctx, e.bob, r.ID, "", approval.Meta{}); err != nil {
 		t.Fatal(err)
 	}
 	if stored, _ := e.svc.Get(ctx, e.ann, r.ID); stored.ExecCode != approval.ExecNothingToSend {
