@@ -213,11 +213,17 @@ func (s *Service) ChunkSize() int { return s.chunkSize }
 func (s *Service) CallTimeout() time.Duration { return s.callTimeout }
 
 // Wait blocks until every batch started by Execute has sent all its chunks,
-// then stops following the batches in the background (a batch whose
-// servers are still settling is followed again by Recover at the next
-// start). Use it in tests; a process that stops uses Shutdown.
+// then stops following the batches in the background and looking for
+// batches to take over (a batch whose servers are still settling is
+// followed again by Recover at the next start). Use it in tests; a process that stops uses Shutdown.
 func (s *Service) Wait() {
 	s.wg.Wait()
+	// The look-out for batches to take over starts followers too: stop it
+	// first, so no follower is added while stopFollowing waits for them.
+	if s.scanStop != nil {
+		s.scanStop()
+		<-s.scanDone
+	}
 	s.stopFollowing()
 }
 
