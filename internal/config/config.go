@@ -593,15 +593,7 @@ func (c *Config) Validate() error {
 		} else if !projectIDRE.MatchString(c.ProjectID) {
 			bad("MODELARTS_PROJECT_ID %q: 1 to 64 letters, digits and hyphens", c.ProjectID)
 		}
-		aksk := c.AccessKey != "" || c.SecretKey != ""
-		token := c.AuthToken != ""
-		iam := c.IAMUser != "" || c.IAMPassword != "" || c.IAMDomain != ""
-		n := 0
-		for _, b := range []bool{aksk, token, iam} {
-			if b {
-				n++
-			}
-		}
+		aksk, iam, n := credentialKinds(c.AccessKey, c.SecretKey, c.AuthToken, c.IAMUser, c.IAMPassword, c.IAMDomain)
 		switch {
 		case n == 0:
 			bad("no credentials: set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK, or MODELARTS_AUTH_TOKEN, or MODELARTS_IAM_USER/PASSWORD/DOMAIN")

@@ -190,6 +190,21 @@ func ParseProjects(raw []byte, getenv func(string) string) ([]Project, error) {
 	return out, nil
 }
 
+// credentialKinds says which kinds of credentials are given (any part of
+// one counts: the caller then says which part is missing) and how many
+// kinds, for the one rule that exactly one kind is: AK/SK, an IAM token,
+// or an IAM user.
+func credentialKinds(ak, sk, token, iamUser, iamPassword, iamDomain string) (aksk, iam bool, n int) {
+	aksk = ak != "" || sk != ""
+	iam = iamUser != "" || iamPassword != "" || iamDomain != ""
+	for _, given := range []bool{aksk, token != "", iam} {
+		if given {
+			n++
+		}
+	}
+	return aksk, iam, n
+}
+
 // validate checks a cloud project; the names say how the caller calls each
 // setting (environment variables or projects-file keys).
 func (p *Project) validate(regionName, endpointName, projectIDName, credsName string) []error {
@@ -212,15 +227,7 @@ func (p *Project) validate(regionName, endpointName, projectIDName, credsName st
 	} else if !projectIDRE.MatchString(p.ProjectID) {
 		bad("%s %q: 1 to 64 letters, digits and hyphens", projectIDName, p.ProjectID)
 	}
-	aksk := p.AccessKey != "" || p.SecretKey != ""
-	token := p.AuthToken != ""
-	iam := p.IAMUser != "" || p.IAMPassword != "" || p.IAMDomain != ""
-	n := 0
-	for _, b := range []bool{aksk, token, iam} {
-		if b {
-			n++
-		}
-	}
+	aksk, iam, n := credentialKinds(p.AccessKey, p.SecretKey, p.AuthToken, p.IAMUser, p.IAMPassword, p.IAMDomain)
 	switch {
 	case n == 0:
 		bad("no %s", credsName)
