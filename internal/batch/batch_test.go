@@ -611,7 +611,7 @@ func TestChunkFailures(t *testing.T) {
 		}
 		// The follower watched the server and recorded where it ended.
 		bad := prog.Bad()
-		if len(bad) != 1 || !strings.Contains(bad[0].Reason, "unknown") || !strings.Contains(bad[0].Reason, string(bad[0].Current)) {
+		if len(bad) != 1 || !strings.Contains(bad[0].Reason(), "unknown") || !strings.Contains(bad[0].Reason(), string(bad[0].Current)) {
 			t.Errorf("servers needing attention = %+v; want one with the unknown outcome and its state in words", bad)
 		}
 	})
@@ -626,7 +626,7 @@ func TestChunkFailures(t *testing.T) {
 		if c.Outcome != batch.OutcomeAPIError || c.HTTPStatus != 429 || c.ErrorCode == "" {
 			t.Errorf("chunk = %+v; want refused 429 with its code", c)
 		}
-		if r := prog.Servers[0]; r.Result != batch.ResultRefused || !strings.Contains(r.Reason, c.ErrorCode) {
+		if r := prog.Servers[0]; r.Result != batch.ResultRefused || !strings.Contains(r.Reason(), c.ErrorCode) {
 			t.Errorf("server = %+v; want refused with the error code in its reason", r)
 		}
 	})

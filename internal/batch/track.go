@@ -115,12 +115,15 @@ type ServerState struct {
 	Current modelarts.Status
 	Gone    bool
 	Result  Result
-	// Reason says in English why a server that needs attention ended as
-	// it did: ModelArts' error code and message, or the state it ended in.
-	// Why is the same for display in the reader's language.
-	Reason string
-	Why    Why
+	// Why says why a server that needs attention ended as it did:
+	// ModelArts' error code and message, or the state it ended in (worded
+	// in the reader's language by the views; Reason gives the English).
+	Why Why
 }
+
+// Reason says in English why st ended as it did ("" when it needs no
+// attention), for logs and tests; pages word st.Why in the reader's language.
+func (st ServerState) Reason() string { return st.Why.English() }
 
 // Counts sums up a batch for its summary line.
 type Counts struct {
@@ -368,7 +371,6 @@ func (s *Service) Status(ctx context.Context, id string, snap *fleet.Snapshot) (
 			allFinal = false
 		}
 		st.Why = why(b.Action, c, st)
-		st.Reason = st.Why.English()
 		p.Servers[i] = st
 		p.Counts.Total++
 		switch st.Result {
