@@ -62,7 +62,7 @@ func (a *App) openProjects(ctx context.Context) error {
 }
 
 // adoptUnlabelled gives batches, previews and approval requests recorded
-// before projects existed (project ”) to the first project: they were that console's one
+// before projects existed (an empty project) to the first project: they were that console's one
 // project.
 func (a *App) adoptUnlabelled(ctx context.Context, name string) error {
 	for _, q := range []string{
