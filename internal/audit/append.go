@@ -134,6 +134,11 @@ func (s *Store) commitEntries(ctx context.Context, reqs []*appendReq) error {
 	for _, r := range reqs {
 		entries = append(entries, r.entries...)
 	}
+	// The leader holds no connection yet, so preparing (once) cannot wait
+	// on itself; if it fails, insertTx prepares in the transaction.
+	if err := s.db.PrepareWrite(ctx, appendSQL...); err != nil {
+		s.log.WarnContext(ctx, "audit: append: statements not prepared ahead", "err", err)
+	}
 	tx, err := s.db.Write.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("audit: append: begin: %w", err)
@@ -169,6 +174,16 @@ const insertEntrySQL = `INSERT INTO audit_entries (created_at, kind, actor_id, a
 	ref_id, project, prev_hash, hash)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 RETURNING id`
+
+const (
+	chainHeadSQL   = `SELECT hash, created_at FROM audit_entries ORDER BY id DESC LIMIT 1`
+	indexServerSQL = `INSERT INTO audit_entry_servers (server_key, entry_id) VALUES (?, ?) ON CONFLICT DO NOTHING`
+)
+
+// appendSQL are the statements every append runs, prepared once
+// (store.DB.PrepareWrite): compiling them for every entry cost more than
+// running them.
+var appendSQL = []string{chainHeadSQL, insertEntrySQL, indexServerSQL, insertSearchSQL(searchTable)}
 
 // insertTx chains and inserts entries inside tx: it reads the last entry's
 // hash and time in the same transaction, so the chain cannot fork. Entry
@@ -209,7 +224,12 @@ func (s *Store) insertTx(ctx context.Context, tx *sqlx.Tx, entries []*Entry) (sw
 		entries = append([]*Entry{sw}, entries...)
 	}
 	prev, lastAt := GenesisHash, ""
-	err = tx.QueryRowContext(ctx, `SELECT hash, created_at FROM audit_entries ORDER BY id DESC LIMIT 1`).Scan(&prev, &lastAt)
+	head, err := s.db.WriteStmt(ctx, tx, chainHeadSQL)
+	if err != nil {
+		return 0, fmt.Errorf("read chain head: %w", err)
+	}
+	defer head.Close()
+	err = head.QueryRowContext(ctx).Scan(&prev, &lastAt)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("read chain head: %w", err)
 	}
@@ -218,12 +238,12 @@ func (s *Store) insertTx(ctx context.Context, tx *sqlx.Tx, entries []*Entry) (sw
 			switchID = sw.ID
 		}
 	}()
-	ins, err := tx.PrepareContext(ctx, insertEntrySQL)
+	ins, err := s.db.WriteStmt(ctx, tx, insertEntrySQL)
 	if err != nil {
 		return 0, fmt.Errorf("prepare insert: %w", err)
 	}
 	defer ins.Close()
-	srv, err := tx.PrepareContext(ctx, `INSERT INTO audit_entry_servers (server_key, entry_id) VALUES (?, ?) ON CONFLICT DO NOTHING`)
+	srv, err := s.db.WriteStmt(ctx, tx, indexServerSQL)
 	if err != nil {
 		return 0, fmt.Errorf("prepare server index: %w", err)
 	}
@@ -286,7 +306,7 @@ func (s *Store) insertTx(ctx context.Context, tx *sqlx.Tx, entries []*Entry) (sw
 	// statement savepoint (its triggers can abort), and every savepoint makes
 	// FTS5 flush what it holds, so interleaving would write one tiny index
 	// segment per entry.
-	if err := s.indexText(ctx, tx.Tx, texts); err != nil {
+	if err := s.indexText(ctx, tx, texts); err != nil {
 		return 0, err
 	}
 	return 0, nil

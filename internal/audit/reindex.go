@@ -48,7 +48,7 @@ func (s *Store) RebuildSearch(ctx context.Context) (int, error) {
 			docs = append(docs, newSearchDoc(e))
 			after = rows[i].ID
 		}
-		if err := s.indexText(ctx, tx.Tx, docs); err != nil {
+		if err := s.indexText(ctx, tx, docs); err != nil {
 			return done, fmt.Errorf("audit: rebuild search index: %w", err)
 		}
 		done += len(docs)

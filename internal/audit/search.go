@@ -10,6 +10,8 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/devserver-console/console/internal/store"
 )
 
@@ -148,26 +150,30 @@ func (s *Store) facetsReady(ctx context.Context) (bool, error) {
 }
 
 // indexText adds the text index rows of entries just inserted in tx.
-func (s *Store) indexText(ctx context.Context, tx *sql.Tx, docs []searchDoc) error {
+func (s *Store) indexText(ctx context.Context, tx *sqlx.Tx, docs []searchDoc) error {
 	if s.db.Engine == store.Postgres {
-		return insertSearchPostgres(ctx, tx, docs)
+		return insertSearchPostgres(ctx, tx.Tx, docs)
 	}
 	st, err := s.searchState(ctx)
 	if err != nil {
 		return err
 	}
-	if err := insertSearch(ctx, tx, searchTable, docs, true); err != nil {
+	if err := s.insertSearch(ctx, tx, searchTable, docs, true); err != nil {
 		return err
 	}
 	if st != searchReady {
 		// Readers that saw the index incomplete may still read the old one.
-		return insertSearch(ctx, tx, legacySearchTable, docs, false)
+		return s.insertSearch(ctx, tx, legacySearchTable, docs, false)
 	}
 	return nil
 }
 
-func insertSearch(ctx context.Context, tx *sql.Tx, table string, docs []searchDoc, facets bool) error {
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO `+table+` (rowid, body) VALUES (?, ?)`)
+func insertSearchSQL(table string) string {
+	return `INSERT INTO ` + table + ` (rowid, body) VALUES (?, ?)`
+}
+
+func (s *Store) insertSearch(ctx context.Context, tx *sqlx.Tx, table string, docs []searchDoc, facets bool) error {
+	stmt, err := s.db.WriteStmt(ctx, tx, insertSearchSQL(table))
 	if err != nil {
 		return fmt.Errorf("prepare search index: %w", err)
 	}
@@ -318,7 +324,7 @@ func (s *Store) backfillOnce(ctx context.Context) (done bool, err error) {
 		}
 		docs = append(docs, newSearchDoc(e))
 	}
-	if err := insertSearch(ctx, tx.Tx, searchTable, docs, true); err != nil {
+	if err := s.insertSearch(ctx, tx, searchTable, docs, true); err != nil {
 		return false, fmt.Errorf("audit: backfill text index: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE audit_search_backfill SET below = ? WHERE id = 1`, lo); err != nil {

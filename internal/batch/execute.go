@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -164,6 +165,11 @@ func (s *Service) Execute(ctx context.Context, r ExecuteRequest) (Execution, err
 	parts := chunks(p.Targets, s.chunkSize)
 	now := s.now().UnixMilli()
 
+	// Outside any transaction: preparing waits for the writer connection.
+	if err := s.db.PrepareWrite(ctx, runSQL(parts)...); err != nil {
+		s.log.WarnContext(ctx, "batch: statements not prepared ahead", slog.String("err", err.Error()))
+	}
+
 	// Claim the batch before it exists, so that no other console (replica)
 	// can take it over as abandoned before its first chunk is sent.
 	claim, err := s.claims.TryClaim(ctx, claimName(id))
@@ -186,8 +192,7 @@ func (s *Service) Execute(ctx context.Context, r ExecuteRequest) (Execution, err
 	// claim failing (a double click) rolls all of it back and nothing is
 	// sent.
 	rows := func(ctx context.Context, tx *sqlx.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE prepared_actions SET used_at = ?, batch_id = ?
-			WHERE token_hash = ? AND used_at IS NULL`, now, id, p.tokenHash)
+		res, err := execStmt(ctx, s.db, tx, claimTokenSQL, now, id, p.tokenHash)
 		if err != nil {
 			return fmt.Errorf("claim token: %w", err)
 		}
@@ -196,35 +201,28 @@ func (s *Service) Execute(ctx context.Context, r ExecuteRequest) (Execution, err
 		} else if n == 0 {
 			return errClaimed
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO batches
-			(id, user_id, user_name, action, params, created_at, chunk_size, total, skipped, approved_by, approval_id, project)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		if _, err := execStmt(ctx, s.db, tx, insertBatchSQL,
 			id, user.ID, user.Name, string(p.Action), string(shown), now, s.chunkSize, len(p.Targets), string(skipped),
 			r.ApprovedBy, r.ApprovalID, s.project); err != nil {
 			return fmt.Errorf("insert batch: %w", err)
 		}
-		// One prepared statement for every server row: parsing the same
-		// INSERT once per server cost more than running it (issue 11 §3).
-		ins, err := tx.PrepareContext(ctx, `INSERT INTO batch_servers
-			(batch_id, server_id, name, chunk, initial_status) VALUES (?, ?, ?, ?, ?)`)
-		if err != nil {
-			return fmt.Errorf("insert server: %w", err)
-		}
-		defer ins.Close()
 		for i, part := range parts {
+			// One statement per chunk: executing the INSERT once per server
+			// cost more than the rows themselves (issue 11 §3).
 			ids := make([]string, len(part))
+			args := make([]any, 0, 5*len(part))
 			for k, t := range part {
 				ids[k] = t.ID
-				if _, err := ins.ExecContext(ctx, id, t.ID, t.Name, i+1, string(t.Status)); err != nil {
-					return fmt.Errorf("insert server: %w", err)
-				}
+				args = append(args, id, t.ID, t.Name, i+1, string(t.Status))
+			}
+			if _, err := execStmt(ctx, s.db, tx, insertServersSQL(len(part)), args...); err != nil {
+				return fmt.Errorf("insert the servers of chunk %d: %w", i+1, err)
 			}
 			idsJSON, err := json.Marshal(ids)
 			if err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO batch_chunks (batch_id, n, server_ids) VALUES (?, ?, ?)`,
-				id, i+1, string(idsJSON)); err != nil {
+			if _, err := execStmt(ctx, s.db, tx, insertChunkSQL, id, i+1, string(idsJSON)); err != nil {
 				return fmt.Errorf("insert chunk: %w", err)
 			}
 		}
@@ -475,8 +473,7 @@ func (s *Service) sendChunk(ctx context.Context, j *job, n int, part []Target) e
 	// cancelled call is still recorded.
 	dbctx := context.WithoutCancel(ctx)
 	sending := func(ctx context.Context, tx *sqlx.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE batch_chunks SET outcome = ?, started_at = ?
-			WHERE batch_id = ? AND n = ?`, OutcomeSending, started.UnixMilli(), j.id, n)
+		_, err := execStmt(ctx, s.db, tx, chunkSendingSQL, OutcomeSending, started.UnixMilli(), j.id, n)
 		return err
 	}
 	var first *firstChunk
@@ -526,14 +523,13 @@ func (s *Service) sendChunk(ctx context.Context, j *job, n int, part []Target) e
 	}
 
 	result := func(ctx context.Context, tx *sqlx.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE batch_chunks SET outcome = ?, failure = ?, finished_at = ?, http_status = ?,
-			error_code = ?, error_msg = ?, request_id = ?, transport_error = ? WHERE batch_id = ? AND n = ?`,
+		if _, err := execStmt(ctx, s.db, tx, chunkResultSQL,
 			r.outcome, string(r.failure), finished.UnixMilli(), r.httpStatus, r.errorCode, r.errorMsg, r.requestID, r.transportError,
 			j.id, n); err != nil {
 			return err
 		}
 		if page != nil {
-			return recordAcks(ctx, tx, j.id, page.Data)
+			return recordAcks(ctx, s.db, tx, j.id, page.Data)
 		}
 		return nil
 	}
@@ -575,25 +571,81 @@ func (s *Service) sendChunk(ctx context.Context, j *job, n int, part []Target) e
 	return nil
 }
 
+// The statements a batch runs in its write transactions, prepared once
+// (store.DB.PrepareWrite) before the first of them.
+const (
+	claimTokenSQL  = `UPDATE prepared_actions SET used_at = ?, batch_id = ? WHERE token_hash = ? AND used_at IS NULL`
+	insertBatchSQL = `INSERT INTO batches
+		(id, user_id, user_name, action, params, created_at, chunk_size, total, skipped, approved_by, approval_id, project)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	insertChunkSQL  = `INSERT INTO batch_chunks (batch_id, n, server_ids) VALUES (?, ?, ?)`
+	chunkSendingSQL = `UPDATE batch_chunks SET outcome = ?, started_at = ? WHERE batch_id = ? AND n = ?`
+	chunkResultSQL  = `UPDATE batch_chunks SET outcome = ?, failure = ?, finished_at = ?, http_status = ?,
+		error_code = ?, error_msg = ?, request_id = ?, transport_error = ? WHERE batch_id = ? AND n = ?`
+)
+
+// runSQL returns the statements a batch of these chunks runs.
+func runSQL(parts [][]Target) []string {
+	q := []string{claimTokenSQL, insertBatchSQL, insertChunkSQL, chunkSendingSQL, chunkResultSQL}
+	if len(parts) > 0 {
+		for _, n := range []int{len(parts[0]), len(parts[len(parts)-1])} {
+			q = append(q, insertServersSQL(n), recordAcksSQL(n))
+		}
+	}
+	return q
+}
+
+// insertServersSQL inserts n batch_servers rows, five values each.
+func insertServersSQL(n int) string {
+	return `INSERT INTO batch_servers (batch_id, server_id, name, chunk, initial_status) VALUES ` +
+		strings.Repeat(`(?, ?, ?, ?, ?), `, n-1) + `(?, ?, ?, ?, ?)`
+}
+
+// recordAcksSQL records the acknowledgements of n servers of one batch:
+// arguments are the batch id, then n (server id, status, update_at).
+func recordAcksSQL(n int) string {
+	return `UPDATE batch_servers SET ack_status = v.column2, ack_update_at = v.column3
+		FROM (VALUES ` + strings.Repeat(`(?, ?, CAST(? AS BIGINT)), `, n-1) + `(?, ?, CAST(? AS BIGINT))) AS v
+		WHERE batch_servers.batch_id = ? AND batch_servers.server_id = v.column1`
+}
+
+// execStmt runs one of runSQL in tx.
+func execStmt(ctx context.Context, db *store.DB, tx *sqlx.Tx, query string, args ...any) (sql.Result, error) {
+	st, err := db.WriteStmt(ctx, tx, query)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	return st.ExecContext(ctx, args...)
+}
+
 // recordAcks keeps the status and update_at ModelArts' answer gave each
 // server.
-func recordAcks(ctx context.Context, tx *sqlx.Tx, batchID string, data []modelarts.ServerResponse) error {
-	if len(data) == 0 {
-		return nil
-	}
-	upd, err := tx.PrepareContext(ctx, `UPDATE batch_servers SET ack_status = ?, ack_update_at = ?
-		WHERE batch_id = ? AND server_id = ?`)
-	if err != nil {
-		return fmt.Errorf("record acknowledgements: %w", err)
-	}
-	defer upd.Close()
+// server, in one statement. A server the answer names twice keeps the last.
+func recordAcks(ctx context.Context, db *store.DB, tx *sqlx.Tx, batchID string, data []modelarts.ServerResponse) error {
+	last := map[string]int{}
+	var acks []modelarts.ServerResponse
 	for _, srv := range data {
 		if srv.ID == "" || srv.Status == "" {
 			continue
 		}
-		if _, err := upd.ExecContext(ctx, string(srv.Status), srv.UpdateAt, batchID, srv.ID); err != nil {
-			return fmt.Errorf("record acknowledgement of %s: %w", srv.ID, err)
+		if i, dup := last[srv.ID]; dup {
+			acks[i] = srv
+			continue
 		}
+		last[srv.ID] = len(acks)
+		acks = append(acks, srv)
+	}
+	if len(acks) == 0 {
+		return nil
+	}
+	args := make([]any, 0, 3*len(acks)+1)
+	for _, a := range acks {
+		args = append(args, a.ID, string(a.Status), a.UpdateAt)
+	}
+	args = append(args, batchID)
+	if _, err := execStmt(ctx, db, tx, recordAcksSQL(len(acks)), args...); err != nil {
+		return fmt.Errorf("record the acknowledgements of %d servers: %w", len(acks), err)
 	}
 	return nil
 }

@@ -63,6 +63,9 @@ type DB struct {
 
 	claimMu sync.Mutex      // SQLite: the claims held in this process
 	claimed map[string]bool // (see Claims)
+
+	stmtMu sync.Mutex           // guards stmts
+	stmts  map[string]*sql.Stmt // prepared on Write by PrepareWrite
 }
 
 // IsPostgresURL reports whether dsn names a PostgreSQL database (a
@@ -201,5 +204,5 @@ func (db *DB) BeginSnapshot(ctx context.Context) (*sqlx.Tx, error) {
 
 // Close closes both pools.
 func (db *DB) Close() error {
-	return errors.Join(db.Read.Close(), db.Write.Close())
+	return errors.Join(db.closeStmts(), db.Read.Close(), db.Write.Close())
 }
