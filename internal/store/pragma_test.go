@@ -39,6 +39,7 @@ func TestPragmas(t *testing.T) {
 		{"write", "busy_timeout", "10000"},
 		{"write", "foreign_keys", "1"},
 		{"write", "query_only", "0"},
+		{"write", "wal_autocheckpoint", "20000"}, // checkpoints run in the background
 		{"read", "journal_mode", "wal"},
 		{"read", "synchronous", "2"},
 		{"read", "busy_timeout", "10000"},
@@ -131,5 +132,31 @@ func TestSecondWriterWaits(t *testing.T) {
 	var n int
 	if err := db.Read.GetContext(ctx, &n, `SELECT count(*) FROM settings WHERE key IN ('first', 'second')`); err != nil || n != 2 {
 		t.Errorf("rows = %d, %v; want both", n, err)
+	}
+}
+
+// TestCheckpointCopiesTheLog: Checkpoint, which the console runs in the
+// background instead of letting a commit do it, copies every committed
+// page of the write-ahead log into the database file.
+func TestCheckpointCopiesTheLog(t *testing.T) {
+	db, _ := openTemp(t)
+	ctx := context.Background()
+	if _, err := db.Write.ExecContext(ctx, `CREATE TABLE ckpt_test (b BLOB)`); err != nil {
+		t.Fatal(err)
+	}
+	for range 50 {
+		if _, err := db.Write.ExecContext(ctx, `INSERT INTO ckpt_test VALUES (randomblob(8000))`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Checkpoint(ctx); err != nil {
+		t.Fatalf("Checkpoint: %v", err)
+	}
+	var busy, logPages, copied int
+	if err := db.Read.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &logPages, &copied); err != nil {
+		t.Fatal(err)
+	}
+	if busy != 0 || logPages < 100 || copied != logPages {
+		t.Fatalf("after Checkpoint: busy %d, %d pages in the log, %d copied; want all of at least 100 copied", busy, logPages, copied)
 	}
 }

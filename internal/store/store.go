@@ -66,6 +66,9 @@ type DB struct {
 
 	stmtMu sync.Mutex           // guards stmts
 	stmts  map[string]*sql.Stmt // prepared on Write by PrepareWrite
+
+	ckptStop, ckptDone chan struct{} // SQLite: the background checkpoint (checkpoint.go)
+	closeOnce          sync.Once
 }
 
 // IsPostgresURL reports whether dsn names a PostgreSQL database (a
@@ -146,7 +149,10 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		r.Close()
 		return nil, fmt.Errorf("store: open %s for reading: %w", path, err)
 	}
-	return &DB{Engine: SQLite, Path: path, Read: r, Write: w, dsn: path, hub: newHub(), claimed: map[string]bool{}}, nil
+	db := &DB{Engine: SQLite, Path: path, Read: r, Write: w, dsn: path, hub: newHub(), claimed: map[string]bool{},
+		ckptStop: make(chan struct{}), ckptDone: make(chan struct{})}
+	go db.runCheckpoints(db.ckptStop, db.ckptDone)
+	return db, nil
 }
 
 // sqliteDSN builds a modernc.org/sqlite DSN whose pragmas apply to every
@@ -158,6 +164,9 @@ func sqliteDSN(path string, writer bool) string {
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(FULL)")
 	if writer {
+		// Checkpoints run in the background (checkpoint.go); a commit
+		// checkpoints by itself only past this many pages.
+		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", writerCheckpointPages))
 		q.Set("_txlock", "immediate")
 		// Deleted and overwritten content is zeroed in the file rather than
 		// left in free space: erased secrets (sealed OS passwords of
@@ -204,5 +213,9 @@ func (db *DB) BeginSnapshot(ctx context.Context) (*sqlx.Tx, error) {
 
 // Close closes both pools.
 func (db *DB) Close() error {
+	if db.ckptStop != nil {
+		db.closeOnce.Do(func() { close(db.ckptStop) })
+		<-db.ckptDone
+	}
 	return errors.Join(db.closeStmts(), db.Read.Close(), db.Write.Close())
 }
