@@ -192,7 +192,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	// tail after the last verified head (not the whole log), then every
 	// minute, and a full verification every CONSOLE_AUDIT_VERIFY_EVERY; and
 	// write signed checkpoints of its head every CONSOLE_AUDIT_ANCHOR_EVERY;
-	// and index existing entries' filter values in the text index.
+	// index new entries for search as they are appended; and index existing
+	// entries' filter values in the text index.
 	vctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.stopVerify = cancel
 	done := make(chan struct{})
@@ -200,8 +201,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	go func() {
 		defer close(done)
 		var wg sync.WaitGroup
-		wg.Add(3)
+		wg.Add(4)
 		go func() { defer wg.Done(); a.audit.RunVerifier(vctx, auditTailEvery, cfg.AuditVerifyEvery) }()
+		go func() { defer wg.Done(); a.audit.RunIndexer(vctx) }()
 		go func() {
 			// Index the filter values of entries written before migration
 			// 0011; text searches use the old plan until this is done.

@@ -161,6 +161,7 @@ func (s *Store) commitEntries(ctx context.Context, reqs []*appendReq) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("audit: append: commit: %w", err)
 	}
+	s.kickIndexer()
 	if switchID != 0 {
 		s.keyedFrom.Store(switchID)
 		s.log.InfoContext(ctx, "audit: the audit log is now chained under the audit key", "entry", switchID)
@@ -180,10 +181,13 @@ const (
 	indexServerSQL = `INSERT INTO audit_entry_servers (server_key, entry_id) VALUES (?, ?) ON CONFLICT DO NOTHING`
 )
 
-// appendSQL are the statements every append runs, prepared once
-// (store.DB.PrepareWrite): compiling them for every entry cost more than
-// running them.
-var appendSQL = []string{chainHeadSQL, insertEntrySQL, indexServerSQL, insertSearchSQL(searchTable)}
+// appendSQL are the statements every append runs, and indexSQL those of
+// indexing, prepared once (store.DB.PrepareWrite): compiling them for
+// every entry cost more than running them.
+var (
+	appendSQL = []string{chainHeadSQL, insertEntrySQL}
+	indexSQL  = []string{indexServerSQL, insertSearchSQL(searchTable)}
+)
 
 // insertTx chains and inserts entries inside tx: it reads the last entry's
 // hash and time in the same transaction, so the chain cannot fork. Entry
@@ -243,14 +247,7 @@ func (s *Store) insertTx(ctx context.Context, tx *sqlx.Tx, entries []*Entry) (sw
 		return 0, fmt.Errorf("prepare insert: %w", err)
 	}
 	defer ins.Close()
-	srv, err := s.db.WriteStmt(ctx, tx, indexServerSQL)
-	if err != nil {
-		return 0, fmt.Errorf("prepare server index: %w", err)
-	}
-	defer srv.Close()
-
 	now := s.Now().UTC()
-	texts := make([]searchDoc, 0, len(entries))
 	for _, e := range entries {
 		if e.ref != nil {
 			e.RefID = e.ref.ID
@@ -294,21 +291,9 @@ func (s *Store) insertTx(ctx context.Context, tx *sqlx.Tx, entries []*Entry) (sw
 			return 0, fmt.Errorf("insert %s entry: %w", e.Kind, err)
 		}
 		e.ID, e.PrevHash, e.Hash = id, r.PrevHash, r.Hash
-		for _, k := range serverKeys(e.Targets) {
-			if _, err := srv.ExecContext(ctx, k, id); err != nil {
-				return 0, fmt.Errorf("index servers of entry %d: %w", id, err)
-			}
-		}
-		texts = append(texts, newSearchDoc(e))
 		prev, lastAt = r.Hash, r.CreatedAt
 	}
-	// The search index goes last: an INSERT into audit_entries runs a
-	// statement savepoint (its triggers can abort), and every savepoint makes
-	// FTS5 flush what it holds, so interleaving would write one tiny index
-	// segment per entry.
-	if err := s.indexText(ctx, tx, texts); err != nil {
-		return 0, err
-	}
+	// The search indexes are written by indexTail after this commits.
 	return 0, nil
 }
 

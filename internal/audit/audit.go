@@ -274,6 +274,9 @@ type Store struct {
 
 	anchors anchorState
 
+	indexMu   sync.Mutex    // one index catch-up at a time in this process (indexTail)
+	indexKick chan struct{} // wakes RunIndexer after an append
+
 	search     atomic.Int32 // state of the text index: searchUnknown, searchBackfill, ...
 	searchOnce sync.Mutex   // guards the first read of search
 
@@ -287,5 +290,6 @@ func New(db *store.DB, log *slog.Logger) *Store {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Store{db: db, log: log, Now: time.Now, anchors: anchorState{soon: make(chan struct{}, 1)}}
+	return &Store{db: db, log: log, Now: time.Now, anchors: anchorState{soon: make(chan struct{}, 1)},
+		indexKick: make(chan struct{}, 1)}
 }

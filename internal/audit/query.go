@@ -143,6 +143,12 @@ func (s *Store) compilePlan(ctx context.Context, f Filter, p plan) (*query, erro
 	if err := f.Validate(); err != nil {
 		return nil, err
 	}
+	if strings.TrimSpace(f.Text) != "" || serverKey(f.Server) != "" {
+		// Searches read the indexes: they must hold every entry so far.
+		if err := s.awaitIndex(ctx); err != nil {
+			return nil, err
+		}
+	}
 	q := &query{from: "audit_entries e", idCol: "e.id", fts: ftsQuery(f.Text), table: legacySearchTable}
 	pg := s.db.Engine == store.Postgres
 	if pg {

@@ -10,8 +10,9 @@ import (
 // RebuildSearch fills the free-text index (audit_search) from the entries,
 // in one transaction, after the log was copied from another database
 // (console migrate-store): an index cannot be copied between engines, each
-// keeping it its own way. The index must be empty. It returns how many
-// entries it indexed.
+// keeping it its own way. The index must be empty. It indexes the entries
+// up to indexed_to (the rest are indexed by the next catch-up, as in the
+// source) and returns how many.
 func (s *Store) RebuildSearch(ctx context.Context) (int, error) {
 	tx, err := s.db.Write.BeginTxx(ctx, nil)
 	if err != nil {
@@ -31,12 +32,18 @@ func (s *Store) RebuildSearch(ctx context.Context) (int, error) {
 	if n > 0 {
 		return 0, fmt.Errorf("audit: rebuild search index: it holds %d entries already", n)
 	}
+	// Entries above indexed_to were not indexed in the source either: the
+	// index catch-up (index.go) takes them, with their server keys.
+	var to int64
+	if err := tx.GetContext(ctx, &to, `SELECT coalesce((SELECT indexed_to FROM audit_index_state WHERE id = 1), 0)`); err != nil {
+		return 0, fmt.Errorf("audit: rebuild search index: read indexed_to: %w", err)
+	}
 	const page = 1000
 	var after int64
 	done := 0
 	for {
 		var rows []row
-		if err := tx.SelectContext(ctx, &rows, `SELECT `+columns+` FROM audit_entries WHERE id > ? ORDER BY id LIMIT ?`, after, page); err != nil {
+		if err := tx.SelectContext(ctx, &rows, `SELECT `+columns+` FROM audit_entries WHERE id > ? AND id <= ? ORDER BY id LIMIT ?`, after, to, page); err != nil {
 			return done, fmt.Errorf("audit: rebuild search index: read entries: %w", err)
 		}
 		docs := make([]searchDoc, 0, len(rows))

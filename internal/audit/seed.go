@@ -80,6 +80,9 @@ func Seed(ctx context.Context, s *Store, o SeedOptions) error {
 		if err := s.commitEntries(ctx, []*appendReq{{entries: batch}}); err != nil {
 			return fmt.Errorf("audit: seed: %w", err)
 		}
+		if err := s.indexTail(ctx, len(batch)); err != nil { // the seeded batch in one transaction
+			return fmt.Errorf("audit: seed: %w", err)
+		}
 		done += len(batch)
 		if o.Progress != nil {
 			o.Progress(done)

@@ -60,6 +60,9 @@ type envOpts struct {
 	// signed makes the simulator require AK/SK signatures and the client
 	// sign every call.
 	signed bool
+	// keyed chains the audit log under an audit key, as the console
+	// always does (app.keyAudit), rather than the plain chain.
+	keyed bool
 }
 
 func newEnv(t testing.TB, o envOpts) *env {
@@ -88,6 +91,16 @@ func newEnv(t testing.TB, o envOpts) *env {
 		hs.Close()
 	})
 	au := audit.New(db, nil)
+	if o.keyed {
+		if err := au.UseKey(ctx, []byte("batch-test-audit-key-0123456789ab")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Index appended entries in the background, as the console does.
+	ictx, stopIndexer := context.WithCancel(context.Background())
+	indexerDone := make(chan struct{})
+	go func() { defer close(indexerDone); au.RunIndexer(ictx) }()
+	t.Cleanup(func() { stopIndexer(); <-indexerDone })
 	mc := modelarts.Config{
 		Endpoint:   hs.URL,
 		ProjectID:  project,

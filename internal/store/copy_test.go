@@ -36,6 +36,7 @@ var seedSQL = []string{
 	 VALUES (1, '2026-01-01T00:00:00.000000Z', 'request', 1, 'admin', '[{"id":"a","name":"gpu-1"}]', x'7b7d', x'', 0, 'g', 'h1'),
 	        (2, '2026-01-01T00:00:01.000000Z', 'response', 1, 'admin', '[]', x'', x'80ff', 1, 'h1', 'h2')`,
 	`INSERT INTO audit_entry_servers (server_key, entry_id) VALUES ('a', 1), ('gpu-1', 1)`,
+	`INSERT INTO audit_index_state (id, indexed_to) VALUES (1, 2)`,
 	`INSERT INTO audit_verifications (id, verified_at, ok, entries, first_broken, reason, head_id, head_hash, duration_ms)
 	 VALUES (1, '2026-01-01T00:00:02Z', 1, 2, 0, '', 2, 'h2', 3)`,
 	`INSERT INTO prepared_actions (token_hash, user_id, user_name, action, targets, skipped, created_at, expires_at, used_at, batch_id)

@@ -219,3 +219,8 @@ func (c *Claims) Close() {
 	c.lostLocked()
 	c.mu.Unlock()
 }
+
+// LockAuditIndex serialises the writers of the audit log's search indexes
+// (audit.Store's index catch-up) across replicas, so two never index the
+// same entries.
+var LockAuditIndex = LockKeyFor("audit-index")
