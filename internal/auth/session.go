@@ -239,7 +239,7 @@ func (m *SessionManager) begin(w http.ResponseWriter, r *http.Request, u *User, 
 		s.ExpiresAt = fromMillis(millis(now.Add(min(FactorWait, m.cfg.Absolute))))
 	}
 	old := m.cookieID(r)
-	err := writeTx(ctx, m.db, func(tx *sqlx.Tx) error {
+	err := m.db.WriteTx(ctx, func(tx *sqlx.Tx) error {
 		if old != "" {
 			if _, err := tx.ExecContext(ctx, `UPDATE sessions SET revoked_at = ?, revoked_reason = 'rotated'
 				WHERE id_hash = ? AND revoked_at IS NULL`, millis(now), hashID(old)); err != nil {
@@ -413,7 +413,7 @@ func (m *SessionManager) End(w http.ResponseWriter, r *http.Request) error {
 // RevokeUser ends every session of the user and returns how many ended.
 func (m *SessionManager) RevokeUser(ctx context.Context, userID int64, reason string) (int64, error) {
 	var n int64
-	err := writeTx(ctx, m.db, func(tx *sqlx.Tx) error {
+	err := m.db.WriteTx(ctx, func(tx *sqlx.Tx) error {
 		var err error
 		n, err = revokeUserSessions(ctx, tx, userID, millis(m.now()), reason)
 		return err

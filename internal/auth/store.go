@@ -454,22 +454,7 @@ func wrapUserErr(op string, id int64, err error) error {
 
 // tx runs fn in a write transaction (BEGIN IMMEDIATE on the single writer).
 func (s *Store) tx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
-	return writeTx(ctx, s.db, fn)
-}
-
-func writeTx(ctx context.Context, db *store.DB, fn func(tx *sqlx.Tx) error) error {
-	tx, err := db.Write.BeginTxx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
+	return s.db.WriteTx(ctx, fn)
 }
 
 // emit records a user.* event about target. The change has already

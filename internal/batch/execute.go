@@ -395,18 +395,7 @@ func (c *callContext) Deadline() (time.Time, bool) {
 
 // writeTx runs fn in one write transaction.
 func (s *Service) writeTx(ctx context.Context, fn audit.TxFunc) error {
-	tx, err := s.db.Write.BeginTxx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	defer tx.Rollback() //nolint:errcheck // after Commit this is a no-op
-	if err := fn(ctx, tx); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
+	return s.db.WriteTx(ctx, func(tx *sqlx.Tx) error { return fn(ctx, tx) })
 }
 
 // run sends every chunk of j in order. One chunk's failure does not stop the
