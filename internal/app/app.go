@@ -125,7 +125,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	if err := a.newApprovals(log); err != nil {
 		return nil, err
 	}
-	a.metrics.SetPendingApprovals(a.approval.Pending)
+	a.metrics.SetPendingApprovals(func(ctx context.Context) (map[string]int, error) {
+		return a.approval.PendingByProject(ctx, a.ProjectNames())
+	})
 	if a.users, err = newUserStore(a.db, a.audit, log, a.approval, a.secretKey, o.clock); err != nil {
 		return nil, err
 	}

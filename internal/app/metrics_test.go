@@ -154,8 +154,10 @@ func TestMetricsCountAStopItsCallAndItsAuditAppends(t *testing.T) {
 	if v, _ := sample(s, "console_batch_requests_total", "action=STOP"); v != 1 {
 		t.Errorf("%v STOP requests counted, want 1", v)
 	}
-	if v, ok := sample(s, "console_approvals_pending"); !ok || v != 0 {
-		t.Errorf("console_approvals_pending = %v (found %t) before any request, want 0", v, ok)
+	for _, p := range env.App.ProjectNames() {
+		if v, ok := sample(s, "console_approvals_pending", "project="+p); !ok || v != 0 {
+			t.Errorf("console_approvals_pending{project=%q} = %v (found %t) before any request, want 0", p, v, ok)
+		}
 	}
 	// A request waiting for a decision is counted at the next scrape.
 	if _, err := env.App.Approvals().Create(ctx, approval.NewRequest{
@@ -164,8 +166,15 @@ func TestMetricsCountAStopItsCallAndItsAuditAppends(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if v, _ := sample(scrape(t, addr), "console_approvals_pending"); v != 1 {
-		t.Errorf("console_approvals_pending = %v with one request waiting, want 1", v)
+	s = scrape(t, addr)
+	for _, p := range env.App.ProjectNames() {
+		want := 0.0
+		if p == project {
+			want = 1 // the one request waiting, counted under its project
+		}
+		if v, ok := sample(s, "console_approvals_pending", "project="+p); !ok || v != want {
+			t.Errorf("console_approvals_pending{project=%q} = %v (found %t), want %v", p, v, ok, want)
+		}
 	}
 	// The verification at start (the chain's tail) reports the chain intact.
 	testutil.Eventually(t, 10*time.Second, "the audit chain's state is exported", func() error {

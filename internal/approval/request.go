@@ -355,15 +355,27 @@ func (s *Service) PendingCount(ctx context.Context, viewer *auth.User, projects 
 	return n, nil
 }
 
-// Pending is the number of requests, of every project and requester,
-// waiting for a decision now (pending and not expired): the metrics gauge.
-func (s *Service) Pending(ctx context.Context) (int, error) {
-	var n int
-	if err := s.db.Read.GetContext(ctx, &n, `SELECT count(*) FROM approval_requests WHERE state = 'pending' AND expires_at > ?`,
-		s.now().UnixMilli()); err != nil {
-		return 0, fmt.Errorf("approval: count pending: %w", err)
+// PendingByProject counts the requests of every requester waiting for a
+// decision now (pending and not expired), per project, for every project
+// in projects (0 when none) and any other that has some (a project since
+// removed from the configuration): the metrics gauge.
+func (s *Service) PendingByProject(ctx context.Context, projects []string) (map[string]int, error) {
+	var rows []struct {
+		Project string `db:"project"`
+		N       int    `db:"n"`
 	}
-	return n, nil
+	if err := s.db.Read.SelectContext(ctx, &rows, `SELECT project, count(*) AS n FROM approval_requests
+		WHERE state = 'pending' AND expires_at > ? GROUP BY project`, s.now().UnixMilli()); err != nil {
+		return nil, fmt.Errorf("approval: count pending: %w", err)
+	}
+	out := make(map[string]int, len(projects)+len(rows))
+	for _, p := range projects {
+		out[p] = 0
+	}
+	for _, r := range rows {
+		out[r.Project] += r.N
+	}
+	return out, nil
 }
 
 // ReasonVanished is why a server that is no longer in the fleet is skipped.

@@ -24,7 +24,7 @@ func TestOperationsDocNamesOnlyRealMetrics(t *testing.T) {
 	m.SetAuditChain(func(context.Context) (metrics.ChainState, error) {
 		return metrics.ChainState{Verified: true, OK: true}, nil
 	})
-	m.SetPendingApprovals(func(context.Context) (int, error) { return 0, nil })
+	m.SetPendingApprovals(func(context.Context) (map[string]int, error) { return map[string]int{"p": 0}, nil })
 	// Make every vector show up once.
 	m.ObserveRequest("GET", "/x", 200, 0)
 	m.Batches("p").ChunkDone("STOP", "ok", 1)

@@ -53,7 +53,7 @@ type Metrics struct {
 	signins *prometheus.CounterVec
 
 	mu        sync.Mutex
-	approvals func(context.Context) (int, error)
+	approvals func(context.Context) (map[string]int, error)
 	chain     func(context.Context) (ChainState, error)
 }
 
@@ -257,9 +257,9 @@ func (m *Metrics) SetAuditChain(f func(context.Context) (ChainState, error)) {
 }
 
 // SetPendingApprovals sets the callback read at every scrape for the number
-// of approval requests waiting for a decision (the approval package owns
-// them). Until it is set the gauge is not exported.
-func (m *Metrics) SetPendingApprovals(f func(context.Context) (int, error)) {
+// of approval requests waiting for a decision, per project (the approval
+// package owns them). Until it is set the gauge is not exported.
+func (m *Metrics) SetPendingApprovals(f func(context.Context) (map[string]int, error)) {
 	m.mu.Lock()
 	m.approvals = f
 	m.mu.Unlock()
@@ -274,7 +274,7 @@ var (
 	chainErrDesc = prometheus.NewDesc(namespace+"_audit_chain_state_errors_total",
 		"Scrapes that could not read the audit chain's verification state.", nil, nil)
 	approvalsDesc = prometheus.NewDesc(namespace+"_approvals_pending",
-		"Approval requests waiting for a decision.", nil, nil)
+		"Approval requests waiting for a decision, per project.", []string{"project"}, nil)
 	approvalsErrDesc = prometheus.NewDesc(namespace+"_approvals_pending_errors_total",
 		"Scrapes that could not count the pending approval requests.", nil, nil)
 )
@@ -318,11 +318,12 @@ func (c *callbackCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(chainErrDesc, prometheus.CounterValue, c.chainErrs)
 	}
 	if approvals != nil {
-		n, err := approvals(ctx)
+		counts, err := approvals(ctx)
 		if err != nil {
 			c.approvalErrs++
-		} else {
-			ch <- prometheus.MustNewConstMetric(approvalsDesc, prometheus.GaugeValue, float64(n))
+		}
+		for project, n := range counts {
+			ch <- prometheus.MustNewConstMetric(approvalsDesc, prometheus.GaugeValue, float64(n), project)
 		}
 		ch <- prometheus.MustNewConstMetric(approvalsErrDesc, prometheus.CounterValue, c.approvalErrs)
 	}

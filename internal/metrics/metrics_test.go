@@ -67,11 +67,11 @@ func TestCallbacksAreReadAtScrapeTime(t *testing.T) {
 	}
 	pending, chainOK, fail := 4, false, false
 	at := time.Unix(1700000000, 0)
-	m.SetPendingApprovals(func(context.Context) (int, error) {
+	m.SetPendingApprovals(func(context.Context) (map[string]int, error) {
 		if fail {
-			return 0, errors.New("database closed")
+			return nil, errors.New("database closed")
 		}
-		return pending, nil
+		return map[string]int{"sim-north": pending, "sim-southwest": 1}, nil
 	})
 	m.SetAuditChain(func(context.Context) (metrics.ChainState, error) {
 		if fail {
@@ -80,9 +80,10 @@ func TestCallbacksAreReadAtScrapeTime(t *testing.T) {
 		return metrics.ChainState{Verified: true, OK: chainOK, At: at}, nil
 	})
 	want := `
-# HELP console_approvals_pending Approval requests waiting for a decision.
+# HELP console_approvals_pending Approval requests waiting for a decision, per project.
 # TYPE console_approvals_pending gauge
-console_approvals_pending 4
+console_approvals_pending{project="sim-north"} 4
+console_approvals_pending{project="sim-southwest"} 1
 # HELP console_audit_chain_ok 1 when the latest verification found the audit log's hash chain intact, 0 when it found it broken; absent before the first verification.
 # TYPE console_audit_chain_ok gauge
 console_audit_chain_ok 0
@@ -95,7 +96,7 @@ console_audit_chain_verified_timestamp_seconds 1.7e+09
 		t.Error(err)
 	}
 	pending, chainOK = 0, true
-	want = strings.NewReplacer("console_approvals_pending 4", "console_approvals_pending 0", "console_audit_chain_ok 0", "console_audit_chain_ok 1").Replace(want)
+	want = strings.NewReplacer(`console_approvals_pending{project="sim-north"} 4`, `console_approvals_pending{project="sim-north"} 0`, "console_audit_chain_ok 0", "console_audit_chain_ok 1").Replace(want)
 	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want), names...); err != nil {
 		t.Error(err)
 	}
