@@ -210,7 +210,7 @@ var backfillBatch = 500
 // finishes, queries use the new index (see searchState).
 func (s *Store) BackfillSearch(ctx context.Context) error {
 	if s.db.Engine == store.Postgres {
-		return nil // one index, written with every entry (indexText)
+		return nil // one index, which every entry is indexed into (indexText)
 	}
 	st, err := s.searchState(ctx)
 	if err != nil {
