@@ -4,12 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
 
+	"github.com/devserver-console/console/internal/secrets"
 	"github.com/devserver-console/console/internal/store"
 )
 
@@ -19,27 +18,13 @@ const MinKeyLen = 32
 // sessionKeySetting is the settings row holding a generated session key.
 const sessionKeySetting = "session_key"
 
-// ParseKey decodes a configured session key: hex, or standard or URL-safe
-// base64 (padded or not). It must decode to at least MinKeyLen bytes. The
-// error never repeats the key.
+// ParseKey decodes a configured session key (secrets.DecodeKey: hex, or
+// standard or URL-safe base64, padded or not). It must decode to at least
+// MinKeyLen bytes. The error never repeats the key.
 func ParseKey(s string) ([]byte, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return nil, errors.New("session key is empty")
-	}
-	var key []byte
-	if b, err := hex.DecodeString(s); err == nil {
-		key = b
-	} else {
-		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-			if b, err := enc.DecodeString(s); err == nil {
-				key = b
-				break
-			}
-		}
-	}
-	if key == nil {
-		return nil, errors.New("session key is neither hex nor base64")
+	key, err := secrets.DecodeKey(s)
+	if err != nil {
+		return nil, fmt.Errorf("session key is %w", err)
 	}
 	if len(key) < MinKeyLen {
 		return nil, fmt.Errorf("session key decodes to %d bytes; want at least %d (try: openssl rand -hex 32)", len(key), MinKeyLen)

@@ -3,8 +3,6 @@
 package config
 
 import (
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -140,24 +138,13 @@ type Config struct {
 // MinAuditKeyLen is the shortest audit key accepted, in bytes.
 const MinAuditKeyLen = 32
 
-// ParseAuditKey decodes an audit key given as hex or base64 (standard or
-// URL-safe, padded or not), surrounding space ignored, of at least
-// MinAuditKeyLen bytes.
+// ParseAuditKey decodes an audit key (secrets.DecodeKey: hex or base64,
+// standard or URL-safe, padded or not, surrounding space ignored) of at
+// least MinAuditKeyLen bytes.
 func ParseAuditKey(s string) ([]byte, error) {
-	s = strings.TrimSpace(s)
-	var k []byte
-	if b, err := hex.DecodeString(s); err == nil {
-		k = b
-	} else {
-		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-			if b, err := enc.DecodeString(s); err == nil {
-				k = b
-				break
-			}
-		}
-	}
-	if k == nil {
-		return nil, errors.New("not hex or base64")
+	k, err := secrets.DecodeKey(s)
+	if err != nil {
+		return nil, err
 	}
 	if len(k) < MinAuditKeyLen {
 		return nil, fmt.Errorf("%d bytes; at least %d are needed", len(k), MinAuditKeyLen)

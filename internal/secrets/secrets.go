@@ -79,26 +79,39 @@ func (b *Box) Open(sealed []byte, label string) ([]byte, error) {
 	return pt, nil
 }
 
-// ParseKey decodes a configured key: hex, or standard or URL-safe base64
-// (padded or not), of exactly KeyLen bytes. The error never repeats the key.
-func ParseKey(s string) ([]byte, error) {
+// Errors of DecodeKey.
+var (
+	ErrKeyEmpty    = errors.New("empty")
+	ErrKeyEncoding = errors.New("neither hex nor base64")
+)
+
+// DecodeKey decodes a key as the console accepts every configured key (the
+// secret key, the audit key, the session key): hex, or standard or
+// URL-safe base64, padded or not, surrounding space ignored. It fails with
+// ErrKeyEmpty or ErrKeyEncoding, never repeating the key; each caller
+// checks the length its key needs.
+func DecodeKey(s string) ([]byte, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return nil, errors.New("the key is empty")
+		return nil, ErrKeyEmpty
 	}
-	var key []byte
 	if b, err := hex.DecodeString(s); err == nil {
-		key = b
-	} else {
-		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-			if b, err := enc.DecodeString(s); err == nil {
-				key = b
-				break
-			}
+		return b, nil
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(s); err == nil {
+			return b, nil
 		}
 	}
-	if key == nil {
-		return nil, errors.New("the key is neither hex nor base64")
+	return nil, ErrKeyEncoding
+}
+
+// ParseKey decodes a configured key (DecodeKey) of exactly KeyLen bytes.
+// The error never repeats the key.
+func ParseKey(s string) ([]byte, error) {
+	key, err := DecodeKey(s)
+	if err != nil {
+		return nil, fmt.Errorf("the key is %w", err)
 	}
 	if len(key) != KeyLen {
 		return nil, fmt.Errorf("the key decodes to %d bytes; want %d (try: openssl rand -hex 32)", len(key), KeyLen)
