@@ -18,6 +18,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/alexedwards/argon2id"
+
 	"github.com/devserver-console/console/internal/approval"
 	"github.com/devserver-console/console/internal/audit"
 	"github.com/devserver-console/console/internal/auth"
@@ -66,6 +68,14 @@ type Option func(*options)
 
 type options struct {
 	clock func() time.Time
+	hash  *argon2id.Params
+}
+
+// WithHashParams makes the console hash passwords with p instead of
+// auth.DefaultHashParams: for tests, whose consoles hash many passwords
+// and need none of the cost (under -race a default hash takes seconds).
+func WithHashParams(p argon2id.Params) Option {
+	return func(o *options) { o.hash = &p }
 }
 
 // WithClock makes sessions and sign-in delays read time from now instead
@@ -128,7 +138,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	a.metrics.SetPendingApprovals(func(ctx context.Context) (map[string]int, error) {
 		return a.approval.PendingByProject(ctx, a.ProjectNames())
 	})
-	if a.users, err = newUserStore(a.db, a.audit, log, a.approval, a.secretKey, o.clock); err != nil {
+	if a.users, err = newUserStore(a.db, a.audit, log, a.approval, a.secretKey, o.clock, o.hash); err != nil {
 		return nil, err
 	}
 	if n, err := a.users.SealPlainFactors(ctx); err != nil {
@@ -319,16 +329,19 @@ func NewUserStore(db *store.DB, au *audit.Store, log *slog.Logger) (*auth.Store,
 	if err != nil {
 		return nil, err
 	}
-	return newUserStore(db, au, log, ap, nil, nil)
+	return newUserStore(db, au, log, ap, nil, nil, nil)
 }
 
 // newUserStore opens the user store; with secretKey, TOTP secrets are
-// sealed at rest; now (nil: the system clock) judges sign-in delays.
-func newUserStore(db *store.DB, au *audit.Store, log *slog.Logger, ap *approval.Service, secretKey []byte, now func() time.Time) (*auth.Store, error) {
+// sealed at rest; now (nil: the system clock) judges sign-in delays; hash
+// (nil: auth.DefaultHashParams) are the password hashing parameters.
+func newUserStore(db *store.DB, au *audit.Store, log *slog.Logger, ap *approval.Service, secretKey []byte,
+	now func() time.Time, hash *argon2id.Params) (*auth.Store, error) {
 	return auth.NewStore(db, auth.StoreConfig{
-		Now:       now,
-		SecretKey: secretKey,
-		Recorder:  SecurityRecorder(au),
+		Now:        now,
+		HashParams: hash,
+		SecretKey:  secretKey,
+		Recorder:   SecurityRecorder(au),
 		OnDisable: func(ctx context.Context, userID int64) error {
 			_, err := ap.WithdrawUser(ctx, userID)
 			return err

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
+	"github.com/alexedwards/argon2id"
 
 	"github.com/devserver-console/console/internal/app"
 	"github.com/devserver-console/console/internal/auth"
@@ -37,6 +38,10 @@ type Env struct {
 	Config config.Config
 	Logs   *LogBuffer
 }
+
+// CheapHashParams are the argon2id parameters of test consoles' password
+// hashes (1 MiB, one pass).
+var CheapHashParams = argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
 
 // New starts a console on a temp database and a fresh embedded simulator
 // with fast transitions. opts adjust the configuration.
@@ -73,6 +78,11 @@ func start(t testing.TB, appOpts []app.Option, opts []func(*config.Config)) *Env
 	}
 	logs := &LogBuffer{}
 	log := logging.New(logs, "debug", logging.FormatText)
+	// Test consoles hash passwords cheaply: they hash many (every user a
+	// test creates, every sign-in), and under -race a hash with the
+	// console's own parameters takes seconds. What the parameters must be
+	// is auth's to test.
+	appOpts = append([]app.Option{app.WithHashParams(CheapHashParams)}, appOpts...)
 	a, err := app.New(context.Background(), cfg, log, io.Discard, appOpts...)
 	if err != nil {
 		t.Fatalf("apptest: start console: %v", err)
