@@ -166,7 +166,7 @@ func (s *Service) Execute(ctx context.Context, r ExecuteRequest) (Execution, err
 	now := s.now().UnixMilli()
 
 	// Outside any transaction: preparing waits for the writer connection.
-	if err := s.db.PrepareWrite(ctx, runSQL(parts)...); err != nil {
+	if err := s.db.PrepareWrite(ctx, runSQL(s.chunkSize)...); err != nil {
 		s.log.WarnContext(ctx, "batch: statements not prepared ahead", slog.String("err", err.Error()))
 	}
 
@@ -573,15 +573,14 @@ const (
 		error_code = ?, error_msg = ?, request_id = ?, transport_error = ? WHERE batch_id = ? AND n = ?`
 )
 
-// runSQL returns the statements a batch of these chunks runs.
-func runSQL(parts [][]Target) []string {
-	q := []string{claimTokenSQL, insertBatchSQL, insertChunkSQL, chunkSendingSQL, chunkResultSQL}
-	if len(parts) > 0 {
-		for _, n := range []int{len(parts[0]), len(parts[len(parts)-1])} {
-			q = append(q, insertServersSQL(n), recordAcksSQL(n))
-		}
-	}
-	return q
+// runSQL returns the statements prepared ahead for batches of chunkSize
+// servers per chunk. The multi-row statements are prepared for a full
+// chunk only: a shorter one (a batch's last chunk, a small batch, a
+// partial answer) is prepared in its transaction, so the prepared
+// statements stay a handful whatever sizes batches come in.
+func runSQL(chunkSize int) []string {
+	return []string{claimTokenSQL, insertBatchSQL, insertChunkSQL, chunkSendingSQL, chunkResultSQL,
+		insertServersSQL(chunkSize), recordAcksSQL(chunkSize)}
 }
 
 // insertServersSQL inserts n batch_servers rows, five values each.
@@ -598,7 +597,7 @@ func recordAcksSQL(n int) string {
 		WHERE batch_servers.batch_id = ? AND batch_servers.server_id = v.column1`
 }
 
-// execStmt runs one of runSQL in tx.
+// execStmt runs query in tx, prepared ahead (runSQL) or not.
 func execStmt(ctx context.Context, db *store.DB, tx *sqlx.Tx, query string, args ...any) (sql.Result, error) {
 	st, err := db.WriteStmt(ctx, tx, query)
 	if err != nil {
