@@ -492,7 +492,10 @@ func (s *Store) rowsByID(ctx context.Context, rq *query, ids []int64) ([]row, er
 // insertSearchPostgres indexes docs in PostgreSQL's audit_search: a tsvector
 // of the entry's words (pgWords), no filter tokens.
 func insertSearchPostgres(ctx context.Context, tx *sql.Tx, docs []searchDoc) error {
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO `+legacySearchTable+` (rowid, body) VALUES (?, to_tsvector('console_search', ?))`)
+	// An entry indexed again (indexed_to set back by hand) keeps its row:
+	// indexing stays idempotent, as the server index's is.
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO `+legacySearchTable+` (rowid, body) VALUES (?, to_tsvector('console_search', ?))
+		ON CONFLICT (rowid) DO NOTHING`)
 	if err != nil {
 		return fmt.Errorf("prepare search index: %w", err)
 	}
