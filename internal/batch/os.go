@@ -84,7 +84,7 @@ func CheckOS(action modelarts.BatchType, in OSInput) FieldErrors {
 	var out FieldErrors
 	params := in.Params
 	for _, fe := range modelarts.ValidateOSParams(action, &params) {
-		out = append(out, FieldError{Field: fieldOf(fe.Field), Message: sentence(fe.Message), Code: fe.Code, Params: fe.Params, Rules: fe.Rules})
+		out = append(out, FieldError{Field: fieldOf(fe.Field), Message: fe.Sentence(), Code: fe.Code, Params: fe.Params, Rules: fe.Rules})
 	}
 	for i, e := range out {
 		if e.Field != FieldLogin {
@@ -113,18 +113,6 @@ func fieldOf(apiField string) string {
 		return FieldUserData
 	}
 	return FieldLogin
-}
-
-// sentence capitalizes msg and ends it with a full stop.
-func sentence(msg string) string {
-	if msg == "" {
-		return ""
-	}
-	msg = strings.ToUpper(msg[:1]) + msg[1:]
-	if !strings.HasSuffix(msg, ".") {
-		msg += "."
-	}
-	return msg
 }
 
 // checkImage says whether the image of in is one p offers, and its name.

@@ -93,6 +93,20 @@ func (e *PasswordError) Error() string {
 // ValidationErrors lists every problem found in a request, in field order.
 type ValidationErrors []FieldError
 
+// Sentence is e's English message as a sentence: capitalised, ending with
+// a full stop (the console's own wording where no translation applies).
+func (e FieldError) Sentence() string {
+	msg := e.Message
+	if msg == "" {
+		return ""
+	}
+	msg = strings.ToUpper(msg[:1]) + msg[1:]
+	if !strings.HasSuffix(msg, ".") {
+		msg += "."
+	}
+	return msg
+}
+
 // Error joins the problems as "field: message; field: message".
 func (v ValidationErrors) Error() string {
 	parts := make([]string, len(v))

@@ -69,7 +69,7 @@ func osFieldMessages(l *i18n.Localizer, fe batch.FieldErrors) map[string]string 
 func osParamsProblems(l *i18n.Localizer, errs modelarts.ValidationErrors) string {
 	msgs := make([]string, len(errs))
 	for i, e := range errs {
-		msgs[i] = osProblem(l, e.Code, e.Params, e.Rules, sentence(e.Message))
+		msgs[i] = osProblem(l, e.Code, e.Params, e.Rules, e.Sentence())
 	}
 	return strings.Join(msgs, " ")
 }
@@ -90,16 +90,4 @@ func pairs(params map[string]any) []any {
 		out = append(out, k, v)
 	}
 	return out
-}
-
-// sentence capitalizes msg and ends it with a full stop.
-func sentence(msg string) string {
-	if msg == "" {
-		return ""
-	}
-	msg = strings.ToUpper(msg[:1]) + msg[1:]
-	if !strings.HasSuffix(msg, ".") {
-		msg += "."
-	}
-	return msg
 }
