@@ -135,19 +135,25 @@ type plan struct {
 // its (column, id) indexes; p can name the driving index instead, or leave
 // the text out. A time range becomes an id range (created_at never
 // decreases with id), found through the created_at index.
+//
+// Searches read the indexes, so with a text or server filter it first
+// brings them up to every entry so far (once per List or export: the
+// plans it then compiles do not ask again).
 func (s *Store) compile(ctx context.Context, f Filter) (*query, error) {
+	if err := f.Validate(); err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(f.Text) != "" || serverKey(f.Server) != "" {
+		if err := s.awaitIndex(ctx); err != nil {
+			return nil, err
+		}
+	}
 	return s.compilePlan(ctx, f, plan{})
 }
 
 func (s *Store) compilePlan(ctx context.Context, f Filter, p plan) (*query, error) {
 	if err := f.Validate(); err != nil {
 		return nil, err
-	}
-	if strings.TrimSpace(f.Text) != "" || serverKey(f.Server) != "" {
-		// Searches read the indexes: they must hold every entry so far.
-		if err := s.awaitIndex(ctx); err != nil {
-			return nil, err
-		}
 	}
 	q := &query{from: "audit_entries e", idCol: "e.id", fts: ftsQuery(f.Text), table: legacySearchTable}
 	pg := s.db.Engine == store.Postgres
